@@ -1,0 +1,651 @@
+/* Settings loader: defaults < YAML file < environment < flags. Everything is
+ * driven by ACEXY_SETTINGS in settings_table.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "acexy/settings.h"
+
+#define KEY_MAX         48
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+static struct acexy_setting_desc descs[ACEXY_S_COUNT_];
+static char keys[ACEXY_S_COUNT_][KEY_MAX];
+static char flags[ACEXY_S_COUNT_][KEY_MAX + 2];
+static pthread_once_t descs_once = PTHREAD_ONCE_INIT;
+
+static void descs_init(void)
+{
+	static const struct {
+		const char *env;
+		enum acexy_setting_type type;
+		const char *def;
+		enum acexy_setting_owner owner;
+		const char *help;
+	} raw[] = {
+#define ACEXY_X_RAW(id, env, type, def, owner, help) {env, type, def, owner, help},
+	        ACEXY_SETTINGS(ACEXY_X_RAW)
+#undef ACEXY_X_RAW
+	};
+	for (int i = 0; i < ACEXY_S_COUNT_; i++) {
+		const char *e = raw[i].env;
+		if (strncmp(e, "ACEXY_", 6) == 0)
+			e += 6;
+		size_t n = strlen(e);
+		for (size_t j = 0; j < n && j < KEY_MAX - 1; j++) {
+			keys[i][j] = (char)tolower((unsigned char)e[j]);
+			flags[i][j + 2] = keys[i][j] == '_' ? '-' : keys[i][j];
+		}
+		flags[i][0] = flags[i][1] = '-';
+		descs[i] = (struct acexy_setting_desc){
+		        .env = raw[i].env,
+		        .key = keys[i],
+		        .flag = flags[i],
+		        .type = raw[i].type,
+		        .def = raw[i].def,
+		        .owner = raw[i].owner,
+		        .help = raw[i].help,
+		};
+	}
+}
+
+const struct acexy_setting_desc *acexy_setting(int id)
+{
+	pthread_once(&descs_once, descs_init);
+	if (id < 0 || id >= ACEXY_S_COUNT_)
+		return NULL;
+	return &descs[id];
+}
+
+int acexy_setting_by_key(const char *key)
+{
+	for (int i = 0; i < ACEXY_S_COUNT_; i++)
+		if (strcmp(acexy_setting(i)->key, key) == 0)
+			return i;
+	return -1;
+}
+
+int acexy_setting_by_env(const char *env)
+{
+	static const struct {
+		int id;
+		const char *env;
+	} aliases[] = {
+#define ACEXY_X_ALIAS(id, env) {ACEXY_S_##id, env},
+	        ACEXY_SETTING_ALIASES(ACEXY_X_ALIAS)
+#undef ACEXY_X_ALIAS
+	};
+	for (int i = 0; i < ACEXY_S_COUNT_; i++)
+		if (strcmp(acexy_setting(i)->env, env) == 0)
+			return i;
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (strcmp(aliases[i].env, env) == 0)
+			return aliases[i].id;
+	return -1;
+}
+
+int acexy_setting_by_flag(const char *flag)
+{
+	for (int i = 0; i < ACEXY_S_COUNT_; i++)
+		if (strcmp(acexy_setting(i)->flag + 2, flag) == 0)
+			return i;
+	return -1;
+}
+
+/* Range checks beyond syntax, per setting. */
+static const struct {
+	enum acexy_setting_id id;
+	uint64_t min, max;
+	const char *expect;
+} limits[] = {
+        {ACEXY_S_BUFFER, 64 * 1024, 1ULL << 30, "a size from 64KiB to 1GiB"},
+        {ACEXY_S_MAX_HEADER_BYTES, 1024, 1024 * 1024, "a size from 1KiB to 1MiB"},
+        {ACEXY_S_MULTIPLEX_JOIN_BEHIND, 0, 1ULL << 30, "a size up to 1GiB"},
+        {ACEXY_S_SPOOL_MAX, 64 * 1024, 1ULL << 40, "a size from 64KiB to 1TiB"},
+        {ACEXY_S_ORCH_POLL_INTERVAL, 100, 3600 * 1000, "a duration from 100ms to 1h"},
+        {ACEXY_S_ASSIGN_TIMEOUT, 100, 3600 * 1000, "a duration from 100ms to 1h"},
+        {ACEXY_S_DATAPLANE_LOST_AFTER, 500, 3600 * 1000, "a duration from 500ms to 1h"},
+        {ACEXY_S_NO_RESPONSE_TIMEOUT, 10, 3600 * 1000, "a duration from 10ms to 1h"},
+        {ACEXY_S_FIRST_BYTE_TIMEOUT, 10, 3600 * 1000, "a duration from 10ms to 1h"},
+        {ACEXY_S_EMPTY_TIMEOUT, 10, 24 * 3600 * 1000, "a duration from 10ms to 24h"},
+        {ACEXY_S_WRITE_TIMEOUT, 10, 24 * 3600 * 1000, "a duration from 10ms to 24h"},
+        {ACEXY_S_CONTROL_WAIT, 0, 3600 * 1000, "a duration up to 1h"},
+        {ACEXY_S_REQUEST_TIMEOUT, 10, 3600 * 1000, "a duration from 10ms to 1h"},
+        {ACEXY_S_M3U8_STREAM_TIMEOUT, 100, 24 * 3600 * 1000, "a duration from 100ms to 24h"},
+        {ACEXY_S_MAX_STREAMS_PER_ENGINE, 1, 1000, "a number from 1 to 1000"},
+        {ACEXY_S_MAX_VIEWERS, 1, 10000000, "a number from 1 to 10000000"},
+        {ACEXY_S_MAX_STREAMS, 1, 10000000, "a number from 1 to 10000000"},
+};
+
+static const char *const origin_names[] = {"default", "file", "env", "flag"};
+
+static void report(char *errbuf, size_t errcap, int id, const char *value, const char *where,
+                   const char *expect)
+{
+	const struct acexy_setting_desc *d = acexy_setting(id);
+	bool secret = d->type == ACEXY_T_SECRET;
+	snprintf(errbuf, errcap, "invalid %s (%s) value \"%.200s\" from %s: expected %s", d->env,
+	         d->key, secret ? "<secret>" : value, where, expect);
+}
+
+/* Parses and stores one value; on error writes one line to errbuf. */
+static int set_value(struct acexy_config *cfg, int id, const char *text, enum acexy_origin origin,
+                     const char *where, char *errbuf, size_t errcap)
+{
+	const struct acexy_setting_desc *d = acexy_setting(id);
+	struct acexy_value v;
+	const char *expect = NULL;
+	int rc = acexy_value_parse(d->type, text, &v, &expect);
+	if (rc == -ENOMEM) {
+		snprintf(errbuf, errcap, "out of memory");
+		return rc;
+	}
+	if (rc < 0) {
+		report(errbuf, errcap, id, text, where, expect);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		if ((int)limits[i].id != id)
+			continue;
+		if (v.u < limits[i].min || v.u > limits[i].max) {
+			report(errbuf, errcap, id, text, where, limits[i].expect);
+			acexy_value_clear(&v);
+			return -EINVAL;
+		}
+	}
+	v.origin = origin;
+	v.origin_where = strdup(where);
+	if (!v.origin_where) {
+		acexy_value_clear(&v);
+		snprintf(errbuf, errcap, "out of memory");
+		return -ENOMEM;
+	}
+	acexy_value_clear(&cfg->v[id]);
+	cfg->v[id] = v;
+	return 0;
+}
+
+int acexy_config_defaults(struct acexy_config *cfg)
+{
+	char err[512];
+	for (int i = 0; i < ACEXY_S_COUNT_; i++) {
+		int rc = set_value(cfg, i, acexy_setting(i)->def, ACEXY_ORIGIN_DEFAULT, "default",
+		                   err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "BUG: default of %s: %s\n", acexy_setting(i)->env, err);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+void acexy_config_free(struct acexy_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (int i = 0; i < ACEXY_S_COUNT_; i++)
+		acexy_value_clear(&cfg->v[i]);
+	free(cfg->config_file);
+	cfg->config_file = NULL;
+}
+
+/* ---- YAML ---- */
+
+static const char *event_name(yaml_event_type_t t)
+{
+	switch (t) {
+	case YAML_SEQUENCE_START_EVENT:
+		return "a sequence";
+	case YAML_MAPPING_START_EVENT:
+		return "a mapping";
+	case YAML_ALIAS_EVENT:
+		return "an alias";
+	default:
+		return "something else";
+	}
+}
+
+int acexy_config_load_yaml(struct acexy_config *cfg, const char *name, const char *data, size_t len,
+                           char *errbuf, size_t errcap)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	bool seen[ACEXY_S_COUNT_] = {0};
+	int rc = 0;
+	int depth = 0; /* 0 = before the document mapping, 1 = inside it */
+	bool done = false;
+
+	if (len > CONFIG_FILE_MAX) {
+		snprintf(errbuf, errcap, "%s: file larger than 1 MiB", name);
+		return -EINVAL;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(errbuf, errcap, "%s: cannot initialise the YAML parser", name);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+	while (!done && rc == 0) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			snprintf(errbuf, errcap, "%s:%zu: invalid YAML: %s", name,
+			         parser.problem_mark.line + 1,
+			         parser.problem ? parser.problem : "syntax error");
+			rc = -EINVAL;
+			break;
+		}
+		size_t line = ev.start_mark.line + 1;
+		switch (ev.type) {
+		case YAML_STREAM_START_EVENT:
+		case YAML_DOCUMENT_START_EVENT:
+		case YAML_DOCUMENT_END_EVENT:
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_MAPPING_START_EVENT:
+			if (depth != 0) {
+				snprintf(errbuf, errcap,
+				         "%s:%zu: the file must be one flat mapping of settings",
+				         name, line);
+				rc = -EINVAL;
+			}
+			depth = 1;
+			break;
+		case YAML_MAPPING_END_EVENT:
+			depth = 2; /* only one mapping per file */
+			break;
+		case YAML_SCALAR_EVENT: {
+			if (depth != 1) {
+				/* an empty document is a scalar null at depth 0 */
+				if (depth == 0 && ev.data.scalar.length == 0)
+					break;
+				snprintf(errbuf, errcap,
+				         "%s:%zu: the file must be one flat mapping of settings",
+				         name, line);
+				rc = -EINVAL;
+				break;
+			}
+			char key[KEY_MAX];
+			snprintf(key, sizeof(key), "%s", (const char *)ev.data.scalar.value);
+			int id = acexy_setting_by_key((const char *)ev.data.scalar.value);
+			if (id < 0) {
+				snprintf(
+				        errbuf, errcap,
+				        "%s:%zu: unknown setting '%.64s' (see --help for the keys)",
+				        name, line, (const char *)ev.data.scalar.value);
+				rc = -EINVAL;
+				break;
+			}
+			if (seen[id]) {
+				snprintf(errbuf, errcap, "%s:%zu: setting '%s' given twice", name,
+				         line, key);
+				rc = -EINVAL;
+				break;
+			}
+			seen[id] = true;
+			yaml_event_delete(&ev);
+			if (!yaml_parser_parse(&parser, &ev)) {
+				snprintf(errbuf, errcap, "%s:%zu: invalid YAML: %s", name,
+				         parser.problem_mark.line + 1,
+				         parser.problem ? parser.problem : "syntax error");
+				rc = -EINVAL;
+				goto out; /* ev already deleted */
+			}
+			line = ev.start_mark.line + 1;
+			char where[300];
+			snprintf(where, sizeof(where), "%s:%zu", name, line);
+			if (ev.type == YAML_SCALAR_EVENT) {
+				const char *val = (const char *)ev.data.scalar.value;
+				bool is_null =
+				        ev.data.scalar.length == 0 && ev.data.scalar.plain_implicit;
+				rc = set_value(cfg, id, is_null ? "" : val, ACEXY_ORIGIN_FILE,
+				               where, errbuf, errcap);
+			} else if (ev.type == YAML_SEQUENCE_START_EVENT &&
+			           acexy_setting(id)->type == ACEXY_T_NETS) {
+				/* a sequence of networks: joined into the env syntax */
+				char joined[4096] = "";
+				size_t jl = 0;
+				for (;;) {
+					yaml_event_delete(&ev);
+					if (!yaml_parser_parse(&parser, &ev)) {
+						snprintf(errbuf, errcap, "%s:%zu: invalid YAML: %s",
+						         name, parser.problem_mark.line + 1,
+						         parser.problem ? parser.problem
+						                        : "syntax error");
+						rc = -EINVAL;
+						goto out;
+					}
+					if (ev.type == YAML_SEQUENCE_END_EVENT)
+						break;
+					if (ev.type != YAML_SCALAR_EVENT ||
+					    jl + ev.data.scalar.length + 2 >= sizeof(joined)) {
+						report(errbuf, errcap, id, "(sequence)", where,
+						       "a list of networks such as 10.0.0.0/8");
+						rc = -EINVAL;
+						break;
+					}
+					jl += (size_t)snprintf(joined + jl, sizeof(joined) - jl,
+					                       "%s%s", jl ? "," : "",
+					                       (const char *)ev.data.scalar.value);
+				}
+				if (rc == 0)
+					rc = set_value(cfg, id, joined, ACEXY_ORIGIN_FILE, where,
+					               errbuf, errcap);
+			} else {
+				snprintf(errbuf, errcap,
+				         "%s:%zu: setting '%s' (%s) must be a single value, not %s",
+				         name, line, key, acexy_setting(id)->env,
+				         event_name(ev.type));
+				rc = -EINVAL;
+			}
+			break;
+		}
+		default:
+			snprintf(errbuf, errcap,
+			         "%s:%zu: the file must be one flat mapping of settings", name,
+			         line);
+			rc = -EINVAL;
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+out:
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+static int load_file(struct acexy_config *cfg, const char *path, char *errbuf, size_t errcap)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(errbuf, errcap, "cannot open config file %s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	char *buf = malloc(CONFIG_FILE_MAX + 1);
+	if (!buf) {
+		fclose(f);
+		snprintf(errbuf, errcap, "out of memory");
+		return -ENOMEM;
+	}
+	size_t n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
+	bool err = ferror(f);
+	fclose(f);
+	int rc;
+	if (err) {
+		snprintf(errbuf, errcap, "cannot read config file %s", path);
+		rc = -EINVAL;
+	} else {
+		rc = acexy_config_load_yaml(cfg, path, buf, n, errbuf, errcap);
+	}
+	free(buf);
+	return rc;
+}
+
+/* ---- help and generated docs ---- */
+
+static const char *owner_label(enum acexy_setting_owner o)
+{
+	switch (o) {
+	case ACEXY_OWN_CP:
+		return "controlplane";
+	case ACEXY_OWN_DP:
+		return "dataplane";
+	default:
+		return "both";
+	}
+}
+
+static const char *alias_of(int id)
+{
+	static const struct {
+		int id;
+		const char *env;
+	} aliases[] = {
+#define ACEXY_X_ALIAS2(id, env) {ACEXY_S_##id, env},
+	        ACEXY_SETTING_ALIASES(ACEXY_X_ALIAS2)
+#undef ACEXY_X_ALIAS2
+	};
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (aliases[i].id == id)
+			return aliases[i].env;
+	return NULL;
+}
+
+void acexy_config_help(const struct acexy_program *prog, FILE *out)
+{
+	fprintf(out,
+	        "Usage: %s [OPTIONS]\n%s\n\n"
+	        "Options:\n"
+	        "  -h, --help           show this help and exit\n"
+	        "      --version        show the version and exit\n"
+	        "      --config FILE    YAML settings file (env ACEXY_CONFIG)\n\n"
+	        "Settings (precedence: flag > environment > file > default). Both daemons\n"
+	        "accept every setting; each uses its own (marked [controlplane]/[dataplane]).\n"
+	        "Sizes: 65536, 512KiB, 4MiB, 4.2MiB, 4MB. Durations: 500ms, 10s, 1m30s.\n"
+	        "Booleans: true/false/1/0/yes/no. Flags take --flag VALUE or --flag=VALUE.\n\n",
+	        prog->name, prog->summary);
+	for (int i = 0; i < ACEXY_S_COUNT_; i++) {
+		const struct acexy_setting_desc *d = acexy_setting(i);
+		const char *alias = alias_of(i);
+		fprintf(out, "  %s VALUE\n      env %s%s%s, default \"%s\"", d->flag, d->env,
+		        alias ? " (alias " : "", alias ? alias : "", d->def);
+		if (alias)
+			fprintf(out, ")");
+		if (d->owner != ACEXY_OWN_BOTH)
+			fprintf(out, " [%s]", owner_label(d->owner));
+		fprintf(out, "\n      %s\n", d->help);
+	}
+}
+
+void acexy_config_sample_yaml(FILE *out)
+{
+	fprintf(out,
+	        "# acexy.yaml: settings shared by acexy-dataplane and acexy-controlplane.\n"
+	        "# Generated from the settings table (acexy-dataplane --print-sample-config).\n"
+	        "# Every line is commented out and shows the default. Precedence, highest\n"
+	        "# first: flag, environment, this file, default.\n");
+	for (int i = 0; i < ACEXY_S_COUNT_; i++) {
+		const struct acexy_setting_desc *d = acexy_setting(i);
+		fprintf(out, "\n# %s\n# env %s, flag %s, used by %s\n", d->help, d->env, d->flag,
+		        owner_label(d->owner));
+		if (d->type == ACEXY_T_NETS && !*d->def)
+			fprintf(out, "#%s: []\n", d->key);
+		else
+			fprintf(out, "#%s: \"%s\"\n", d->key, d->def);
+	}
+}
+
+void acexy_config_markdown(FILE *out)
+{
+	fprintf(out, "| env | YAML key | flag | default | used by | meaning |\n"
+	             "|---|---|---|---|---|---|\n");
+	for (int i = 0; i < ACEXY_S_COUNT_; i++) {
+		const struct acexy_setting_desc *d = acexy_setting(i);
+		const char *alias = alias_of(i);
+		fprintf(out, "| `%s`%s%s%s | `%s` | `%s` | `%s` | %s | %s |\n", d->env,
+		        alias ? " (alias `" : "", alias ? alias : "", alias ? "`)" : "", d->key,
+		        d->flag, *d->def ? d->def : "(empty)", owner_label(d->owner), d->help);
+	}
+}
+
+/* ---- the whole load ---- */
+
+static const char *env_get(char **env, const char *name)
+{
+	if (!env)
+		return getenv(name);
+	size_t n = strlen(name);
+	for (char **e = env; *e; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+int acexy_config_load(struct acexy_config *cfg, const struct acexy_program *prog, int argc,
+                      char **argv, char **env, FILE *out, FILE *err)
+{
+	char errbuf[1024];
+	const char *config_path = NULL;
+	const char *config_origin = "env ACEXY_CONFIG";
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	rc = acexy_config_defaults(cfg);
+	if (rc < 0)
+		return rc;
+
+	/* First pass over argv: help, version, config file, and syntax. */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			acexy_config_help(prog, out);
+			return ACEXY_CONFIG_EXIT;
+		}
+		if (strcmp(a, "--version") == 0) {
+			fprintf(out, "%s %s\n", prog->name, ACEXY_VERSION);
+			return ACEXY_CONFIG_EXIT;
+		}
+		if (strcmp(a, "--print-sample-config") == 0) {
+			acexy_config_sample_yaml(out);
+			return ACEXY_CONFIG_EXIT;
+		}
+		if (strcmp(a, "--print-settings-markdown") == 0) {
+			acexy_config_markdown(out);
+			return ACEXY_CONFIG_EXIT;
+		}
+		if (strncmp(a, "--config", 8) == 0 && (a[8] == '\0' || a[8] == '=')) {
+			if (a[8] == '=') {
+				config_path = a + 9;
+			} else if (i + 1 < argc) {
+				config_path = argv[++i];
+			} else {
+				fprintf(err, "%s: --config needs a file name\n", prog->name);
+				goto fail;
+			}
+			config_origin = "flag --config";
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0) {
+			fprintf(err, "%s: unexpected argument '%s' (see --help)\n", prog->name, a);
+			goto fail;
+		}
+		char name[KEY_MAX + 8];
+		const char *eq = strchr(a + 2, '=');
+		size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		if (nl >= sizeof(name)) {
+			fprintf(err, "%s: unknown option '%s' (see --help)\n", prog->name, a);
+			goto fail;
+		}
+		memcpy(name, a + 2, nl);
+		name[nl] = '\0';
+		int id = acexy_setting_by_flag(name);
+		if (id < 0) {
+			fprintf(err, "%s: unknown option '--%s' (see --help)\n", prog->name, name);
+			goto fail;
+		}
+		if (!eq) {
+			bool bare_bool = acexy_setting(id)->type == ACEXY_T_BOOL &&
+			                 (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0);
+			if (!bare_bool) {
+				if (i + 1 >= argc) {
+					fprintf(err, "%s: option '--%s' needs a value\n",
+					        prog->name, name);
+					goto fail;
+				}
+				i++;
+			}
+		}
+	}
+
+	if (!config_path) {
+		config_path = env_get(env, "ACEXY_CONFIG");
+		if (config_path && !*config_path)
+			config_path = NULL;
+	}
+	if (config_path) {
+		cfg->config_file = strdup(config_path);
+		rc = load_file(cfg, config_path, errbuf, sizeof(errbuf));
+		if (rc < 0) {
+			fprintf(err, "%s: %s (config file named by %s)\n", prog->name, errbuf,
+			        config_origin);
+			goto fail;
+		}
+	}
+
+	/* Environment: aliases first, so the primary name wins when both are set. */
+	static const struct {
+		int id;
+		const char *env;
+	} aliases[] = {
+#define ACEXY_X_ALIAS3(id, env) {ACEXY_S_##id, env},
+	        ACEXY_SETTING_ALIASES(ACEXY_X_ALIAS3)
+#undef ACEXY_X_ALIAS3
+	};
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+		const char *v = env_get(env, aliases[i].env);
+		char where[80];
+		if (!v)
+			continue;
+		snprintf(where, sizeof(where), "env %s", aliases[i].env);
+		if (set_value(cfg, aliases[i].id, v, ACEXY_ORIGIN_ENV, where, errbuf,
+		              sizeof(errbuf)) < 0) {
+			fprintf(err, "%s: %s\n", prog->name, errbuf);
+			goto fail;
+		}
+	}
+	for (int i = 0; i < ACEXY_S_COUNT_; i++) {
+		const char *v = env_get(env, acexy_setting(i)->env);
+		char where[80];
+		if (!v)
+			continue;
+		snprintf(where, sizeof(where), "env %s", acexy_setting(i)->env);
+		if (set_value(cfg, i, v, ACEXY_ORIGIN_ENV, where, errbuf, sizeof(errbuf)) < 0) {
+			fprintf(err, "%s: %s\n", prog->name, errbuf);
+			goto fail;
+		}
+	}
+
+	/* Flags (syntax was checked above). */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strncmp(a, "--config", 8) == 0 && (a[8] == '\0' || a[8] == '=')) {
+			if (a[8] == '\0')
+				i++;
+			continue;
+		}
+		char name[KEY_MAX + 8];
+		const char *eq = strchr(a + 2, '=');
+		size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		memcpy(name, a + 2, nl);
+		name[nl] = '\0';
+		int id = acexy_setting_by_flag(name);
+		const char *val;
+		if (eq) {
+			val = eq + 1;
+		} else if (acexy_setting(id)->type == ACEXY_T_BOOL &&
+		           (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+			val = "true";
+		} else {
+			val = argv[++i];
+		}
+		char where[80];
+		snprintf(where, sizeof(where), "flag --%s", name);
+		if (set_value(cfg, id, val, ACEXY_ORIGIN_FLAG, where, errbuf, sizeof(errbuf)) < 0) {
+			fprintf(err, "%s: %s\n", prog->name, errbuf);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	acexy_config_free(cfg);
+	return -EINVAL;
+}
+
+const char *acexy_origin_name(enum acexy_origin o)
+{
+	return (unsigned)o < 4 ? origin_names[o] : "?";
+}

@@ -1,0 +1,66 @@
+/* The one table of settings (INTERFACE.md "Settings"). Everything else —
+ * YAML keys, flags, --help, the sample acexy.yaml, README's table, acexyctl
+ * config — is derived from it.
+ *
+ * X(ID, ENV, TYPE, DEFAULT, OWNER, HELP)
+ *   ID      enum suffix: ACEXY_S_<ID>
+ *   ENV     environment name; YAML key = ENV without "ACEXY_", lower-cased;
+ *           flag = "--" + key with '_' turned into '-'
+ *   TYPE    value type (enum acexy_setting_type)
+ *   DEFAULT default, in the setting's own syntax
+ *   OWNER   ACEXY_OWN_BOTH, ACEXY_OWN_CP, ACEXY_OWN_DP
+ *   HELP    one line for --help and docs
+ */
+#ifndef ACEXY_SETTINGS_TABLE_H
+#define ACEXY_SETTINGS_TABLE_H
+
+/* clang-format off */
+#define ACEXY_SETTINGS(X) \
+X(RUN_DIR,            "ACEXY_RUN_DIR",             ACEXY_T_PATH,     "/run/acexy",     ACEXY_OWN_BOTH, "Unix sockets: control.sock, admin.sock, dataplane-<instance>.sock") \
+X(INSTANCE,           "ACEXY_INSTANCE",            ACEXY_T_NAME,     "",               ACEXY_OWN_BOTH, "a dataplane's instance name (default <hostname>-<pid>-<random>, new at every start)") \
+X(STATE_DIR,          "ACEXY_STATE_DIR",           ACEXY_T_PATH,     "/var/lib/acexy", ACEXY_OWN_BOTH, "durable state: the event spool") \
+X(LOG_LEVEL,          "ACEXY_LOG_LEVEL",           ACEXY_T_LOGLEVEL, "info",           ACEXY_OWN_BOTH, "log level: debug, info, warn, error") \
+X(LOG_FORMAT,         "ACEXY_LOG_FORMAT",          ACEXY_T_LOGFORMAT,"text",           ACEXY_OWN_BOTH, "log format: text (key=value) or json") \
+X(ORCH_URL,           "ACEXY_ORCH_URL",            ACEXY_T_URL,      "",               ACEXY_OWN_CP,   "orchestrator base URL (may carry a path prefix); empty = single-engine mode") \
+X(ORCH_APIKEY,        "ACEXY_ORCH_APIKEY",         ACEXY_T_SECRET,   "",               ACEXY_OWN_CP,   "orchestrator API key, sent as Authorization: Bearer; never printed") \
+X(ORCH_POLL_INTERVAL, "ACEXY_ORCH_POLL_INTERVAL",  ACEXY_T_DURATION, "10s",            ACEXY_OWN_CP,   "orchestrator status poll period (faster while degraded)") \
+X(MAX_STREAMS_PER_ENGINE, "ACEXY_MAX_STREAMS_PER_ENGINE", ACEXY_T_COUNT, "1",          ACEXY_OWN_CP,   "engine sessions per engine when the orchestrator is used") \
+X(ASSIGN_TIMEOUT,     "ACEXY_ASSIGN_TIMEOUT",      ACEXY_T_DURATION, "45s",            ACEXY_OWN_CP,   "longest a request waits for an engine before 503") \
+X(CONTAINER_ID,       "ACEXY_CONTAINER_ID",        ACEXY_T_STRING,   "",               ACEXY_OWN_CP,   "this proxy's identity in logs and labels (cgroup/hostname when unset)") \
+X(HOST,               "ACEXY_HOST",                ACEXY_T_HOST,     "localhost",      ACEXY_OWN_CP,   "the single (fallback) engine's host") \
+X(PORT,               "ACEXY_PORT",                ACEXY_T_PORT,     "6878",           ACEXY_OWN_CP,   "the single (fallback) engine's port") \
+X(SCHEME,             "ACEXY_SCHEME",              ACEXY_T_SCHEME,   "http",           ACEXY_OWN_CP,   "the single (fallback) engine's scheme: http or https") \
+X(FALLBACK,           "ACEXY_FALLBACK",            ACEXY_T_BOOL,     "true",           ACEXY_OWN_CP,   "use the single engine when the orchestrator is unreachable") \
+X(DATAPLANE_LOST_AFTER, "ACEXY_DATAPLANE_LOST_AFTER", ACEXY_T_DURATION, "5s",          ACEXY_OWN_CP,   "a dataplane silent this long is declared lost; its streams are ended") \
+X(SPOOL_MAX,          "ACEXY_SPOOL_MAX",           ACEXY_T_SIZE,     "64MiB",          ACEXY_OWN_CP,   "cap of the event spool; beyond it events are dropped, counted and logged") \
+X(CP_LISTEN_ADDR,     "ACEXY_CP_LISTEN_ADDR",      ACEXY_T_ADDR,     ":8081",          ACEXY_OWN_CP,   "controlplane HTTP: /livez, /readyz, /metrics") \
+X(DEBUG_MODE,         "DEBUG_MODE",                ACEXY_T_BOOL,     "false",          ACEXY_OWN_CP,   "write JSON Lines debug logs") \
+X(DEBUG_LOG_DIR,      "DEBUG_LOG_DIR",             ACEXY_T_PATH,     "./debug_logs",   ACEXY_OWN_CP,   "directory of the JSON Lines debug logs") \
+X(LISTEN_ADDR,        "ACEXY_LISTEN_ADDR",         ACEXY_T_ADDR,     ":8080",          ACEXY_OWN_DP,   "viewer-facing listen address (alias env ACEXY_ADDR)") \
+X(WORKERS,            "ACEXY_WORKERS",             ACEXY_T_WORKERS,  "auto",           ACEXY_OWN_DP,   "event-loop threads; auto = usable CPUs (cgroup quota aware)") \
+X(BUFFER,             "ACEXY_BUFFER",              ACEXY_T_SIZE,     "4.2MiB",         ACEXY_OWN_DP,   "ring capacity per stream (memory grows as data arrives)") \
+X(NO_RESPONSE_TIMEOUT, "ACEXY_NO_RESPONSE_TIMEOUT", ACEXY_T_DURATION, "10s",           ACEXY_OWN_DP,   "engine middleware answer deadline") \
+X(FIRST_BYTE_TIMEOUT, "ACEXY_FIRST_BYTE_TIMEOUT",  ACEXY_T_DURATION, "30s",            ACEXY_OWN_DP,   "from the engine's answer to the first stream bytes") \
+X(EMPTY_TIMEOUT,      "ACEXY_EMPTY_TIMEOUT",       ACEXY_T_DURATION, "1m",             ACEXY_OWN_DP,   "end a stream after this long without upstream data (backpressure pauses excluded)") \
+X(WRITE_TIMEOUT,      "ACEXY_WRITE_TIMEOUT",       ACEXY_T_DURATION, "30s",            ACEXY_OWN_DP,   "drop a viewer that accepts no bytes for this long") \
+X(CONTROL_WAIT,       "ACEXY_CONTROL_WAIT",        ACEXY_T_DURATION, "3s",             ACEXY_OWN_DP,   "how long a new request waits for an absent controlplane before 503") \
+X(DRAIN_TIMEOUT,      "ACEXY_DRAIN_TIMEOUT",       ACEXY_T_DURATION, "25s",            ACEXY_OWN_DP,   "on SIGTERM, how long running streams may continue") \
+X(M3U8,               "ACEXY_M3U8",                ACEXY_T_BOOL,     "false",          ACEXY_OWN_DP,   "serve HLS on /ace/getstream too") \
+X(M3U8_STREAM_TIMEOUT, "ACEXY_M3U8_STREAM_TIMEOUT", ACEXY_T_DURATION, "60s",           ACEXY_OWN_DP,   "idle timeout of an HLS engine session") \
+X(MULTIPLEX,          "ACEXY_MULTIPLEX",           ACEXY_T_BOOL,     "false",          ACEXY_OWN_DP,   "one engine session per content shared by all its viewers") \
+X(MULTIPLEX_GRACE,    "ACEXY_MULTIPLEX_GRACE",     ACEXY_T_DURATION, "5s",             ACEXY_OWN_DP,   "a shared session outlives its last viewer this long") \
+X(MULTIPLEX_JOIN_BEHIND, "ACEXY_MULTIPLEX_JOIN_BEHIND", ACEXY_T_SIZE, "1MiB",          ACEXY_OWN_DP,   "how far behind the live edge a new viewer of a shared session starts") \
+X(MAX_VIEWERS,        "ACEXY_MAX_VIEWERS",         ACEXY_T_COUNT,    "10000",          ACEXY_OWN_DP,   "hard limit of viewers; beyond it new requests get 503") \
+X(MAX_STREAMS,        "ACEXY_MAX_STREAMS",         ACEXY_T_COUNT,    "1000",           ACEXY_OWN_DP,   "hard limit of streams; beyond it new requests get 503") \
+X(MAX_HEADER_BYTES,   "ACEXY_MAX_HEADER_BYTES",    ACEXY_T_SIZE,     "16KiB",          ACEXY_OWN_DP,   "largest request head accepted (431 beyond)") \
+X(REQUEST_TIMEOUT,    "ACEXY_REQUEST_TIMEOUT",     ACEXY_T_DURATION, "10s",            ACEXY_OWN_DP,   "request read deadline (408 beyond)") \
+X(MAX_CONNS_PER_IP,   "ACEXY_MAX_CONNS_PER_IP",    ACEXY_T_COUNT,    "0",              ACEXY_OWN_DP,   "per-client connection cap; 0 = off") \
+X(TRUSTED_PROXIES,    "ACEXY_TRUSTED_PROXIES",     ACEXY_T_NETS,     "",               ACEXY_OWN_DP,   "networks whose X-Forwarded-For is believed") \
+X(ACCESS_TOKEN,       "ACEXY_ACCESS_TOKEN",        ACEXY_T_SECRET,   "",               ACEXY_OWN_DP,   "optional viewer token (?token= or Authorization: Bearer)") \
+X(ALLOW_NETS,         "ACEXY_ALLOW_NETS",          ACEXY_T_NETS,     "",               ACEXY_OWN_DP,   "optional CIDR allow-list of viewers")
+/* clang-format on */
+
+/* Environment-only aliases: X(ID, ENV) */
+#define ACEXY_SETTING_ALIASES(X) X(LISTEN_ADDR, "ACEXY_ADDR")
+
+#endif

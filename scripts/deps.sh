@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that acexy's build, run and tests need.
+# Idempotent and quiet when everything is present. The single list used by
+# README's commands and by .ci/run.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config git
+  # product libraries
+  libev-dev libnng-dev libmsgpack-dev libcurl4-openssl-dev libyaml-dev
+  libjansson-dev libhttp-parser-dev
+  # tests
+  libcmocka-dev clang libclang-rt-14-dev clang-format ffmpeg curl python3
+  procps iproute2 socat
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,164 @@
+"""Shared helpers for acexy integration tests (standard library only).
+
+Every server listens on 127.0.0.1 on a free port, uses its own temp dir and
+is stopped by pid at the end. Programs are found in $ACEXY_BIN_DIR.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BIN_DIR = os.environ.get("ACEXY_BIN_DIR", os.path.join(os.getcwd(), "build", "bin"))
+SOURCE_DIR = os.environ.get("ACEXY_SOURCE_DIR", os.getcwd())
+
+
+def binpath(name):
+    return os.path.join(BIN_DIR, name)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_until(pred, timeout, interval=0.02, what="condition"):
+    """Polls pred() until it returns a truthy value or timeout (s) passes."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except (OSError, http.client.HTTPException, ValueError):
+            pass
+        time.sleep(interval)
+    raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+
+
+def http_get(port, path, method="GET", headers=None, timeout=5, host="127.0.0.1"):
+    """Returns (status, headers dict lower-cased, body bytes)."""
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        c.request(method, path, headers=headers or {})
+        r = c.getresponse()
+        body = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+    finally:
+        c.close()
+
+
+def http_json(port, path, **kw):
+    st, _, body = http_get(port, path, **kw)
+    return st, json.loads(body) if body else None
+
+
+class Proc:
+    """A started program; stopped by pid (SIGTERM, then SIGKILL)."""
+
+    def __init__(self, args, env=None, name=None, cwd=None):
+        self.name = name or os.path.basename(args[0])
+        self.logdir = tempfile.mkdtemp(prefix="acexy-log-")
+        self.logpath = os.path.join(self.logdir, self.name + ".log")
+        self.logf = open(self.logpath, "wb")
+        full_env = dict(os.environ)
+        if env:
+            full_env.update({k: str(v) for k, v in env.items()})
+        self.p = subprocess.Popen(args, env=full_env, stdout=self.logf,
+                                  stderr=subprocess.STDOUT, cwd=cwd,
+                                  stdin=subprocess.DEVNULL)
+        self.pid = self.p.pid
+
+    def log(self):
+        self.logf.flush()
+        with open(self.logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def stop(self, timeout=10):
+        """SIGTERM, wait, SIGKILL. Returns the exit status."""
+        if self.alive():
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.p.wait()
+        self.logf.close()
+        return self.p.returncode
+
+    def kill(self):
+        if self.alive():
+            os.kill(self.pid, signal.SIGKILL)
+            self.p.wait()
+        return self.p.returncode
+
+    def wait(self, timeout):
+        return self.p.wait(timeout)
+
+    def cleanup(self):
+        self.kill()
+        try:
+            self.logf.close()
+        except Exception:
+            pass
+        shutil.rmtree(self.logdir, ignore_errors=True)
+
+
+class TestCase(unittest.TestCase):
+    """Base class: tracks processes and temp dirs, dumps logs on failure."""
+
+    def setUp(self):
+        self.procs = []
+        self.tmpdirs = []
+
+    def tmpdir(self):
+        d = tempfile.mkdtemp(prefix="acexy-test-")
+        self.tmpdirs.append(d)
+        return d
+
+    def start(self, args, env=None, name=None, cwd=None):
+        p = Proc(args, env=env, name=name, cwd=cwd)
+        self.procs.append(p)
+        return p
+
+    def tearDown(self):
+        failed = False
+        outcome = getattr(self, "_outcome", None)
+        if outcome is not None:
+            res = getattr(outcome, "result", None)
+            errs = (getattr(res, "errors", []) or []) + (getattr(res, "failures", []) or [])
+            failed = any(t is self for t, _ in errs)
+        for p in self.procs:
+            p.kill()
+            if failed:
+                sys.stderr.write("---- log of %s (pid %d) ----\n%s\n" % (p.name, p.pid, p.log()[-8000:]))
+            p.cleanup()
+        for d in self.tmpdirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    """unittest main that prints an 'N passed, N failed' summary line."""
+    prog = unittest.main(exit=False, verbosity=2)
+    r = prog.result
+    failed = len(r.failures) + len(r.errors)
+    passed = r.testsRun - failed - len(r.skipped)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, len(r.skipped)))
+    sys.exit(0 if failed == 0 and r.testsRun > 0 else 1)
