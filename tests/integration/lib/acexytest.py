@@ -162,3 +162,70 @@ def main():
     passed = r.testsRun - failed - len(r.skipped)
     print("%d passed, %d failed, %d skipped" % (passed, failed, len(r.skipped)))
     sys.exit(0 if failed == 0 and r.testsRun > 0 else 1)
+
+
+class Stack:
+    """A fake engine, a controlplane and a dataplane side by side in one temp
+    run dir (as in the pod). Extra env applies to both daemons."""
+
+    def __init__(self, tc, env=None, engine_args=None, workers=1, start_engine=True):
+        self.tc = tc
+        self.dir = tc.tmpdir()
+        self.run_dir = os.path.join(self.dir, "run")
+        self.state_dir = os.path.join(self.dir, "state")
+        self.engine_port = free_port()
+        self.port = free_port()
+        self.cp_port = free_port()
+        self.env = {
+            "ACEXY_RUN_DIR": self.run_dir,
+            "ACEXY_STATE_DIR": self.state_dir,
+            "ACEXY_HOST": "127.0.0.1",
+            "ACEXY_PORT": str(self.engine_port),
+            "ACEXY_LISTEN_ADDR": "127.0.0.1:%d" % self.port,
+            "ACEXY_CP_LISTEN_ADDR": "127.0.0.1:%d" % self.cp_port,
+            "ACEXY_WORKERS": str(workers),
+            "ACEXY_LOG_LEVEL": "debug",
+        }
+        self.env.update(env or {})
+        self.engine = None
+        self.cp = None
+        self.dp = None
+        self.engine_args = engine_args or []
+        if start_engine:
+            self.start_engine()
+
+    def start_engine(self):
+        self.engine = self.tc.start([binpath("acexy-fake-engine"), "--listen",
+                                     "127.0.0.1:%d" % self.engine_port] + self.engine_args,
+                                    name="fake-engine")
+        wait_until(lambda: http_get(self.engine_port, "/webui/api/service?method=get_version")[0] == 200,
+                   10, what="fake engine up")
+        return self.engine
+
+    def start_cp(self, env=None):
+        e = dict(self.env)
+        e.update(env or {})
+        self.cp = self.tc.start([binpath("acexy-controlplane")], env=e, name="controlplane")
+        return self.cp
+
+    def start_dp(self, env=None, wait_ready=True):
+        e = dict(self.env)
+        e.update(env or {})
+        self.dp = self.tc.start([binpath("acexy-dataplane")], env=e, name="dataplane")
+        if wait_ready:
+            self.wait_ready()
+        return self.dp
+
+    def start(self):
+        self.start_cp()
+        self.start_dp()
+        return self
+
+    def wait_ready(self, timeout=10):
+        wait_until(lambda: http_get(self.port, "/readyz")[0] == 200, timeout, what="dataplane ready")
+
+    def engine_state(self):
+        return http_json(self.engine_port, "/__fake/state")[1]
+
+    def url(self, query):
+        return "http://127.0.0.1:%d/ace/getstream?%s" % (self.port, query)

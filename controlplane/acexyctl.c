@@ -1,0 +1,368 @@
+/* acexyctl: inspection and admin CLI over the daemons' admin sockets. */
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acexy/proto.h"
+#include "acexy/settings.h"
+
+#define EXIT_DAEMON_ERROR 1
+#define EXIT_USAGE        2
+#define EXIT_NO_DAEMON    3
+
+static const char *const commands[] = {"status", "engines", "streams", "stream", "stop",
+                                       "drain",  "resume",  "config",  "ping"};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: acexyctl [--run-dir DIR] [--dataplane] [--instance NAME] [--json] "
+	           "COMMAND [ARG]\n\n"
+	           "Commands:\n"
+	           "  ping          check that the daemon answers\n"
+	           "  status        daemon state (controlplane: mode, leases, dataplanes)\n"
+	           "  engines       engines with health, load and leases\n"
+	           "  streams       live streams\n"
+	           "  stream ID     one stream in detail\n"
+	           "  stop ID       end a stream (reason: stopped)\n"
+	           "  drain         stop taking new streams (all dataplanes, or --instance)\n"
+	           "  resume        undo drain\n"
+	           "  config        effective settings with their origin (secrets as <set>)\n\n"
+	           "Options:\n"
+	           "  --run-dir DIR   sockets directory (default: ACEXY_RUN_DIR, the config file, "
+	           "/run/acexy)\n"
+	           "  --config FILE   settings file to read the run dir from (env ACEXY_CONFIG)\n"
+	           "  --dataplane     talk to a dataplane's own socket (the only live one, or "
+	           "--instance)\n"
+	           "  --instance NAME a dataplane instance\n"
+	           "  --json          print one JSON document\n"
+	           "  -h, --help, --version\n\n"
+	           "Exit status: 0 ok, 1 the daemon answered with an error, 2 usage error, 3 no "
+	           "daemon answered within 2 s.\n");
+}
+
+/* Sends one admin request; returns the decoded result or NULL with exit code. */
+static json_t *ask(const char *url, json_t *req_body, int *ret_exit, char *err, size_t errcap)
+{
+	nng_socket s;
+	uint8_t *buf;
+	size_t len;
+	if (nng_req0_open(&s) != 0) {
+		snprintf(err, errcap, "cannot create a socket");
+		*ret_exit = EXIT_NO_DAEMON;
+		return NULL;
+	}
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, PROTO_MSG_MAX);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 2000);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 2000);
+	if (nng_dial(s, url, NULL, 0) != 0) {
+		snprintf(err, errcap, "no daemon answers on %s", url + 6);
+		nng_close(s);
+		*ret_exit = EXIT_NO_DAEMON;
+		return NULL;
+	}
+	if (proto_encode(PROTO_ADMIN, 1, req_body, &buf, &len) < 0) {
+		nng_close(s);
+		*ret_exit = EXIT_USAGE;
+		snprintf(err, errcap, "request too large");
+		return NULL;
+	}
+	int rv = nng_send(s, buf, len, 0);
+	free(buf);
+	void *rbuf = NULL;
+	size_t rlen = 0;
+	if (rv == 0)
+		rv = nng_recv(s, &rbuf, &rlen, NNG_FLAG_ALLOC);
+	nng_close(s);
+	if (rv != 0) {
+		snprintf(err, errcap, "no answer from %s within 2 s (%s)", url + 6,
+		         nng_strerror(rv));
+		*ret_exit = EXIT_NO_DAEMON;
+		return NULL;
+	}
+	struct proto_msg m;
+	char derr[256];
+	int rc = proto_decode(rbuf, rlen, &m, derr, sizeof(derr));
+	nng_free(rbuf, rlen);
+	if (rc < 0) {
+		snprintf(err, errcap, "unreadable answer: %s", derr);
+		*ret_exit = EXIT_DAEMON_ERROR;
+		return NULL;
+	}
+	if (m.type == PROTO_ERROR) {
+		snprintf(err, errcap, "%s", json_string_value(json_object_get(m.body, "message")));
+		proto_msg_clear(&m);
+		*ret_exit = EXIT_DAEMON_ERROR;
+		return NULL;
+	}
+	json_t *res = json_incref(json_object_get(m.body, "result"));
+	proto_msg_clear(&m);
+	*ret_exit = 0;
+	return res;
+}
+
+static const char *s_of(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	if (json_is_string(v))
+		return json_string_value(v);
+	return "";
+}
+
+static void print_table(json_t *rows, const char *const *cols, const char *const *heads, int n)
+{
+	size_t w[16] = {0};
+	char cell[16][128];
+	for (int c = 0; c < n; c++)
+		w[c] = strlen(heads[c]);
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r)
+	{
+		for (int c = 0; c < n; c++) {
+			json_t *v = json_object_get(r, cols[c]);
+			char *t = json_is_string(v)
+			                  ? strdup(json_string_value(v))
+			                  : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
+			snprintf(cell[c], sizeof(cell[c]), "%s", t ? t : "");
+			free(t);
+			if (strlen(cell[c]) > w[c])
+				w[c] = strlen(cell[c]);
+		}
+	}
+	for (int c = 0; c < n; c++)
+		printf("%-*s%s", (int)w[c], heads[c], c + 1 < n ? "  " : "\n");
+	json_array_foreach(rows, i, r)
+	{
+		for (int c = 0; c < n; c++) {
+			json_t *v = json_object_get(r, cols[c]);
+			char *t = json_is_string(v)
+			                  ? strdup(json_string_value(v))
+			                  : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
+			printf("%-*s%s", (int)w[c], t ? t : "", c + 1 < n ? "  " : "\n");
+			free(t);
+		}
+	}
+}
+
+static void print_human(const char *cmd, json_t *res)
+{
+	if (strcmp(cmd, "streams") == 0) {
+		static const char *const cols[] = {"id",          "content",  "engine_host",
+		                                   "engine_port", "instance", "viewers",
+		                                   "bytes",       "age_s"};
+		static const char *const heads[] = {"ID",        "CONTENT", "ENGINE", "PORT",
+		                                    "DATAPLANE", "VIEWERS", "BYTES",  "AGE(s)"};
+		print_table(json_object_get(res, "streams"), cols, heads, 8);
+		return;
+	}
+	if (strcmp(cmd, "engines") == 0) {
+		static const char *const cols[] = {"host",   "port",   "container_id",
+		                                   "health", "leases", "fallback"};
+		static const char *const heads[] = {"HOST",   "PORT",   "CONTAINER",
+		                                    "HEALTH", "LEASES", "FALLBACK"};
+		print_table(json_object_get(res, "engines"), cols, heads, 6);
+		return;
+	}
+	if (strcmp(cmd, "config") == 0) {
+		static const char *const cols[] = {"env", "value", "origin", "where"};
+		static const char *const heads[] = {"SETTING", "VALUE", "ORIGIN", "WHERE"};
+		print_table(json_object_get(res, "settings"), cols, heads, 4);
+		return;
+	}
+	/* status, ping, stream, stop, drain, resume: key: value lines, then tables */
+	const char *k;
+	json_t *v;
+	json_object_foreach(res, k, v)
+	{
+		if (json_is_array(v) || json_is_object(v))
+			continue;
+		char *t = json_is_string(v)
+		                  ? strdup(json_string_value(v))
+		                  : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
+		printf("%-20s %s\n", k, t ? t : "");
+		free(t);
+	}
+	json_t *dps = json_object_get(res, "dataplanes");
+	if (json_is_array(dps) && json_array_size(dps) > 0 &&
+	    json_is_object(json_array_get(dps, 0))) {
+		static const char *const cols[] = {"instance", "streams", "draining",
+		                                   "last_seen_s"};
+		static const char *const heads[] = {"DATAPLANE", "STREAMS", "DRAINING",
+		                                    "LAST SEEN(s)"};
+		printf("\n");
+		print_table(dps, cols, heads, 4);
+	} else if (json_is_array(dps)) {
+		size_t i;
+		json_array_foreach(dps, i, v) printf("%-20s %s\n", "dataplane", s_of(dps, ""));
+	}
+	json_t *streams = json_object_get(res, "streams");
+	if (json_is_array(streams) && json_array_size(streams) > 0) {
+		static const char *const cols[] = {"lease", "content", "engine", "bytes", "age_s"};
+		static const char *const heads[] = {"ID", "CONTENT", "ENGINE", "BYTES", "AGE(s)"};
+		printf("\n");
+		print_table(streams, cols, heads, 5);
+	}
+}
+
+/* Finds the dataplane socket: the named instance, or the only live one. */
+static int find_dataplane(const char *run_dir, const char *instance, char *url, size_t cap,
+                          char *err, size_t errcap)
+{
+	if (instance) {
+		snprintf(url, cap, "ipc://%s/dataplane-%s.sock", run_dir, instance);
+		return 0;
+	}
+	DIR *d = opendir(run_dir);
+	if (!d) {
+		snprintf(err, errcap, "cannot read %s: %s", run_dir, strerror(errno));
+		return EXIT_NO_DAEMON;
+	}
+	struct dirent *e;
+	int live = 0;
+	char names[512] = "";
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (strncmp(e->d_name, "dataplane-", 10) != 0 || l < 16 ||
+		    strcmp(e->d_name + l - 5, ".sock") != 0)
+			continue;
+		char u[600];
+		snprintf(u, sizeof(u), "ipc://%s/%s", run_dir, e->d_name);
+		json_t *ping = json_pack("{s:s}", "command", "ping");
+		int ex;
+		char perr[256];
+		json_t *r = ask(u, ping, &ex, perr, sizeof(perr));
+		json_decref(ping);
+		if (!r)
+			continue; /* a stale file of a killed dataplane */
+		json_decref(r);
+		live++;
+		snprintf(url, cap, "%s", u);
+		size_t nl = strlen(names);
+		snprintf(names + nl, sizeof(names) - nl, "%s%.*s", nl ? ", " : "", (int)(l - 15),
+		         e->d_name + 10);
+	}
+	closedir(d);
+	if (live == 0) {
+		snprintf(err, errcap, "no live dataplane in %s", run_dir);
+		return EXIT_NO_DAEMON;
+	}
+	if (live > 1) {
+		snprintf(err, errcap,
+		         "several dataplanes are live (%s): choose one with --instance", names);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *run_dir = NULL, *instance = NULL, *config = NULL, *cmd = NULL, *arg = NULL;
+	bool json = false, dataplane = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("acexyctl %s\n", ACEXY_VERSION);
+			return 0;
+		} else if (strcmp(a, "--json") == 0) {
+			json = true;
+		} else if (strcmp(a, "--dataplane") == 0) {
+			dataplane = true;
+		} else if ((strcmp(a, "--run-dir") == 0 || strcmp(a, "--instance") == 0 ||
+		            strcmp(a, "--config") == 0) &&
+		           i + 1 < argc) {
+			const char **dst = a[2] == 'r'   ? &run_dir
+			                   : a[2] == 'i' ? &instance
+			                                 : &config;
+			*dst = argv[++i];
+		} else if (strncmp(a, "--run-dir=", 10) == 0) {
+			run_dir = a + 10;
+		} else if (strncmp(a, "--instance=", 11) == 0) {
+			instance = a + 11;
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			config = a + 9;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "acexyctl: unknown option '%s' (see --help)\n", a);
+			return EXIT_USAGE;
+		} else if (!cmd) {
+			cmd = a;
+		} else if (!arg) {
+			arg = a;
+		} else {
+			fprintf(stderr, "acexyctl: unexpected argument '%s'\n", a);
+			return EXIT_USAGE;
+		}
+	}
+	if (!cmd) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	bool known = false;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		known = known || strcmp(cmd, commands[i]) == 0;
+	if (!known) {
+		fprintf(stderr, "acexyctl: unknown command '%s' (see --help)\n", cmd);
+		return EXIT_USAGE;
+	}
+	bool needs_arg = strcmp(cmd, "stream") == 0 || strcmp(cmd, "stop") == 0;
+	if (needs_arg != (arg != NULL)) {
+		fprintf(stderr, "acexyctl: '%s' %s\n", cmd,
+		        needs_arg ? "needs a stream ID (see 'acexyctl streams')"
+		                  : "takes no argument");
+		return EXIT_USAGE;
+	}
+	/* the run dir: flag, else the shared settings (env, config file) */
+	struct acexy_config cfg;
+	char run_buf[512];
+	if (!run_dir) {
+		char *cargv[4] = {"acexyctl", NULL, NULL, NULL};
+		int cargc = 1;
+		if (config) {
+			cargv[1] = "--config";
+			cargv[2] = (char *)config;
+			cargc = 3;
+		}
+		static const struct acexy_program p = {"acexyctl", "", ACEXY_OWN_BOTH};
+		if (acexy_config_load(&cfg, &p, cargc, cargv, NULL, stdout, stderr) != 0)
+			return EXIT_USAGE;
+		snprintf(run_buf, sizeof(run_buf), "%s", acexy_cfg_s(&cfg, ACEXY_S_RUN_DIR));
+		acexy_config_free(&cfg);
+		run_dir = run_buf;
+	}
+	char url[700], err[600];
+	if (dataplane || (instance && strcmp(cmd, "drain") != 0 && strcmp(cmd, "resume") != 0)) {
+		int rc = find_dataplane(run_dir, instance, url, sizeof(url), err, sizeof(err));
+		if (rc != 0) {
+			fprintf(stderr, "acexyctl: %s\n", err);
+			return rc;
+		}
+	} else {
+		snprintf(url, sizeof(url), "ipc://%s/admin.sock", run_dir);
+	}
+	json_t *req = json_pack("{s:s,s:s,s:s}", "command", cmd, "arg", arg ? arg : "", "instance",
+	                        instance ? instance : "");
+	int ex = 0;
+	json_t *res = ask(url, req, &ex, err, sizeof(err));
+	json_decref(req);
+	if (!res) {
+		fprintf(stderr, "acexyctl: %s\n", err);
+		return ex;
+	}
+	if (json) {
+		char *t = json_dumps(res, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("%s\n", t ? t : "{}");
+		free(t);
+	} else {
+		print_human(cmd, res);
+	}
+	json_decref(res);
+	return 0;
+}

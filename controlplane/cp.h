@@ -1,0 +1,79 @@
+/* The controlplane: engine authority and bookkeeping on one libev loop. */
+#ifndef ACEXY_CP_H
+#define ACEXY_CP_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "acexy/ipc.h"
+#include "acexy/settings.h"
+
+#define CP_MAX_COMMANDS 1024 /* queued per dataplane; beyond: refused, logged */
+
+struct cp_command {
+	char cmd[16]; /* stop, drain, resume */
+	uint64_t lease;
+};
+
+struct cp_dataplane {
+	struct cp_dataplane *next;
+	char instance[96];
+	char software[32];
+	double first_seen, last_seen;
+	bool draining;
+	unsigned ncmds;
+	struct cp_command cmds[CP_MAX_COMMANDS];
+};
+
+enum lease_state { LEASE_ASSIGNED, LEASE_STARTED };
+
+struct cp_lease {
+	struct cp_lease *next;
+	uint64_t id;
+	char instance[96];
+	char key_type[16];
+	char key[512];
+	char scheme[8];
+	char host[256];
+	unsigned port;
+	char container_id[128];
+	bool fallback;
+	enum lease_state state;
+	char playback_session_id[128];
+	char stat_url[1024];
+	char command_url[1024];
+	uint64_t bytes;
+	unsigned viewers;
+	double created;
+	uint64_t assign_req; /* the request id that made it, for resends */
+};
+
+struct cp {
+	struct acexy_config *cfg;
+	struct ev_loop *loop;
+	char container_id[128];
+	struct ipc_server *control;
+	struct ipc_server *admin;
+	struct cp_dataplane *dataplanes;
+	struct cp_lease *leases;
+	uint64_t next_lease;
+	ev_timer lost_timer;
+	double start_time;
+	bool ready;
+	/* counters */
+	uint64_t assignments, refusals, dataplanes_lost, bad_messages;
+	struct cp_http *http;
+};
+
+int cp_start(struct cp *cp);
+void cp_stop(struct cp *cp);
+double cp_now(void);
+
+/* cp_http.c: /livez, /readyz, /metrics on ACEXY_CP_LISTEN_ADDR */
+int cp_http_start(struct cp *cp);
+void cp_http_stop(struct cp *cp);
+void cp_metrics_text(struct cp *cp, char **ret, size_t *ret_len);
+
+#endif

@@ -1,0 +1,246 @@
+/* The controlplane's small HTTP side: /livez, /readyz, /metrics. One
+ * request per connection, bounded head, 5 s deadline. */
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "acexy/log.h"
+#include "controlplane/cp.h"
+#include "dataplane/http_request.h"
+
+#define HEAD_MAX 8192
+
+struct cp_http {
+	struct cp *cp;
+	int fd;
+	ev_io accept_w;
+};
+
+struct hconn {
+	struct cp *cp;
+	int fd;
+	ev_io io;
+	ev_timer timer;
+	struct http_request *req;
+	char in[HEAD_MAX];
+	size_t len;
+	char *out;
+	size_t out_len, out_off;
+};
+
+static void hconn_close(struct hconn *h)
+{
+	ev_io_stop(h->cp->loop, &h->io);
+	ev_timer_stop(h->cp->loop, &h->timer);
+	close(h->fd);
+	http_request_free(h->req);
+	free(h->out);
+	free(h);
+}
+
+static void on_write(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct hconn *h = io->data;
+	while (h->out_off < h->out_len) {
+		ssize_t n = send(h->fd, h->out + h->out_off, h->out_len - h->out_off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0)
+			break;
+		h->out_off += (size_t)n;
+	}
+	hconn_close(h);
+}
+
+static void respond(struct hconn *h, int status, const char *ctype, const char *body, size_t blen)
+{
+	char head[256];
+	int hl = snprintf(head, sizeof(head),
+	                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	                  "Connection: close\r\n\r\n",
+	                  status,
+	                  status == 200   ? "OK"
+	                  : status == 404 ? "Not Found"
+	                                  : "Error",
+	                  ctype, blen);
+	h->out = malloc((size_t)hl + blen);
+	if (!h->out) {
+		hconn_close(h);
+		return;
+	}
+	memcpy(h->out, head, (size_t)hl);
+	memcpy(h->out + hl, body, blen);
+	h->out_len = (size_t)hl + blen;
+	ev_io_stop(h->cp->loop, &h->io);
+	ev_io_set(&h->io, h->fd, EV_WRITE);
+	h->io.cb = on_write;
+	ev_io_start(h->cp->loop, &h->io);
+}
+
+static void route(struct hconn *h)
+{
+	const char *path = http_request_path(h->req);
+	struct cp *cp = h->cp;
+	if (strcmp(path, "/livez") == 0) {
+		respond(h, 200, "text/plain", "ok\n", 3);
+	} else if (strcmp(path, "/readyz") == 0) {
+		if (cp->ready)
+			respond(h, 200, "text/plain", "ready\n", 6);
+		else
+			respond(h, 503, "text/plain", "not ready\n", 10);
+	} else if (strcmp(path, "/metrics") == 0) {
+		char *m;
+		size_t ml;
+		cp_metrics_text(cp, &m, &ml);
+		respond(h, 200, "text/plain; version=0.0.4", m ? m : "", m ? ml : 0);
+		free(m);
+	} else {
+		respond(h, 404, "text/plain", "404 Not Found: unknown path\n", 28);
+	}
+}
+
+static void on_read(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct hconn *h = io->data;
+	ssize_t n = recv(h->fd, h->in + h->len, sizeof(h->in) - h->len, 0);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		hconn_close(h);
+		return;
+	}
+	h->len += (size_t)n;
+	size_t used;
+	int rc = http_request_feed(h->req, h->in, h->len, &used);
+	if (rc == HTTP_REQ_NEED_MORE)
+		return;
+	if (rc < 0) {
+		respond(h, http_request_error_status(h->req), "text/plain", "bad request\n", 12);
+		return;
+	}
+	route(h);
+}
+
+static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	hconn_close(t->data);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct cp_http *hs = io->data;
+	int fd = accept4(hs->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct hconn *h = calloc(1, sizeof(*h));
+	if (!h || http_request_new(HEAD_MAX, &h->req) < 0) {
+		free(h);
+		close(fd);
+		return;
+	}
+	h->cp = hs->cp;
+	h->fd = fd;
+	ev_io_init(&h->io, on_read, fd, EV_READ);
+	h->io.data = h;
+	ev_timer_init(&h->timer, on_timeout, 5., 0.);
+	h->timer.data = h;
+	ev_io_start(loop, &h->io);
+	ev_timer_start(loop, &h->timer);
+}
+
+int cp_http_start(struct cp *cp)
+{
+	const struct acexy_addr *a = &cp->cfg->v[ACEXY_S_CP_LISTEN_ADDR].addr;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+	struct addrinfo *res = NULL;
+	char port[8];
+	snprintf(port, sizeof(port), "%u", a->port);
+	hints.ai_family = a->host[0] ? AF_UNSPEC : AF_INET6;
+	int rc = getaddrinfo(a->host[0] ? a->host : NULL, port, &hints, &res);
+	if (rc != 0 && !a->host[0]) {
+		hints.ai_family = AF_INET;
+		rc = getaddrinfo(NULL, port, &hints, &res);
+	}
+	if (rc != 0)
+		return -EADDRNOTAVAIL;
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, zero = 0;
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (res->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	}
+	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -e;
+	}
+	freeaddrinfo(res);
+	struct cp_http *hs = calloc(1, sizeof(*hs));
+	if (!hs) {
+		close(fd);
+		return -ENOMEM;
+	}
+	hs->cp = cp;
+	hs->fd = fd;
+	ev_io_init(&hs->accept_w, on_accept, fd, EV_READ);
+	hs->accept_w.data = hs;
+	ev_io_start(cp->loop, &hs->accept_w);
+	cp->http = hs;
+	return 0;
+}
+
+void cp_http_stop(struct cp *cp)
+{
+	if (!cp->http)
+		return;
+	ev_io_stop(cp->loop, &cp->http->accept_w);
+	close(cp->http->fd);
+	free(cp->http);
+	cp->http = NULL;
+}
+
+void cp_metrics_text(struct cp *cp, char **ret, size_t *ret_len)
+{
+	unsigned ndp = 0, nleases = 0;
+	for (struct cp_dataplane *d = cp->dataplanes; d; d = d->next)
+		ndp++;
+	for (struct cp_lease *l = cp->leases; l; l = l->next)
+		nleases++;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f) {
+		*ret = NULL;
+		*ret_len = 0;
+		return;
+	}
+	fprintf(f,
+	        "# HELP acexy_cp_assignments_total Leases granted.\n"
+	        "# TYPE acexy_cp_assignments_total counter\nacexy_cp_assignments_total %" PRIu64
+	        "\n"
+	        "# HELP acexy_cp_refusals_total Assignments refused.\n"
+	        "# TYPE acexy_cp_refusals_total counter\nacexy_cp_refusals_total %" PRIu64 "\n"
+	        "# HELP acexy_cp_leases Leases held now.\n"
+	        "# TYPE acexy_cp_leases gauge\nacexy_cp_leases %u\n"
+	        "# HELP acexy_cp_dataplanes Dataplanes connected.\n"
+	        "# TYPE acexy_cp_dataplanes gauge\nacexy_cp_dataplanes %u\n"
+	        "# HELP acexy_cp_dataplanes_lost_total Dataplanes declared lost.\n"
+	        "# TYPE acexy_cp_dataplanes_lost_total counter\n"
+	        "acexy_cp_dataplanes_lost_total %" PRIu64 "\n"
+	        "# HELP acexy_cp_bad_messages_total Malformed messages refused.\n"
+	        "# TYPE acexy_cp_bad_messages_total counter\nacexy_cp_bad_messages_total %" PRIu64
+	        "\n",
+	        cp->assignments, cp->refusals, nleases, ndp, cp->dataplanes_lost, cp->bad_messages);
+	fclose(f);
+	*ret = buf;
+	*ret_len = len;
+}

@@ -1,0 +1,53 @@
+/* The dataplane's view of the controlplane, as the workers use it. The
+ * implementation (control_glue.c) sits on control_client.c; every callback
+ * runs on the calling worker's loop. */
+#ifndef ACEXY_DP_CONTROL_H
+#define ACEXY_DP_CONTROL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dataplane/dataplane.h"
+
+struct dp_lease {
+	uint64_t lease_id;
+	char scheme[8];
+	char host[256];
+	uint16_t port;
+	char container_id[128];
+	bool fallback;
+};
+
+/* status: 0 = lease granted; -EAGAIN = refused (reason, retry_after set);
+ * -ETIMEDOUT / -ENOTCONN = no answer from a controlplane. */
+typedef void (*dp_assign_cb)(void *ud, int status, const struct dp_lease *lease, const char *reason,
+                             unsigned retry_after);
+
+/* Starts the controlplane client and the admin socket on the main loop. */
+int dp_control_start(struct dp *dp);
+/* Runs the main loop up to `seconds` until pending reports are delivered. */
+void dp_control_flush(struct dp *dp, double seconds);
+void dp_control_stop(struct dp *dp);
+bool dp_control_connected(struct dp *dp);
+int dp_control_assign(struct worker *w, const char *key_type, const char *key, const char *params,
+                      uint32_t timeout_ms, dp_assign_cb cb, void *ud);
+
+struct dp_session_info {
+	const char *playback_session_id;
+	const char *stat_url;
+	const char *command_url;
+	const char *playback_url;
+	const char *infohash;
+	bool is_live;
+};
+void dp_control_session_started(struct worker *w, uint64_t lease_id,
+                                const struct dp_session_info *info);
+void dp_control_stream_ended(struct worker *w, uint64_t lease_id, enum dp_end_reason reason,
+                             uint64_t bytes, uint64_t duration_ms);
+
+/* Registry of live streams for hello/heartbeats/admin (not the byte path). */
+struct stream_rec *dp_registry_add(struct dp *dp, uint64_t lease_id, int worker,
+                                   const char *content, const char *engine);
+void dp_registry_remove(struct dp *dp, struct stream_rec *rec);
+
+#endif

@@ -1,0 +1,546 @@
+/* The dataplane's side of the controlplane conversation, on the main loop:
+ * hello at every (re)connect, a heartbeat every second whose reply carries
+ * commands, and the calls workers make (assign, session started, stream
+ * ended) with their replies delivered on the worker's own loop. Plus the
+ * dataplane's own admin socket. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "acexy/ipc.h"
+#include "acexy/log.h"
+#include "acexy/proto.h"
+#include "dataplane/control.h"
+
+#define HEARTBEAT_S          1.0
+#define HEARTBEAT_TIMEOUT_MS 800
+#define ENDED_PENDING_MAX    4096
+
+struct ended_rec {
+	uint64_t lease;
+	char reason[24];
+	uint64_t bytes, duration_ms;
+};
+
+struct cc_client {
+	struct dp *dp;
+	nng_socket sock;
+	struct ipc_mailbox *mb;
+	ev_timer tick;
+	_Atomic bool connected;
+	bool hello_done;
+	bool in_flight;
+	unsigned hello_ended; /* pending ends carried by the hello in flight */
+	_Atomic uint64_t next_id;
+	pthread_mutex_t mu;
+	struct ended_rec ended[ENDED_PENDING_MAX];
+	unsigned nended;
+	uint64_t ended_dropped;
+	struct ipc_server *admin;
+	char admin_path[300];
+};
+
+static struct cc_client *cc_of(struct dp *dp)
+{
+	return dp->cc;
+}
+
+static uint64_t next_id(struct cc_client *cc)
+{
+	return atomic_fetch_add(&cc->next_id, 1) + 1;
+}
+
+bool dp_control_connected(struct dp *dp)
+{
+	return dp->cc && atomic_load(&cc_of(dp)->connected);
+}
+
+static int send_msg(struct cc_client *cc, struct ipc_mailbox *mb, enum proto_type t, json_t *body,
+                    uint32_t timeout_ms, ipc_reply_fn cb, void *ud)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc = proto_encode(t, next_id(cc), body, &buf, &len);
+	json_decref(body);
+	if (rc < 0)
+		return rc;
+	rc = ipc_call(cc->sock, mb, buf, len, timeout_ms, cb, ud);
+	free(buf);
+	return rc;
+}
+
+/* ---- pending stream ends (controlplane absent) ---- */
+
+static void ended_push(struct cc_client *cc, uint64_t lease, const char *reason, uint64_t bytes,
+                       uint64_t duration_ms)
+{
+	pthread_mutex_lock(&cc->mu);
+	if (cc->nended < ENDED_PENDING_MAX) {
+		struct ended_rec *e = &cc->ended[cc->nended++];
+		e->lease = lease;
+		snprintf(e->reason, sizeof(e->reason), "%s", reason);
+		e->bytes = bytes;
+		e->duration_ms = duration_ms;
+	} else {
+		cc->ended_dropped++;
+		ALOG(ALOG_ERROR, "ended_report_dropped", ALOG_U("lease", lease),
+		     ALOG_S("why", "pending list full"));
+	}
+	pthread_mutex_unlock(&cc->mu);
+}
+
+/* ---- hello and heartbeat ---- */
+
+static json_t *streams_json(struct dp *dp, bool full)
+{
+	json_t *arr = json_array();
+	pthread_mutex_lock(&dp->reg_mu);
+	for (struct stream_rec *r = dp->streams; r; r = r->next) {
+		json_t *o = json_pack("{s:I,s:I,s:i}", "lease", (json_int_t)r->lease_id, "bytes",
+		                      (json_int_t)atomic_load(&r->bytes), "viewers",
+		                      (int)atomic_load(&r->viewers));
+		if (full) {
+			json_object_set_new(o, "content", json_string(r->content));
+			json_object_set_new(o, "engine", json_string(r->engine));
+			json_object_set_new(o, "playback_session_id",
+			                    json_string(r->playback_session_id));
+		}
+		json_array_append_new(arr, o);
+	}
+	pthread_mutex_unlock(&dp->reg_mu);
+	return arr;
+}
+
+static void set_connected(struct cc_client *cc, bool up)
+{
+	bool was = atomic_exchange(&cc->connected, up);
+	if (was != up)
+		ALOG(up ? ALOG_INFO : ALOG_WARN,
+		     up ? "controlplane_connected" : "controlplane_lost",
+		     ALOG_S("instance", cc->dp->instance));
+}
+
+static void apply_command(struct dp *dp, json_t *c)
+{
+	const char *cmd = json_string_value(json_object_get(c, "cmd"));
+	uint64_t lease = (uint64_t)json_integer_value(json_object_get(c, "lease"));
+	if (!cmd)
+		return;
+	ALOG(ALOG_INFO, "command", ALOG_S("cmd", cmd), ALOG_U("lease", lease));
+	if (strcmp(cmd, "stop") == 0) {
+		int worker = -1;
+		pthread_mutex_lock(&dp->reg_mu);
+		for (struct stream_rec *r = dp->streams; r; r = r->next)
+			if (r->lease_id == lease)
+				worker = r->worker;
+		pthread_mutex_unlock(&dp->reg_mu);
+		if (worker >= 0) {
+			struct worker_cmd wc = {.type = WCMD_STOP_LEASE,
+			                        .lease_id = lease,
+			                        .reason = DP_END_STOPPED};
+			worker_post(&dp->workers[worker], &wc);
+		}
+	} else if (strcmp(cmd, "drain") == 0) {
+		atomic_store(&dp->draining, true);
+	} else if (strcmp(cmd, "resume") == 0) {
+		if (!atomic_load(&dp->shutting_down))
+			atomic_store(&dp->draining, false);
+	}
+}
+
+static void on_tick_reply(void *ud, int err, const uint8_t *buf, size_t len)
+{
+	struct cc_client *cc = ud;
+	struct dp *dp = cc->dp;
+	cc->in_flight = false;
+	if (err != 0) {
+		cc->hello_done = false;
+		set_connected(cc, false);
+		return;
+	}
+	struct proto_msg m;
+	char perr[256];
+	if (proto_decode(buf, len, &m, perr, sizeof(perr)) < 0) {
+		ALOG(ALOG_WARN, "bad_message", ALOG_S("from", "controlplane"),
+		     ALOG_S("error", perr));
+		cc->hello_done = false;
+		set_connected(cc, false);
+		return;
+	}
+	if (m.type == PROTO_HELLO_REPLY) {
+		/* the hello delivered the ends it carried; later ones stay */
+		pthread_mutex_lock(&cc->mu);
+		unsigned n = cc->hello_ended <= cc->nended ? cc->hello_ended : cc->nended;
+		memmove(cc->ended, cc->ended + n, (cc->nended - n) * sizeof(cc->ended[0]));
+		cc->nended -= n;
+		cc->hello_ended = 0;
+		bool more = cc->nended > 0;
+		pthread_mutex_unlock(&cc->mu);
+		cc->hello_done = !more;
+		set_connected(cc, true);
+	} else if (m.type == PROTO_HEARTBEAT_REPLY) {
+		set_connected(cc, true);
+		size_t i;
+		json_t *c;
+		json_array_foreach(json_object_get(m.body, "commands"), i, c) apply_command(dp, c);
+	} else {
+		/* e.g. hello_required after a controlplane restart */
+		const char *code = json_string_value(json_object_get(m.body, "code"));
+		if (!code || strcmp(code, "hello_required") != 0)
+			ALOG(ALOG_WARN, "controlplane_error", ALOG_S("code", code ? code : "?"));
+		cc->hello_done = false;
+	}
+	proto_msg_clear(&m);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct cc_client *cc = t->data;
+	struct dp *dp = cc->dp;
+	if (cc->in_flight)
+		return;
+	json_t *body;
+	enum proto_type type;
+	if (!cc->hello_done) {
+		json_t *ended = json_array();
+		pthread_mutex_lock(&cc->mu);
+		for (unsigned i = 0; i < cc->nended; i++)
+			json_array_append_new(
+			        ended, json_pack("{s:I,s:s,s:I,s:I}", "lease",
+			                         (json_int_t)cc->ended[i].lease, "reason",
+			                         cc->ended[i].reason, "bytes",
+			                         (json_int_t)cc->ended[i].bytes, "duration_ms",
+			                         (json_int_t)cc->ended[i].duration_ms));
+		/* sent in this hello; if it fails they are sent again next time */
+		cc->hello_ended = cc->nended;
+		pthread_mutex_unlock(&cc->mu);
+		body = json_pack("{s:s,s:s,s:i,s:b,s:o,s:o}", "instance", dp->instance, "software",
+		                 ACEXY_VERSION, "proto", PROTO_VERSION, "draining",
+		                 atomic_load(&dp->draining), "streams", streams_json(dp, true),
+		                 "ended", ended);
+		type = PROTO_HELLO;
+	} else {
+		body = json_pack("{s:s,s:b,s:o}", "instance", dp->instance, "draining",
+		                 atomic_load(&dp->draining), "streams", streams_json(dp, false));
+		type = PROTO_HEARTBEAT;
+	}
+	if (send_msg(cc, cc->mb, type, body, HEARTBEAT_TIMEOUT_MS, on_tick_reply, cc) == 0)
+		cc->in_flight = true;
+}
+
+/* ---- worker calls ---- */
+
+struct assign_call {
+	dp_assign_cb cb;
+	void *ud;
+};
+
+static void on_assign_reply(void *ud, int err, const uint8_t *buf, size_t len)
+{
+	struct assign_call *ac = ud;
+	struct proto_msg m;
+	char perr[256];
+	if (err != 0) {
+		ac->cb(ac->ud, err == NNG_ETIMEDOUT ? -ETIMEDOUT : -ENOTCONN, NULL, NULL, 5);
+	} else if (proto_decode(buf, len, &m, perr, sizeof(perr)) < 0) {
+		ALOG(ALOG_WARN, "bad_message", ALOG_S("from", "controlplane"),
+		     ALOG_S("error", perr));
+		ac->cb(ac->ud, -EPROTO, NULL, NULL, 5);
+	} else {
+		if (m.type == PROTO_LEASE) {
+			struct dp_lease l;
+			memset(&l, 0, sizeof(l));
+			l.lease_id = (uint64_t)json_integer_value(json_object_get(m.body, "lease"));
+			snprintf(l.scheme, sizeof(l.scheme), "%s",
+			         json_string_value(json_object_get(m.body, "scheme")));
+			snprintf(l.host, sizeof(l.host), "%s",
+			         json_string_value(json_object_get(m.body, "host")));
+			l.port = (uint16_t)json_integer_value(json_object_get(m.body, "port"));
+			const char *cid =
+			        json_string_value(json_object_get(m.body, "container_id"));
+			snprintf(l.container_id, sizeof(l.container_id), "%s", cid ? cid : "");
+			l.fallback = json_is_true(json_object_get(m.body, "fallback"));
+			ac->cb(ac->ud, 0, &l, NULL, 0);
+		} else if (m.type == PROTO_REFUSAL) {
+			json_int_t ra = json_integer_value(json_object_get(m.body, "retry_after"));
+			ac->cb(ac->ud, -EAGAIN, NULL,
+			       json_string_value(json_object_get(m.body, "reason")),
+			       ra > 0 ? (unsigned)ra : 5);
+		} else {
+			const char *msg = json_string_value(json_object_get(m.body, "message"));
+			ac->cb(ac->ud, -EAGAIN, NULL, msg ? msg : "controlplane error", 5);
+		}
+		proto_msg_clear(&m);
+	}
+	free(ac);
+}
+
+int dp_control_assign(struct worker *w, const char *key_type, const char *key, const char *params,
+                      uint32_t timeout_ms, dp_assign_cb cb, void *ud)
+{
+	struct cc_client *cc = cc_of(w->dp);
+	struct assign_call *ac = calloc(1, sizeof(*ac));
+	if (!ac)
+		return -ENOMEM;
+	ac->cb = cb;
+	ac->ud = ud;
+	json_t *body = json_pack("{s:s,s:s,s:s,s:s}", "instance", w->dp->instance, "key_type",
+	                         key_type, "key", key, "params", params ? params : "");
+	int rc = send_msg(cc, w->mailbox, PROTO_ASSIGN, body, timeout_ms, on_assign_reply, ac);
+	if (rc < 0)
+		free(ac);
+	return rc;
+}
+
+static void on_ack(void *ud, int err, const uint8_t *buf, size_t len)
+{
+	(void)ud;
+	(void)buf;
+	(void)len;
+}
+
+void dp_control_session_started(struct worker *w, uint64_t lease_id,
+                                const struct dp_session_info *info)
+{
+	struct cc_client *cc = cc_of(w->dp);
+	json_t *body = json_pack(
+	        "{s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:b}", "instance", w->dp->instance, "lease",
+	        (json_int_t)lease_id, "playback_session_id", info->playback_session_id, "stat_url",
+	        info->stat_url, "command_url", info->command_url, "playback_url",
+	        info->playback_url, "infohash", info->infohash, "is_live", info->is_live);
+	send_msg(cc, w->mailbox, PROTO_SESSION_STARTED, body, 5000, on_ack, NULL);
+}
+
+struct ended_call {
+	struct cc_client *cc;
+	struct ended_rec rec;
+};
+
+static void on_ended_reply(void *ud, int err, const uint8_t *buf, size_t len)
+{
+	struct ended_call *ec = ud;
+	if (err != 0) /* reported again in the next hello */
+		ended_push(ec->cc, ec->rec.lease, ec->rec.reason, ec->rec.bytes,
+		           ec->rec.duration_ms);
+	free(ec);
+}
+
+void dp_control_stream_ended(struct worker *w, uint64_t lease_id, enum dp_end_reason reason,
+                             uint64_t bytes, uint64_t duration_ms)
+{
+	struct cc_client *cc = cc_of(w->dp);
+	if (!atomic_load(&cc->connected)) {
+		ended_push(cc, lease_id, dp_end_reason_name(reason), bytes, duration_ms);
+		return;
+	}
+	struct ended_call *ec = calloc(1, sizeof(*ec));
+	if (!ec) {
+		ended_push(cc, lease_id, dp_end_reason_name(reason), bytes, duration_ms);
+		return;
+	}
+	ec->cc = cc;
+	ec->rec.lease = lease_id;
+	snprintf(ec->rec.reason, sizeof(ec->rec.reason), "%s", dp_end_reason_name(reason));
+	ec->rec.bytes = bytes;
+	ec->rec.duration_ms = duration_ms;
+	json_t *body = json_pack("{s:s,s:I,s:s,s:I,s:I}", "instance", w->dp->instance, "lease",
+	                         (json_int_t)lease_id, "reason", ec->rec.reason, "bytes",
+	                         (json_int_t)bytes, "duration_ms", (json_int_t)duration_ms);
+	if (send_msg(cc, w->mailbox, PROTO_STREAM_ENDED, body, 3000, on_ended_reply, ec) < 0) {
+		ended_push(cc, lease_id, ec->rec.reason, bytes, duration_ms);
+		free(ec);
+	}
+}
+
+/* ---- the dataplane's admin socket ---- */
+
+static void admin_reply(struct ipc_req *req, uint64_t id, enum proto_type t, json_t *body)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	proto_encode(t, id, body, &buf, &len);
+	ipc_reply(req, buf, len);
+	free(buf);
+	json_decref(body);
+}
+
+static void on_admin(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len)
+{
+	struct dp *dp = ud;
+	struct proto_msg m;
+	char err[256];
+	if (proto_decode(buf, len, &m, err, sizeof(err)) < 0 || m.type != PROTO_ADMIN) {
+		ALOG(ALOG_WARN, "bad_message", ALOG_S("socket", "admin"), ALOG_S("error", err));
+		admin_reply(req, m.id, PROTO_ERROR, proto_error_body("malformed", err));
+		proto_msg_clear(&m);
+		return;
+	}
+	const char *cmd = json_string_value(json_object_get(m.body, "command"));
+	const char *arg = json_string_value(json_object_get(m.body, "arg"));
+	json_t *res = NULL;
+	char why[200] = "unknown command";
+	if (strcmp(cmd, "ping") == 0) {
+		res = json_pack("{s:b,s:s,s:s,s:s}", "pong", 1, "program", "acexy-dataplane",
+		                "version", ACEXY_VERSION, "instance", dp->instance);
+	} else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "streams") == 0) {
+		json_t *streams = json_array();
+		double now = dp_now();
+		pthread_mutex_lock(&dp->reg_mu);
+		for (struct stream_rec *r = dp->streams; r; r = r->next)
+			json_array_append_new(
+			        streams, json_pack("{s:I,s:s,s:s,s:i,s:I,s:i,s:f}", "lease",
+			                           (json_int_t)r->lease_id, "content", r->content,
+			                           "engine", r->engine, "worker", r->worker,
+			                           "bytes", (json_int_t)atomic_load(&r->bytes),
+			                           "viewers", (int)atomic_load(&r->viewers),
+			                           "age_s", now - r->started));
+		pthread_mutex_unlock(&dp->reg_mu);
+		if (strcmp(cmd, "streams") == 0) {
+			res = json_pack("{s:o}", "streams", streams);
+		} else {
+			pthread_mutex_lock(&dp->cc->mu);
+			unsigned pending = dp->cc->nended;
+			pthread_mutex_unlock(&dp->cc->mu);
+			res = json_pack(
+			        "{s:s,s:s,s:s,s:b,s:b,s:i,s:I,s:I,s:i,s:f,s:o}", "program",
+			        "acexy-dataplane", "version", ACEXY_VERSION, "instance",
+			        dp->instance, "controlplane_connected", dp_control_connected(dp),
+			        "draining", atomic_load(&dp->draining), "workers", dp->nworkers,
+			        "viewers", (json_int_t)atomic_load(&dp->stats.conns_open),
+			        "bytes_relayed", (json_int_t)atomic_load(&dp->stats.bytes_relayed),
+			        "ended_pending", (int)pending, "uptime_s", now - dp->start_time,
+			        "streams", streams);
+		}
+	} else if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0) {
+		json_t *c = json_pack("{s:s}", "cmd", cmd);
+		apply_command(dp, c);
+		json_decref(c);
+		res = json_pack("{s:s,s:[s]}", "command", cmd, "dataplanes", dp->instance);
+	} else if (strcmp(cmd, "stop") == 0) {
+		json_t *c = json_pack("{s:s,s:I}", "cmd", "stop", "lease",
+		                      (json_int_t)strtoull(arg ? arg : "0", NULL, 10));
+		apply_command(dp, c);
+		json_decref(c);
+		res = json_pack("{s:s}", "stopping", arg ? arg : "");
+	} else if (strcmp(cmd, "config") == 0) {
+		json_t *arr = json_array();
+		for (int i = 0; i < ACEXY_S_COUNT_; i++) {
+			const struct acexy_setting_desc *d = acexy_setting(i);
+			char v[512];
+			acexy_value_format(d->type, &dp->cfg->v[i], v, sizeof(v));
+			json_array_append_new(
+			        arr,
+			        json_pack("{s:s,s:s,s:s,s:s}", "env", d->env, "value", v, "origin",
+			                  acexy_origin_name(dp->cfg->v[i].origin), "where",
+			                  dp->cfg->v[i].origin_where ? dp->cfg->v[i].origin_where
+			                                             : ""));
+		}
+		res = json_pack("{s:s,s:o}", "program", "acexy-dataplane", "settings", arr);
+	} else if (strcmp(cmd, "engines") == 0 || strcmp(cmd, "stream") == 0) {
+		snprintf(why, sizeof(why), "'%s' is answered by the controlplane", cmd);
+	}
+	if (res)
+		admin_reply(req, m.id, PROTO_ADMIN_REPLY, json_pack("{s:o}", "result", res));
+	else
+		admin_reply(req, m.id, PROTO_ERROR, proto_error_body("failed", why));
+	proto_msg_clear(&m);
+}
+
+/* Removes dataplane-*.sock files nobody listens on (killed instances). */
+static void sweep_stale_sockets(const char *run_dir)
+{
+	DIR *d = opendir(run_dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (strncmp(e->d_name, "dataplane-", 10) != 0 || l < 16 ||
+		    strcmp(e->d_name + l - 5, ".sock") != 0)
+			continue;
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", run_dir, e->d_name);
+		if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+			continue;
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno == ECONNREFUSED) {
+			unlink(sa.sun_path);
+			ALOG(ALOG_INFO, "stale_socket_removed", ALOG_S("path", sa.sun_path));
+		}
+		close(fd);
+	}
+	closedir(d);
+}
+
+int dp_control_start(struct dp *dp)
+{
+	struct cc_client *cc = calloc(1, sizeof(*cc));
+	if (!cc)
+		return -ENOMEM;
+	cc->dp = dp;
+	pthread_mutex_init(&cc->mu, NULL);
+	dp->cc = cc;
+	const char *run_dir = acexy_cfg_s(dp->cfg, ACEXY_S_RUN_DIR);
+	char url[300], name[160];
+	int rc = ipc_url(run_dir, "control.sock", url, sizeof(url));
+	if (rc < 0)
+		return rc;
+	rc = ipc_client_open(url, 5000, &cc->sock);
+	if (rc < 0)
+		return rc;
+	rc = ipc_mailbox_new(dp->main_loop, &cc->mb);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < dp->nworkers; i++) {
+		rc = ipc_mailbox_new(dp->workers[i].loop, &dp->workers[i].mailbox);
+		if (rc < 0)
+			return rc;
+	}
+	sweep_stale_sockets(run_dir);
+	snprintf(name, sizeof(name), "dataplane-%s.sock", dp->instance);
+	rc = ipc_url(run_dir, name, url, sizeof(url));
+	if (rc < 0)
+		return rc;
+	rc = ipc_server_open(dp->main_loop, url, 4, true, on_admin, dp, &cc->admin);
+	if (rc < 0)
+		return rc == -EADDRINUSE ? -EEXIST : rc;
+	ev_timer_init(&cc->tick, on_tick, 0., HEARTBEAT_S);
+	cc->tick.data = cc;
+	ev_timer_start(dp->main_loop, &cc->tick);
+	return 0;
+}
+
+void dp_control_flush(struct dp *dp, double seconds)
+{
+	/* stream ends reach the controlplane through worker mailboxes; give
+	 * them a bounded moment, then what is left goes with no one */
+	struct cc_client *cc = dp->cc;
+	double until = dp_now() + seconds;
+	while (dp_now() < until) {
+		bool idle = true;
+		for (int i = 0; i < dp->nworkers; i++)
+			if (atomic_load(&dp->workers[i].nstreams) > 0)
+				idle = false;
+		if (idle)
+			break;
+		usleep(20000);
+	}
+	(void)cc;
+}
+
+void dp_control_stop(struct dp *dp)
+{
+	struct cc_client *cc = dp->cc;
+	if (!cc)
+		return;
+	ev_timer_stop(dp->main_loop, &cc->tick);
+	ipc_server_close(cc->admin);
+	nng_close(cc->sock);
+}

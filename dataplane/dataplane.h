@@ -1,0 +1,125 @@
+/* The dataplane: worker loops serving viewers, each owning its connections
+ * and streams (no lock on the byte path), and a control loop on the main
+ * thread that talks to the controlplane and answers the admin socket. */
+#ifndef ACEXY_DATAPLANE_H
+#define ACEXY_DATAPLANE_H
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "acexy/settings.h"
+
+struct curl_ev;
+struct conn;
+struct stream;
+struct dp;
+
+/* Process-wide counters, read by /metrics and /ace/status. */
+struct dp_stats {
+	_Atomic uint64_t conns_accepted;
+	_Atomic uint64_t conns_open;
+	_Atomic uint64_t requests;
+	_Atomic uint64_t streams_started; /* 200 sent */
+	_Atomic uint64_t streams_live;
+	_Atomic uint64_t bytes_relayed;
+	_Atomic uint64_t upstream_errors;
+	_Atomic uint64_t ring_bytes;
+	_Atomic uint64_t status[6]; /* responses by class 1xx..5xx (index 1..5) */
+	_Atomic uint64_t ended[12]; /* by enum dp_end_reason */
+	_Atomic uint64_t ttfb_bucket[12];
+	_Atomic uint64_t ttfb_sum_us;
+	_Atomic uint64_t ttfb_count;
+};
+
+enum dp_end_reason {
+	DP_END_CLIENT_GONE,
+	DP_END_EMPTY_TIMEOUT,
+	DP_END_WRITE_TIMEOUT,
+	DP_END_UPSTREAM_EOF,
+	DP_END_UPSTREAM_ERROR,
+	DP_END_STOPPED,
+	DP_END_DRAIN_TIMEOUT,
+	DP_END_HLS_IDLE,
+	DP_END_SHUTDOWN,
+	DP_END_DATAPLANE_LOST,
+	DP_END_COUNT_
+};
+const char *dp_end_reason_name(enum dp_end_reason r);
+
+/* Commands from the control loop to a worker, carried by a bounded queue. */
+enum worker_cmd_type { WCMD_STOP_LEASE, WCMD_DRAIN_END, WCMD_SHUTDOWN };
+struct worker_cmd {
+	enum worker_cmd_type type;
+	uint64_t lease_id;
+	enum dp_end_reason reason;
+};
+#define WORKER_CMDQ_MAX 256
+
+struct worker {
+	struct dp *dp;
+	int id;
+	pthread_t thread;
+	struct ev_loop *loop;
+	int listen_fd;
+	ev_io accept_w;
+	ev_timer accept_pause; /* after EMFILE */
+	ev_async wake;         /* commands from the control loop */
+	pthread_mutex_t cmd_mu;
+	struct worker_cmd cmdq[WORKER_CMDQ_MAX];
+	unsigned cmd_head, cmd_len;
+	struct curl_ev *curl;
+	struct ipc_mailbox *mailbox; /* replies from the controlplane land here */
+	struct conn *conns;          /* doubly linked list of open connections */
+	_Atomic uint64_t nconns;
+	_Atomic uint64_t nstreams;
+	bool stopping;
+};
+
+struct dp {
+	struct acexy_config *cfg;
+	char instance[96];
+	int nworkers;
+	struct worker *workers;
+	struct ev_loop *main_loop;
+	struct cc_client *cc; /* controlplane client (control_client.h) */
+	struct dp_admin *admin;
+	_Atomic bool draining;
+	_Atomic bool shutting_down;
+	struct dp_stats stats;
+	double start_time;
+	/* live stream registry for hello/heartbeats and acexyctl (not the byte path) */
+	pthread_mutex_t reg_mu;
+	struct stream_rec *streams;
+};
+
+/* A live stream as the control loop sees it (copied out of the worker). */
+struct stream_rec {
+	struct stream_rec *next;
+	uint64_t lease_id;
+	int worker;
+	char content[160];
+	char engine[160];
+	char playback_session_id[96];
+	double started;
+	_Atomic uint64_t bytes;
+	_Atomic uint32_t viewers;
+};
+
+/* worker.c */
+int worker_start(struct dp *dp, struct worker *w, int id);
+int worker_run(struct worker *w);
+void worker_post(struct worker *w, const struct worker_cmd *cmd);
+void worker_join(struct worker *w);
+double dp_now(void); /* monotonic seconds */
+
+/* server.c: connections and request routing */
+void conn_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
+void worker_close_all(struct worker *w, enum dp_end_reason reason);
+void worker_stop_lease(struct worker *w, uint64_t lease_id, enum dp_end_reason reason);
+/* stream.c: ends a stream (before its 200: a 502/503 answer) */
+void stream_end_with(struct stream *s, enum dp_end_reason reason);
+
+#endif

@@ -1,0 +1,179 @@
+/* /ace/status (JSON) and /metrics (Prometheus text) of the dataplane. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataplane/conn.h"
+#include "dataplane/control.h"
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		size_t room = b->cap - b->len;
+		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if (b->p && (size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t ncap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
+		if (ncap > 8 * 1024 * 1024) {
+			b->oom = true;
+			return;
+		}
+		char *np = realloc(b->p, ncap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+}
+
+static void sb_json_str(struct sbuf *b, const char *s)
+{
+	sb_printf(b, "\"");
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			sb_printf(b, "\\%c", *c);
+		else if (*c < 0x20)
+			sb_printf(b, "\\u%04x", *c);
+		else
+			sb_printf(b, "%c", *c);
+	}
+	sb_printf(b, "\"");
+}
+
+void serve_status(struct conn *c)
+{
+	struct dp *dp = c->w->dp;
+	struct sbuf b = {0};
+	double now = dp_now();
+	sb_printf(&b,
+	          "{\"instance\":\"%s\",\"version\":\"%s\",\"uptime_s\":%.1f,"
+	          "\"controlplane_connected\":%s,\"draining\":%s,\"workers\":%d,"
+	          "\"viewers\":%" PRIu64 ",\"streams\":[",
+	          dp->instance, ACEXY_VERSION, now - dp->start_time,
+	          dp_control_connected(dp) ? "true" : "false",
+	          atomic_load(&dp->draining) ? "true" : "false", dp->nworkers,
+	          (uint64_t)atomic_load(&dp->stats.streams_live));
+	pthread_mutex_lock(&dp->reg_mu);
+	bool first = true;
+	for (struct stream_rec *r = dp->streams; r; r = r->next) {
+		sb_printf(&b, "%s{\"lease\":%" PRIu64 ",\"content\":", first ? "" : ",",
+		          r->lease_id);
+		sb_json_str(&b, r->content);
+		sb_printf(&b, ",\"engine\":");
+		sb_json_str(&b, r->engine);
+		sb_printf(&b, ",\"worker\":%d,\"viewers\":%u,\"bytes\":%" PRIu64 ",\"age_s\":%.1f}",
+		          r->worker, (unsigned)atomic_load(&r->viewers),
+		          (uint64_t)atomic_load(&r->bytes), now - r->started);
+		first = false;
+	}
+	sb_printf(&b, "],\"engines\":[");
+	/* engines in use: distinct engine descriptions of live streams */
+	first = true;
+	for (struct stream_rec *r = dp->streams; r; r = r->next) {
+		bool seen = false;
+		for (struct stream_rec *q = dp->streams; q != r; q = q->next)
+			if (strcmp(q->engine, r->engine) == 0)
+				seen = true;
+		if (seen)
+			continue;
+		unsigned n = 0;
+		for (struct stream_rec *q = dp->streams; q; q = q->next)
+			if (strcmp(q->engine, r->engine) == 0)
+				n++;
+		sb_printf(&b, "%s{\"engine\":", first ? "" : ",");
+		sb_json_str(&b, r->engine);
+		sb_printf(&b, ",\"streams\":%u}", n);
+		first = false;
+	}
+	pthread_mutex_unlock(&dp->reg_mu);
+	sb_printf(&b, "]}\n");
+	if (b.oom) {
+		free(b.p);
+		conn_respond_error(c, 503, "status too large", 5);
+		return;
+	}
+	conn_respond(c, 200, "application/json", NULL, b.p, b.len);
+	free(b.p);
+}
+
+void serve_metrics(struct conn *c)
+{
+	struct dp *dp = c->w->dp;
+	struct dp_stats *st = &dp->stats;
+	struct sbuf b = {0};
+#define COUNTER(name, help, val)                                                                   \
+	sb_printf(&b, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %" PRIu64 "\n", \
+	          (uint64_t)(val))
+#define GAUGE(name, help, val)                                                                     \
+	sb_printf(&b, "# HELP " name " " help "\n# TYPE " name " gauge\n" name " %" PRIu64 "\n",   \
+	          (uint64_t)(val))
+	GAUGE("acexy_streams", "Live streams (200 sent, not ended).",
+	      atomic_load(&st->streams_live));
+	GAUGE("acexy_connections", "Open viewer connections.", atomic_load(&st->conns_open));
+	COUNTER("acexy_connections_accepted_total", "Viewer connections accepted.",
+	        atomic_load(&st->conns_accepted));
+	COUNTER("acexy_requests_total", "Viewer requests parsed.", atomic_load(&st->requests));
+	COUNTER("acexy_streams_started_total", "Streams that reached 200.",
+	        atomic_load(&st->streams_started));
+	COUNTER("acexy_bytes_relayed_total", "Stream bytes written to viewers.",
+	        atomic_load(&st->bytes_relayed));
+	COUNTER("acexy_upstream_errors_total", "Engine failures (502/504 or broken streams).",
+	        atomic_load(&st->upstream_errors));
+	GAUGE("acexy_ring_memory_bytes", "Memory held by stream rings.",
+	      atomic_load(&st->ring_bytes));
+	GAUGE("acexy_controlplane_connected", "1 while a controlplane answers.",
+	      dp_control_connected(dp) ? 1 : 0);
+	GAUGE("acexy_draining", "1 while draining.", atomic_load(&dp->draining) ? 1 : 0);
+	sb_printf(&b, "# HELP acexy_responses_total Responses by status class.\n"
+	              "# TYPE acexy_responses_total counter\n");
+	for (int i = 1; i <= 5; i++)
+		sb_printf(&b, "acexy_responses_total{class=\"%dxx\"} %" PRIu64 "\n", i,
+		          (uint64_t)atomic_load(&st->status[i]));
+	sb_printf(&b, "# HELP acexy_streams_ended_total Streams ended, by reason.\n"
+	              "# TYPE acexy_streams_ended_total counter\n");
+	for (int i = 0; i < DP_END_COUNT_; i++)
+		sb_printf(&b, "acexy_streams_ended_total{reason=\"%s\"} %" PRIu64 "\n",
+		          dp_end_reason_name((enum dp_end_reason)i),
+		          (uint64_t)atomic_load(&st->ended[i]));
+	static const char *const le[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+	                                 "0.5",   "1",    "2.5",   "5",    "10",  "+Inf"};
+	sb_printf(&b, "# HELP acexy_time_to_first_byte_seconds From request to the first stream "
+	              "byte.\n# TYPE acexy_time_to_first_byte_seconds histogram\n");
+	for (int i = 0; i < 12; i++)
+		sb_printf(&b, "acexy_time_to_first_byte_seconds_bucket{le=\"%s\"} %" PRIu64 "\n",
+		          le[i], (uint64_t)atomic_load(&st->ttfb_bucket[i]));
+	sb_printf(&b,
+	          "acexy_time_to_first_byte_seconds_sum %.6f\n"
+	          "acexy_time_to_first_byte_seconds_count %" PRIu64 "\n",
+	          (double)atomic_load(&st->ttfb_sum_us) / 1e6,
+	          (uint64_t)atomic_load(&st->ttfb_count));
+#undef COUNTER
+#undef GAUGE
+	if (b.oom) {
+		free(b.p);
+		conn_respond_error(c, 503, "metrics too large", 5);
+		return;
+	}
+	conn_respond(c, 200, "text/plain; version=0.0.4", NULL, b.p, b.len);
+	free(b.p);
+}

@@ -1,0 +1,936 @@
+/* One viewer's stream in per-request mode:
+ *
+ *   wait for a controlplane (ACEXY_CONTROL_WAIT) -> lease -> engine API call
+ *   (format=json, fresh pid, ACEXY_NO_RESPONSE_TIMEOUT) -> playback request
+ *   (302 followed at once from the header callback) -> first TS bytes within
+ *   ACEXY_FIRST_BYTE_TIMEOUT -> "200" + relay through the ring -> end.
+ *
+ * Before the first stream byte every failure is a status with a reason; the
+ * 200 leaves together with the first bytes. On every end: engine stop
+ * command, lease released with a reason, one log line. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "acexy/log.h"
+#include "dataplane/conn.h"
+#include "dataplane/control.h"
+#include "dataplane/curl_ev.h"
+#include "dataplane/engine_answer.h"
+#include "dataplane/query.h"
+#include "dataplane/ring.h"
+
+#define API_BODY_MAX  (64 * 1024)
+#define MAX_REDIRECTS 5
+#define WRITE_BUDGET  (1024 * 1024) /* bytes per writable event, for fairness */
+#define CHUNK_SIZE    (64 * 1024)
+#define CURL_BUF      (64 * 1024)
+
+enum sstate {
+	S_CONTROL_WAIT,
+	S_ASSIGN,
+	S_ENGINE_API,
+	S_PLAYBACK,
+	S_RELAY,
+	S_DONE,
+};
+
+struct assign_token {
+	struct stream *s; /* NULL once the stream is gone */
+};
+
+struct stream {
+	struct conn *c;
+	struct worker *w;
+	struct dp *dp;
+	enum sstate state;
+	struct viewer_query *q;
+	char pid[33];
+	char content[200];
+	struct assign_token *tok;
+	struct dp_lease lease;
+	bool have_lease;
+	ev_timer deadline; /* control wait, first byte */
+	ev_timer empty_timer;
+	ev_timer write_timer;
+	CURL *api;
+	char *api_body;
+	size_t api_len;
+	bool api_too_big;
+	struct engine_answer ans;
+	bool have_session;
+	CURL *play;
+	char play_url[2048];
+	char redirect[2048];
+	int redirects;
+	bool play_headers_done;
+	long play_status;
+	struct ring *ring;
+	struct ring_reader *rd;
+	bool paused;
+	bool sent_200;
+	bool upstream_done;
+	CURLcode upstream_result;
+	uint64_t bytes_in, bytes_out;
+	double t_start, t_first;
+	struct stream_rec *rec;
+	char engine_desc[420];
+	/* inside a curl callback the transfer cannot be torn down: an end is
+	 * recorded here and carried out by the transfer's done callback */
+	bool in_cb;
+	int pending_status; /* >0: stream_fail(pending_status, pending_reason) */
+	char pending_reason[200];
+	int pending_end; /* >=0: stream_finish(pending_end) */
+};
+
+static void stream_fail(struct stream *s, int status, const char *reason, unsigned retry_after);
+static void stream_finish(struct stream *s, enum dp_end_reason reason);
+static void start_playback(struct stream *s, const char *url);
+static void relay_write(struct stream *s);
+
+static double ms_to_s(uint64_t ms)
+{
+	return (double)ms / 1000.0;
+}
+
+static uint64_t cfg_ms(struct stream *s, enum acexy_setting_id id)
+{
+	return acexy_cfg_u(s->dp->cfg, id);
+}
+
+static void random_pid(char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[16];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, b, sizeof(b)) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)sizeof(b)) {
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = (unsigned char)(rand() & 0xff);
+	}
+	for (size_t i = 0; i < sizeof(b); i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+/* ---- end of a stream ---- */
+
+struct stop_cmd {
+	struct curl_ev *ce;
+	char url[2200];
+	int attempt;
+};
+
+static void stop_cmd_send(struct stop_cmd *sc);
+
+static void stop_cmd_done(void *ud, CURL *easy, CURLcode res)
+{
+	struct stop_cmd *sc = ud;
+	long code = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(easy);
+	if ((res != CURLE_OK || code != 200) && sc->attempt < 2) {
+		ALOG(ALOG_WARN, "engine_stop_retry", ALOG_S("url", sc->url),
+		     ALOG_S("error", curl_easy_strerror(res)), ALOG_I("http_status", code));
+		stop_cmd_send(sc);
+		return;
+	}
+	if (res != CURLE_OK || code != 200)
+		ALOG(ALOG_WARN, "engine_stop_failed", ALOG_S("url", sc->url),
+		     ALOG_S("error", curl_easy_strerror(res)), ALOG_I("http_status", code));
+	free(sc);
+}
+
+static size_t discard_cb(char *p, size_t sz, size_t n, void *ud)
+{
+	return sz * n;
+}
+
+static void stop_cmd_send(struct stop_cmd *sc)
+{
+	CURL *e = curl_easy_init();
+	sc->attempt++;
+	if (!e) {
+		free(sc);
+		return;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, sc->url);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 3000L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
+	if (curl_ev_add(sc->ce, e, stop_cmd_done, sc) < 0) {
+		curl_easy_cleanup(e);
+		free(sc);
+	}
+}
+
+/* The engine keeps downloading for a minute or more unless told: always
+ * (bounded by a 3 s timeout, retried once). */
+static void send_engine_stop(struct stream *s)
+{
+	if (!s->have_session || !s->ans.command_url[0])
+		return;
+	s->have_session = false;
+	struct stop_cmd *sc = calloc(1, sizeof(*sc));
+	if (!sc)
+		return;
+	sc->ce = s->w->curl;
+	snprintf(sc->url, sizeof(sc->url), "%s%smethod=stop", s->ans.command_url,
+	         strchr(s->ans.command_url, '?') ? "&" : "?");
+	stop_cmd_send(sc);
+}
+
+static void stream_release(struct stream *s)
+{
+	struct ev_loop *loop = s->w->loop;
+	ev_timer_stop(loop, &s->deadline);
+	ev_timer_stop(loop, &s->empty_timer);
+	ev_timer_stop(loop, &s->write_timer);
+	if (s->api) {
+		curl_ev_remove(s->w->curl, s->api);
+		curl_easy_cleanup(s->api);
+		s->api = NULL;
+	}
+	if (s->play) {
+		curl_ev_remove(s->w->curl, s->play);
+		curl_easy_cleanup(s->play);
+		s->play = NULL;
+	}
+	if (s->tok) {
+		s->tok->s = NULL; /* a late lease is released by the callback */
+		s->tok = NULL;
+	}
+	if (s->ring) {
+		atomic_fetch_sub(&s->dp->stats.ring_bytes, ring_memory(s->ring));
+		ring_reader_detach(s->rd);
+		ring_free(s->ring);
+		s->ring = NULL;
+		s->rd = NULL;
+	}
+	free(s->api_body);
+	s->api_body = NULL;
+	viewer_query_free(s->q);
+	s->q = NULL;
+}
+
+/* Ends the stream for `reason`: the engine session is stopped, the lease
+ * released, one log line written, and the viewer connection closed. */
+static void stream_finish(struct stream *s, enum dp_end_reason reason)
+{
+	if (s->state == S_DONE)
+		return;
+	if (s->in_cb) {
+		if (s->pending_end < 0 && !s->pending_status)
+			s->pending_end = (int)reason;
+		return;
+	}
+	s->state = S_DONE;
+	struct dp *dp = s->dp;
+	double dur = dp_now() - s->t_start;
+	send_engine_stop(s);
+	if (s->have_lease) {
+		dp_control_stream_ended(s->w, s->lease.lease_id, reason, s->bytes_out,
+		                        (uint64_t)(dur * 1000));
+		s->have_lease = false;
+	}
+	if (s->rec) {
+		dp_registry_remove(dp, s->rec);
+		s->rec = NULL;
+	}
+	if (s->sent_200) {
+		atomic_fetch_sub(&dp->stats.streams_live, 1);
+		atomic_fetch_sub(&s->w->nstreams, 1);
+		atomic_fetch_add(&dp->stats.ended[reason], 1);
+		ALOG(ALOG_INFO, "stream_ended", ALOG_S("content", s->content),
+		     ALOG_S("engine", s->engine_desc), ALOG_U("lease", s->lease.lease_id),
+		     ALOG_U("bytes", s->bytes_out), ALOG_D("duration_s", dur),
+		     ALOG_S("reason", dp_end_reason_name(reason)), ALOG_S("client", s->c->peer_ip));
+	}
+	stream_release(s);
+	struct conn *c = s->c;
+	c->stream = NULL;
+	free(s);
+	conn_close(c);
+}
+
+void stream_end_with(struct stream *s, enum dp_end_reason reason)
+{
+	if (!s->sent_200) {
+		int status =
+		        reason == DP_END_SHUTDOWN || reason == DP_END_DRAIN_TIMEOUT ? 503 : 502;
+		stream_fail(s, status, "stream stopped before it started", 5);
+		return;
+	}
+	stream_finish(s, reason);
+}
+
+/* Before the first byte: answer the viewer with a status and a reason. */
+static void stream_fail(struct stream *s, int status, const char *reason, unsigned retry_after)
+{
+	struct conn *c = s->c;
+	if (s->in_cb) {
+		if (s->pending_end < 0 && !s->pending_status) {
+			s->pending_status = status;
+			snprintf(s->pending_reason, sizeof(s->pending_reason), "%s", reason);
+		}
+		return;
+	}
+	ALOG(ALOG_WARN, "stream_failed", ALOG_S("content", s->content), ALOG_I("status", status),
+	     ALOG_S("reason", reason), ALOG_S("engine", s->engine_desc));
+	if (status == 502 || status == 504)
+		atomic_fetch_add(&s->dp->stats.upstream_errors, 1);
+	s->state = S_DONE;
+	send_engine_stop(s);
+	if (s->have_lease) {
+		dp_control_stream_ended(s->w, s->lease.lease_id, DP_END_UPSTREAM_ERROR, 0,
+		                        (uint64_t)((dp_now() - s->t_start) * 1000));
+		s->have_lease = false;
+	}
+	stream_release(s);
+	c->stream = NULL;
+	free(s);
+	c->state = C_READING; /* conn_respond takes over */
+	c->close_after = true;
+	conn_respond_error(c, status, reason, retry_after);
+}
+
+void stream_conn_closing(struct conn *c)
+{
+	struct stream *s = c->stream;
+	if (!s)
+		return;
+	/* the connection dies under the stream (viewer gone during setup) */
+	s->state = S_DONE;
+	send_engine_stop(s);
+	if (s->have_lease) {
+		dp_control_stream_ended(s->w, s->lease.lease_id, DP_END_CLIENT_GONE, s->bytes_out,
+		                        (uint64_t)((dp_now() - s->t_start) * 1000));
+		s->have_lease = false;
+	}
+	if (s->rec)
+		dp_registry_remove(s->dp, s->rec);
+	if (s->sent_200) {
+		atomic_fetch_sub(&s->dp->stats.streams_live, 1);
+		atomic_fetch_sub(&s->w->nstreams, 1);
+	}
+	stream_release(s);
+	c->stream = NULL;
+	free(s);
+}
+
+/* ---- relay ---- */
+
+static void arm_empty_timer(struct stream *s)
+{
+	ev_timer_stop(s->w->loop, &s->empty_timer);
+	if (s->paused)
+		return; /* time paused by backpressure does not count */
+	ev_timer_set(&s->empty_timer, ms_to_s(cfg_ms(s, ACEXY_S_EMPTY_TIMEOUT)), 0.);
+	ev_timer_start(s->w->loop, &s->empty_timer);
+}
+
+static void send_200(struct stream *s)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\n"
+	                           "Server: acexy/" ACEXY_VERSION "\r\n"
+	                           "Content-Type: video/mp2t\r\n"
+	                           "Cache-Control: no-store\r\n"
+	                           "Connection: close\r\n\r\n";
+	/* the head is tiny and the socket buffer empty: it goes at once */
+	ssize_t n = send(s->c->fd, head, sizeof(head) - 1, MSG_NOSIGNAL);
+	(void)n;
+	s->sent_200 = true;
+	s->t_first = dp_now();
+	struct dp *dp = s->dp;
+	atomic_fetch_add(&dp->stats.status[2], 1);
+	atomic_fetch_add(&dp->stats.streams_started, 1);
+	atomic_fetch_add(&dp->stats.streams_live, 1);
+	atomic_fetch_add(&s->w->nstreams, 1);
+	double ttfb = s->t_first - s->t_start;
+	uint64_t us = (uint64_t)(ttfb * 1e6);
+	atomic_fetch_add(&dp->stats.ttfb_sum_us, us);
+	atomic_fetch_add(&dp->stats.ttfb_count, 1);
+	static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+	for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++)
+		if (ttfb <= bounds[i])
+			atomic_fetch_add(&dp->stats.ttfb_bucket[i], 1);
+	atomic_fetch_add(&dp->stats.ttfb_bucket[11], 1); /* +Inf */
+	s->rec = dp_registry_add(dp, s->lease.lease_id, s->w->id, s->content, s->engine_desc);
+	ALOG(ALOG_INFO, "stream_started", ALOG_S("content", s->content),
+	     ALOG_S("engine", s->engine_desc), ALOG_U("lease", s->lease.lease_id),
+	     ALOG_D("ttfb_ms", ttfb * 1000), ALOG_S("client", s->c->peer_ip));
+}
+
+static void maybe_unpause(struct stream *s)
+{
+	if (s->paused && s->play && ring_write_space(s->ring) >= CURL_BUF) {
+		s->paused = false;
+		curl_easy_pause(s->play, CURLPAUSE_CONT);
+		curl_ev_kick(s->w->curl);
+		arm_empty_timer(s);
+	}
+}
+
+static void relay_write(struct stream *s)
+{
+	size_t budget = WRITE_BUDGET;
+	bool progressed = false;
+	while (budget > 0) {
+		struct iovec iov[8];
+		int n = ring_reader_iov(s->rd, iov, 8, budget);
+		if (n <= 0)
+			break;
+		ssize_t w = writev(s->c->fd, iov, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			ev_io_start(s->w->loop, &s->c->wio);
+			if (!ev_is_active(&s->write_timer)) {
+				ev_timer_set(&s->write_timer,
+				             ms_to_s(cfg_ms(s, ACEXY_S_WRITE_TIMEOUT)), 0.);
+				ev_timer_start(s->w->loop, &s->write_timer);
+			}
+			if (progressed)
+				maybe_unpause(s);
+			return;
+		}
+		if (w <= 0) {
+			stream_finish(s, DP_END_CLIENT_GONE);
+			return;
+		}
+		ring_reader_consume(s->rd, (size_t)w);
+		s->bytes_out += (size_t)w;
+		if (s->rec)
+			atomic_fetch_add(&s->rec->bytes, (uint64_t)w);
+		atomic_fetch_add(&s->dp->stats.bytes_relayed, (uint64_t)w);
+		budget = (size_t)w >= budget ? 0 : budget - (size_t)w;
+		progressed = true;
+	}
+	if (progressed)
+		ev_timer_stop(s->w->loop, &s->write_timer);
+	if (ring_reader_lag(s->rd) == 0) {
+		ev_io_stop(s->w->loop, &s->c->wio);
+		ev_timer_stop(s->w->loop, &s->write_timer);
+		if (s->upstream_done) {
+			stream_finish(s, s->upstream_result == CURLE_OK ? DP_END_UPSTREAM_EOF
+			                                                : DP_END_UPSTREAM_ERROR);
+			return;
+		}
+	} else if (budget == 0) {
+		/* budget spent, more to send: come back on the next loop turn */
+		ev_io_start(s->w->loop, &s->c->wio);
+	}
+	maybe_unpause(s);
+}
+
+void stream_on_viewer_writable(struct conn *c)
+{
+	if (c->stream && c->stream->state == S_RELAY)
+		relay_write(c->stream);
+	else
+		ev_io_stop(c->w->loop, &c->wio);
+}
+
+void stream_on_viewer_readable(struct conn *c)
+{
+	char scratch[4096];
+	ssize_t n = recv(c->fd, scratch, sizeof(scratch), 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0)
+		return; /* a player may send more; it is ignored */
+	struct stream *s = c->stream;
+	if (s && s->sent_200)
+		stream_finish(s, DP_END_CLIENT_GONE);
+	else
+		conn_close(c);
+}
+
+static void on_empty_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct stream *s = t->data;
+	stream_finish(s, DP_END_EMPTY_TIMEOUT);
+}
+
+static void on_write_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct stream *s = t->data;
+	stream_finish(s, DP_END_WRITE_TIMEOUT);
+}
+
+/* ---- playback transfer ---- */
+
+static size_t play_header_cb(char *buf, size_t size, size_t n, void *ud)
+{
+	struct stream *s = ud;
+	size_t len = size * n;
+	if (len >= 9 && strncmp(buf, "HTTP/", 5) == 0) {
+		s->redirect[0] = '\0';
+		const char *sp = memchr(buf, ' ', len);
+		s->play_status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		return len;
+	}
+	if (s->play_status >= 300 && s->play_status < 400 && len > 9 &&
+	    strncasecmp(buf, "location:", 9) == 0) {
+		size_t off = 9;
+		while (off < len && (buf[off] == ' ' || buf[off] == '\t'))
+			off++;
+		size_t end = len;
+		while (end > off &&
+		       (buf[end - 1] == '\r' || buf[end - 1] == '\n' || buf[end - 1] == ' '))
+			end--;
+		if (end - off < sizeof(s->redirect)) {
+			memcpy(s->redirect, buf + off, end - off);
+			s->redirect[end - off] = '\0';
+		}
+		return len;
+	}
+	if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
+		/* end of a header block: on a redirect, stop here instead of
+		 * waiting for a body the engine may trickle for seconds */
+		if (s->play_status >= 300 && s->play_status < 400 && s->redirect[0])
+			return 0;
+		s->play_headers_done = true;
+	}
+	return len;
+}
+
+static bool carry_out_pending(struct stream *s)
+{
+	if (s->pending_status) {
+		stream_fail(s, s->pending_status, s->pending_reason, 0);
+		return true;
+	}
+	if (s->pending_end >= 0) {
+		stream_finish(s, (enum dp_end_reason)s->pending_end);
+		return true;
+	}
+	return false;
+}
+
+static size_t play_write_body(struct stream *s, char *data, size_t len);
+
+static size_t play_write_cb(char *data, size_t size, size_t n, void *ud)
+{
+	struct stream *s = ud;
+	s->in_cb = true;
+	size_t r = play_write_body(s, data, size * n);
+	s->in_cb = false;
+	if (s->pending_status || s->pending_end >= 0)
+		return 0; /* abort; play_done carries the end out */
+	return r;
+}
+
+static size_t play_write_body(struct stream *s, char *data, size_t len)
+{
+	if (s->state == S_DONE)
+		return 0;
+	if (s->play_status != 200)
+		return 0; /* error bodies are not relayed */
+	if (!s->sent_200) {
+		if (len == 0)
+			return 0;
+		if ((unsigned char)data[0] != 0x47) {
+			stream_fail(s, 502, "engine answered with a non-stream body", 0);
+			return 0;
+		}
+		ev_timer_stop(s->w->loop, &s->deadline);
+		send_200(s);
+		s->state = S_RELAY;
+		s->c->state = C_STREAM;
+	}
+	if (ring_write_space(s->ring) < len) {
+		s->paused = true; /* the viewer is slower than the engine */
+		ev_timer_stop(s->w->loop, &s->empty_timer);
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	size_t before = ring_memory(s->ring);
+	ring_write(s->ring, data, len);
+	size_t after = ring_memory(s->ring);
+	if (after != before)
+		atomic_fetch_add(&s->dp->stats.ring_bytes, after - before);
+	s->bytes_in += len;
+	arm_empty_timer(s);
+	relay_write(s);
+	return s->state == S_DONE ? 0 : len;
+}
+
+static void play_done(void *ud, CURL *easy, CURLcode res)
+{
+	struct stream *s = ud;
+	s->play = NULL;
+	if (carry_out_pending(s)) {
+		curl_easy_cleanup(easy);
+		return;
+	}
+	if (s->redirect[0] && s->play_status >= 300 && s->play_status < 400) {
+		curl_easy_cleanup(easy);
+		if (++s->redirects > MAX_REDIRECTS) {
+			stream_fail(s, 502, "engine redirected too many times", 0);
+			return;
+		}
+		/* resolve a relative Location against the current URL */
+		CURLU *u = curl_url();
+		char *next = NULL;
+		if (u && curl_url_set(u, CURLUPART_URL, s->play_url, 0) == CURLUE_OK &&
+		    curl_url_set(u, CURLUPART_URL, s->redirect, 0) == CURLUE_OK &&
+		    curl_url_get(u, CURLUPART_URL, &next, 0) == CURLUE_OK) {
+			char url[2048];
+			snprintf(url, sizeof(url), "%s", next);
+			curl_free(next);
+			curl_url_cleanup(u);
+			start_playback(s, url);
+			return;
+		}
+		curl_url_cleanup(u);
+		stream_fail(s, 502, "engine redirected to an invalid location", 0);
+		return;
+	}
+	long code = s->play_status;
+	curl_easy_cleanup(easy);
+	if (s->state == S_DONE)
+		return;
+	if (!s->sent_200) {
+		char reason[300];
+		if (res == CURLE_OPERATION_TIMEDOUT) {
+			stream_fail(s, 504, "engine did not start the stream in time", 0);
+		} else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST) {
+			stream_fail(s, 502, "engine unreachable", 0);
+		} else if (code != 200 && code != 0) {
+			snprintf(reason, sizeof(reason),
+			         "engine answered the playback request with HTTP %ld", code);
+			stream_fail(s, 502, reason, 0);
+		} else {
+			snprintf(reason, sizeof(reason),
+			         "engine closed the stream before any data (%s)",
+			         curl_easy_strerror(res));
+			stream_fail(s, 502, reason, 0);
+		}
+		return;
+	}
+	s->upstream_done = true;
+	s->upstream_result = res;
+	if (res != CURLE_OK)
+		atomic_fetch_add(&s->dp->stats.upstream_errors, 1);
+	if (ring_reader_lag(s->rd) == 0)
+		stream_finish(s, res == CURLE_OK ? DP_END_UPSTREAM_EOF : DP_END_UPSTREAM_ERROR);
+	/* else: the viewer gets the rest, relay_write ends the stream */
+}
+
+static void on_first_byte_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct stream *s = t->data;
+	if (!s->sent_200)
+		stream_fail(s, 504, "engine sent no stream data in time", 0);
+}
+
+static void start_playback(struct stream *s, const char *url)
+{
+	CURL *e = curl_easy_init();
+	if (!e) {
+		stream_fail(s, 502, "out of memory", 0);
+		return;
+	}
+	snprintf(s->play_url, sizeof(s->play_url), "%s", url);
+	s->play_status = 0;
+	s->redirect[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_URL, s->play_url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, play_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, play_write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)CURL_BUF);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	                 (long)cfg_ms(s, ACEXY_S_NO_RESPONSE_TIMEOUT));
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (curl_ev_add(s->w->curl, e, play_done, s) < 0) {
+		curl_easy_cleanup(e);
+		stream_fail(s, 502, "cannot start the playback request", 0);
+		return;
+	}
+	s->play = e;
+}
+
+/* ---- engine API call ---- */
+
+static size_t api_write_cb(char *data, size_t size, size_t n, void *ud)
+{
+	struct stream *s = ud;
+	size_t len = size * n;
+	if (s->api_len + len > API_BODY_MAX) {
+		s->api_too_big = true;
+		return 0;
+	}
+	memcpy(s->api_body + s->api_len, data, len);
+	s->api_len += len;
+	return len;
+}
+
+static void api_done(void *ud, CURL *easy, CURLcode res)
+{
+	struct stream *s = ud;
+	long code = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(easy);
+	s->api = NULL;
+	char reason[400];
+	if (res == CURLE_OPERATION_TIMEDOUT) {
+		snprintf(reason, sizeof(reason), "engine did not answer within %.1fs",
+		         ms_to_s(cfg_ms(s, ACEXY_S_NO_RESPONSE_TIMEOUT)));
+		stream_fail(s, 504, reason, 0);
+		return;
+	}
+	if (s->api_too_big) {
+		stream_fail(s, 502, "engine answer too large", 0);
+		return;
+	}
+	if (res != CURLE_OK) {
+		snprintf(reason, sizeof(reason), "engine unreachable: %s", curl_easy_strerror(res));
+		stream_fail(s, 502, reason, 0);
+		return;
+	}
+	if (code != 200) {
+		snprintf(reason, sizeof(reason), "engine answered HTTP %ld", code);
+		stream_fail(s, 502, reason, 0);
+		return;
+	}
+	char why[256];
+	if (engine_answer_parse(s->api_body, s->api_len, &s->ans, why, sizeof(why)) < 0) {
+		snprintf(reason, sizeof(reason), "engine error: %s", why);
+		stream_fail(s, 502, reason, 0);
+		return;
+	}
+	s->have_session = true;
+	struct dp_session_info info = {
+	        .playback_session_id = s->ans.playback_session_id,
+	        .stat_url = s->ans.stat_url,
+	        .command_url = s->ans.command_url,
+	        .playback_url = s->ans.playback_url,
+	        .infohash = s->ans.infohash,
+	        .is_live = s->ans.is_live,
+	};
+	dp_control_session_started(s->w, s->lease.lease_id, &info);
+	s->state = S_PLAYBACK;
+	ev_timer_stop(s->w->loop, &s->deadline);
+	ev_timer_set(&s->deadline, ms_to_s(cfg_ms(s, ACEXY_S_FIRST_BYTE_TIMEOUT)), 0.);
+	s->deadline.cb = on_first_byte_timeout;
+	ev_timer_start(s->w->loop, &s->deadline);
+	start_playback(s, s->ans.playback_url);
+}
+
+static void start_engine_api(struct stream *s)
+{
+	char url[4096];
+	int n = snprintf(url, sizeof(url), "%s://%s%s%s:%u/ace/getstream?", s->lease.scheme,
+	                 strchr(s->lease.host, ':') ? "[" : "", s->lease.host,
+	                 strchr(s->lease.host, ':') ? "]" : "", s->lease.port);
+	if (n < 0 || (size_t)n >= sizeof(url) ||
+	    viewer_query_engine_query(s->q, s->pid, url + n, sizeof(url) - (size_t)n) < 0) {
+		stream_fail(s, 400, "request too long for the engine", 0);
+		return;
+	}
+	snprintf(s->engine_desc, sizeof(s->engine_desc), "%s:%u%s%s", s->lease.host, s->lease.port,
+	         s->lease.container_id[0] ? "/" : "", s->lease.container_id);
+	s->api_body = malloc(API_BODY_MAX);
+	CURL *e = curl_easy_init();
+	if (!e || !s->api_body) {
+		if (e)
+			curl_easy_cleanup(e);
+		stream_fail(s, 502, "out of memory", 0);
+		return;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg_ms(s, ACEXY_S_NO_RESPONSE_TIMEOUT));
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, api_write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	s->state = S_ENGINE_API;
+	if (curl_ev_add(s->w->curl, e, api_done, s) < 0) {
+		curl_easy_cleanup(e);
+		stream_fail(s, 502, "cannot start the engine request", 0);
+		return;
+	}
+	s->api = e;
+}
+
+/* ---- controlplane ---- */
+
+static void on_assign(void *ud, int status, const struct dp_lease *lease, const char *reason,
+                      unsigned retry_after)
+{
+	struct assign_token *tok = ud;
+	struct stream *s = tok->s;
+	free(tok);
+	if (!s) {
+		/* the viewer left while we waited: give the lease straight back */
+		if (status == 0 && lease)
+			ALOG(ALOG_INFO, "late_lease_released", ALOG_U("lease", lease->lease_id));
+		return;
+	}
+	s->tok = NULL;
+	if (status == 0) {
+		s->lease = *lease;
+		s->have_lease = true;
+		start_engine_api(s);
+		return;
+	}
+	char why[300];
+	if (status == -EAGAIN) {
+		snprintf(why, sizeof(why), "no engine available: %s", reason ? reason : "refused");
+		stream_fail(s, 503, why, retry_after);
+	} else {
+		stream_fail(s, 503, "controlplane did not answer", retry_after ? retry_after : 5);
+	}
+}
+
+static void request_lease(struct stream *s)
+{
+	s->state = S_ASSIGN;
+	ev_timer_stop(s->w->loop, &s->deadline);
+	s->tok = calloc(1, sizeof(*s->tok));
+	if (!s->tok) {
+		stream_fail(s, 503, "out of memory", 5);
+		return;
+	}
+	s->tok->s = s;
+	uint32_t timeout = (uint32_t)acexy_cfg_u(s->dp->cfg, ACEXY_S_ASSIGN_TIMEOUT) + 2000;
+	struct assign_token *tok = s->tok;
+	int rc = dp_control_assign(s->w, viewer_query_key_type(s->q), viewer_query_key(s->q),
+	                           viewer_query_mux_key(s->q), timeout, on_assign, tok);
+	if (rc < 0) {
+		s->tok = NULL;
+		free(tok);
+		stream_fail(s, 503, "controlplane unavailable", 5);
+	}
+}
+
+static void on_control_wait(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct stream *s = t->data;
+	if (dp_control_connected(s->dp)) {
+		request_lease(s);
+		return;
+	}
+	if (dp_now() - s->t_start >= ms_to_s(cfg_ms(s, ACEXY_S_CONTROL_WAIT))) {
+		stream_fail(s, 503, "no controlplane available", 5);
+		return;
+	}
+	ev_timer_set(t, 0.05, 0.);
+	ev_timer_start(loop, t);
+}
+
+void stream_begin(struct conn *c, const struct http_request *req)
+{
+	struct dp *dp = c->w->dp;
+	char err[300];
+	struct viewer_query *q = NULL;
+	const char *raw = http_request_query(req);
+	if (viewer_query_parse(raw, strlen(raw), &q, err, sizeof(err)) < 0) {
+		c->close_after = true;
+		conn_respond_error(c, 400, err, 0);
+		return;
+	}
+	if (atomic_load(&dp->draining)) {
+		viewer_query_free(q);
+		conn_respond_error(c, 503, "draining", 10);
+		return;
+	}
+	if (c->head) {
+		/* HEAD: the stream's headers at once, no engine session */
+		viewer_query_free(q);
+		static const char head[] = "HTTP/1.1 200 OK\r\n"
+		                           "Server: acexy/" ACEXY_VERSION "\r\n"
+		                           "Content-Type: video/mp2t\r\n"
+		                           "Cache-Control: no-store\r\n";
+		char extra[64];
+		snprintf(extra, sizeof(extra), "Connection: %s\r\n\r\n",
+		         c->close_after ? "close" : "keep-alive");
+		size_t hl = sizeof(head) - 1, el = strlen(extra);
+		free(c->out);
+		c->out = malloc(hl + el);
+		if (!c->out) {
+			conn_close(c);
+			return;
+		}
+		memcpy(c->out, head, hl);
+		memcpy(c->out + hl, extra, el);
+		c->out_len = hl + el;
+		c->out_off = 0;
+		c->state = C_RESPONDING;
+		atomic_fetch_add(&dp->stats.status[2], 1);
+		ev_io_start(c->w->loop, &c->wio);
+		return;
+	}
+	if (atomic_load(&dp->stats.streams_live) >= acexy_cfg_u(dp->cfg, ACEXY_S_MAX_STREAMS) ||
+	    atomic_load(&dp->stats.conns_open) > acexy_cfg_u(dp->cfg, ACEXY_S_MAX_VIEWERS)) {
+		viewer_query_free(q);
+		conn_respond_error(c, 503, "stream limit reached", 10);
+		return;
+	}
+	struct stream *s = calloc(1, sizeof(*s));
+	if (!s) {
+		viewer_query_free(q);
+		conn_respond_error(c, 503, "out of memory", 5);
+		return;
+	}
+	s->c = c;
+	s->w = c->w;
+	s->dp = dp;
+	s->q = q;
+	s->t_start = dp_now();
+	s->pending_end = -1;
+	snprintf(s->content, sizeof(s->content), "%s:%s", viewer_query_key_type(q),
+	         viewer_query_key(q));
+	random_pid(s->pid);
+	if (ring_new(acexy_cfg_u(dp->cfg, ACEXY_S_BUFFER), CHUNK_SIZE, &s->ring) < 0 ||
+	    ring_reader_attach(s->ring, 0, &s->rd) < 0) {
+		ring_free(s->ring);
+		viewer_query_free(q);
+		free(s);
+		conn_respond_error(c, 503, "out of memory", 5);
+		return;
+	}
+	c->stream = s;
+	c->state = C_STREAM; /* reads now only detect the viewer leaving */
+	c->close_after = true;
+	ev_io_start(c->w->loop, &c->rio);
+	ev_init(&s->deadline, on_control_wait);
+	s->deadline.data = s;
+	ev_init(&s->empty_timer, on_empty_timeout);
+	s->empty_timer.data = s;
+	ev_init(&s->write_timer, on_write_timeout);
+	s->write_timer.data = s;
+	if (dp_control_connected(dp)) {
+		request_lease(s);
+	} else {
+		s->state = S_CONTROL_WAIT;
+		ev_timer_set(&s->deadline, 0.05, 0.);
+		ev_timer_start(c->w->loop, &s->deadline);
+	}
+}
+
+void worker_stop_lease(struct worker *w, uint64_t lease_id, enum dp_end_reason reason)
+{
+	for (struct conn *c = w->conns; c; c = c->next) {
+		struct stream *s = c->stream;
+		if (s && s->have_lease && s->lease.lease_id == lease_id) {
+			stream_end_with(s, reason);
+			return;
+		}
+	}
+}

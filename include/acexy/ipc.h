@@ -1,0 +1,44 @@
+/* nng ipc:// sockets bridged onto libev loops. nng completes operations on
+ * its own threads; their results reach a loop only through a mailbox (a
+ * queue + ev_async), so all acexy state stays single-threaded per loop. */
+#ifndef ACEXY_IPC_H
+#define ACEXY_IPC_H
+
+#include <ev.h>
+#include <nng/nng.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ipc_mailbox;
+int ipc_mailbox_new(struct ev_loop *loop, struct ipc_mailbox **ret);
+void ipc_mailbox_free(struct ipc_mailbox *mb);
+/* Runs fn(arg) on the mailbox's loop. Thread-safe. */
+void ipc_mailbox_post(struct ipc_mailbox *mb, void (*fn)(void *), void *arg);
+
+/* Creates the run dir (0750) if missing and writes "ipc://<dir>/<name>". */
+int ipc_url(const char *run_dir, const char *name, char *buf, size_t cap);
+
+/* Client: a REQ socket dialing `url` in the background (either side may
+ * start first; reconnects with back-off). */
+int ipc_client_open(const char *url, uint32_t resend_ms, nng_socket *ret);
+/* err: 0 or an nng error (NNG_ETIMEDOUT, NNG_ECLOSED, ...). buf is valid
+ * only during the callback. */
+typedef void (*ipc_reply_fn)(void *ud, int err, const uint8_t *buf, size_t len);
+int ipc_call(nng_socket sock, struct ipc_mailbox *mb, const void *buf, size_t len,
+             uint32_t timeout_ms, ipc_reply_fn cb, void *ud);
+
+/* Server: a REP socket with `nctx` concurrent contexts. Each request is
+ * handed to cb on the server's loop; it must be answered exactly once with
+ * ipc_reply (at once or later). With owner_only, peers of another uid than
+ * ours (root aside) are disconnected. A live socket file owned by another
+ * process makes open fail with -EADDRINUSE; a stale one is replaced. */
+struct ipc_server;
+struct ipc_req;
+typedef void (*ipc_request_fn)(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len);
+int ipc_server_open(struct ev_loop *loop, const char *url, int nctx, bool owner_only,
+                    ipc_request_fn cb, void *ud, struct ipc_server **ret);
+void ipc_reply(struct ipc_req *req, const void *buf, size_t len);
+void ipc_server_close(struct ipc_server *s);
+
+#endif

@@ -1,0 +1,171 @@
+"""/ace/getstream end to end through the dataplane (issue 5), single-engine
+mode: real daemons, the fake engine and the TS checker on every viewer byte."""
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import acexytest as t
+from acexytest import http_get, wait_until
+
+TSCHECK = t.binpath("acexy-tscheck")
+
+
+def tscheck(url, nbytes=None, seconds=None, timeout=60):
+    args = [TSCHECK, "--url", url, "--json"]
+    if nbytes:
+        args += ["--bytes", str(nbytes)]
+    if seconds:
+        args += ["--seconds", str(seconds)]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    try:
+        return json.loads(r.stdout)
+    except ValueError:
+        raise AssertionError("tscheck printed no JSON: rc=%d out=%r err=%r" % (r.returncode, r.stdout, r.stderr))
+
+
+def raw_request(port, request, timeout=10):
+    """Sends raw bytes, returns (status, headers, first body bytes)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else 0
+        hdrs = {}
+        for l in lines[1:]:
+            k, _, v = l.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        return status, hdrs, body
+    finally:
+        s.close()
+
+
+class StreamingTest(t.TestCase):
+    def stack(self, env=None, engine_args=None, workers=1):
+        st = t.Stack(self, env=env, engine_args=engine_args, workers=workers)
+        st.start()
+        return st
+
+    def sessions(self, st):
+        return st.engine_state()["sessions"]
+
+    def stops(self, st):
+        return st.engine_state()["stops"]
+
+    def test_stream_20mb_valid_and_stopped(self):
+        st = self.stack(engine_args=["--bitrate", "0"])
+        r = tscheck(st.url("id=abc123"), nbytes=20 * 1000 * 1000)
+        self.assertEqual(r["status"], 200, r)
+        self.assertGreaterEqual(r["bytes"], 20 * 1000 * 1000)
+        self.assertEqual(r["sync_errors"], 0, r)
+        self.assertEqual(r["cc_errors"], 0, r)
+        # the viewer left: the engine session is stopped within a second
+        wait_until(lambda: len(self.stops(st)) >= 1, 1.5, what="engine stop command")
+        sess = self.sessions(st)
+        self.assertEqual(len(sess), 1)
+        self.assertTrue(sess[0]["pid"])
+
+    def test_ffprobe_finds_video(self):
+        st = self.stack()
+        r = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json",
+                            "-rw_timeout", "10000000", st.url("id=probe")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        kinds = [s["codec_type"] for s in json.loads(r.stdout)["streams"]]
+        self.assertIn("video", kinds)
+
+    def test_bad_requests_reach_no_engine(self):
+        st = self.stack()
+        cases = [
+            ("/ace/getstream", 400, "missing"),
+            ("/ace/getstream?id=a&infohash=b", 400, None),
+            ("/ace/getstream?id=", 400, None),
+            ("/ace/getstream?id=a&pid=1", 400, "pid"),
+            ("/ace/getstream?id=a&sid=1", 400, None),
+            ("/nope", 404, None),
+        ]
+        for path, status, word in cases:
+            code, _, body = http_get(st.port, path)
+            self.assertEqual(code, status, (path, body))
+            if word:
+                self.assertIn(word, body.decode().lower())
+        code, _, _ = http_get(st.port, "/ace/getstream?id=a", method="POST")
+        self.assertEqual(code, 405)
+        big = b"GET /ace/getstream?id=a HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n"
+        code, _, _ = raw_request(st.port, big)
+        self.assertEqual(code, 431)
+        self.assertEqual(self.sessions(st), [])
+        reqs = [r for r in st.engine_state()["requests"] if "/ace/" in r["path"]]
+        self.assertEqual(reqs, [])
+
+    def test_request_timeout_408(self):
+        st = self.stack(env={"ACEXY_REQUEST_TIMEOUT": "300ms"})
+        s = socket.create_connection(("127.0.0.1", st.port), timeout=5)
+        s.sendall(b"GET /ace/getstream?id=a HTTP/1.1\r\n")
+        t0 = time.monotonic()
+        data = s.recv(1000)
+        self.assertIn(b" 408 ", data)
+        self.assertLess(time.monotonic() - t0, 2)
+        s.close()
+
+    def test_head_no_engine_session(self):
+        st = self.stack()
+        code, hdrs, body = http_get(st.port, "/ace/getstream?id=a", method="HEAD")
+        self.assertEqual(code, 200)
+        self.assertEqual(hdrs["content-type"], "video/mp2t")
+        self.assertEqual(self.sessions(st), [])
+
+    def test_params_forwarded_and_pid_fresh(self):
+        st = self.stack()
+        r = tscheck(st.url("id=fw1&transcode_audio=1&x%20y=a%2Bb"), nbytes=200000)
+        self.assertEqual(r["status"], 200)
+        r = tscheck(st.url("id=fw1"), nbytes=200000)
+        reqs = [q for q in st.engine_state()["requests"] if q["path"].startswith("/ace/getstream")]
+        self.assertEqual(len(reqs), 2)
+        self.assertIn("transcode_audio=1", reqs[0]["path"])
+        self.assertIn("x%20y=a%2Bb", reqs[0]["path"])
+        self.assertIn("format=json", reqs[0]["path"])
+        pids = [p.split("pid=")[1].split("&")[0] for p in (q["path"] for q in reqs)]
+        self.assertNotEqual(pids[0], pids[1])
+
+    def test_viewer_disconnect_stops_engine_within_1s(self):
+        st = self.stack()
+        s = socket.create_connection(("127.0.0.1", st.port), timeout=10)
+        s.sendall(b"GET /ace/getstream?id=disc HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = s.recv(4096)
+        self.assertIn(b"200 OK", got)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        s.close()
+        wait_until(lambda: len(self.stops(st)) >= 1, 1.0, what="stop within 1 s")
+        self.assertLess(time.monotonic() - t0, 1.0)
+
+    def test_50_concurrent_distinct(self):
+        st = self.stack(workers=2)
+        results = [None] * 50
+
+        def one(i):
+            results[i] = tscheck(st.url("id=conc%d" % i), nbytes=500000, timeout=90)
+
+        th = [threading.Thread(target=one, args=(i,)) for i in range(50)]
+        for x in th:
+            x.start()
+        for x in th:
+            x.join()
+        for r in results:
+            self.assertEqual(r["status"], 200, r)
+            self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, r)
+        wait_until(lambda: len(self.stops(st)) >= 50, 5, what="50 stops")
+
+
+if __name__ == "__main__":
+    t.main()
