@@ -72,9 +72,9 @@ static void on_sock(struct ev_loop *loop, ev_io *w, int revents)
 	int action = ((revents & EV_READ) ? CURL_CSELECT_IN : 0) |
 	             ((revents & EV_WRITE) ? CURL_CSELECT_OUT : 0);
 	curl_multi_socket_action(ce->multi, sw->fd, action, &ce->running);
+	/* no timer stop here: a done callback may just have added a transfer
+	 * whose first step waits on the timer curl armed */
 	check_done(ce);
-	if (ce->running <= 0)
-		ev_timer_stop(ce->loop, &ce->timer);
 }
 
 static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
