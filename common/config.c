@@ -503,18 +503,22 @@ int acexy_config_load(struct acexy_config *cfg, const struct acexy_program *prog
 		const char *a = argv[i];
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			acexy_config_help(prog, out);
+			acexy_config_free(cfg);
 			return ACEXY_CONFIG_EXIT;
 		}
 		if (strcmp(a, "--version") == 0) {
 			fprintf(out, "%s %s\n", prog->name, ACEXY_VERSION);
+			acexy_config_free(cfg);
 			return ACEXY_CONFIG_EXIT;
 		}
 		if (strcmp(a, "--print-sample-config") == 0) {
 			acexy_config_sample_yaml(out);
+			acexy_config_free(cfg);
 			return ACEXY_CONFIG_EXIT;
 		}
 		if (strcmp(a, "--print-settings-markdown") == 0) {
 			acexy_config_markdown(out);
+			acexy_config_free(cfg);
 			return ACEXY_CONFIG_EXIT;
 		}
 		if (strncmp(a, "--config", 8) == 0 && (a[8] == '\0' || a[8] == '=')) {
