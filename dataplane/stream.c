@@ -288,6 +288,9 @@ static void stream_fail(struct stream *s, int status, const char *reason, unsign
 	     ALOG_S("reason", reason), ALOG_S("engine", s->engine_desc));
 	if (status == 502 || status == 504)
 		atomic_fetch_add(&s->dp->stats.upstream_errors, 1);
+	char why[300]; /* the reason may live in the stream freed below */
+	snprintf(why, sizeof(why), "%s", reason);
+	reason = why;
 	s->state = S_DONE;
 	send_engine_stop(s);
 	if (s->have_lease) {

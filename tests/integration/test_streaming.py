@@ -166,6 +166,111 @@ class StreamingTest(t.TestCase):
             self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, r)
         wait_until(lambda: len(self.stops(st)) >= 50, 5, what="50 stops")
 
+    def test_engine_failures_give_status_in_time(self):
+        st = self.stack(env={"ACEXY_NO_RESPONSE_TIMEOUT": "1s", "ACEXY_FIRST_BYTE_TIMEOUT": "1s"})
+        cases = [
+            ("fail-load", 502, "failed to load content", 3),
+            ("fail-loadobj", 502, "failed to load content", 3),
+            ("http500", 502, "HTTP 500", 3),
+            ("nonts", 502, "non-stream", 3),
+            ("slowapi-3000", 504, "did not answer", 2.5),
+            ("slowfb-3000", 504, "no stream data", 2.5),
+        ]
+        for content, status, word, bound in cases:
+            t0 = time.monotonic()
+            code, hdrs, body = http_get(st.port, "/ace/getstream?id=%s" % content, timeout=15)
+            took = time.monotonic() - t0
+            self.assertEqual(code, status, (content, body))
+            self.assertIn(word, body.decode(), content)
+            self.assertLess(took, bound, content)
+        # every engine session that was started got its stop command
+        started = [s for s in self.sessions(st) if s["content"] in ("nonts", "slowfb-3000")]
+        wait_until(lambda: len(self.stops(st)) >= len(started), 3, what="stop commands")
+
+    def test_engine_unreachable_502(self):
+        st = t.Stack(self, start_engine=False)
+        st.start()
+        code, _, body = http_get(st.port, "/ace/getstream?id=x", timeout=15)
+        self.assertEqual(code, 502)
+        self.assertIn(b"unreachable", body)
+
+    def test_trickling_302_does_not_delay(self):
+        st = self.stack(engine_args=["--trickle-302"])
+        r = tscheck(st.url("id=tr"), nbytes=100000)
+        self.assertEqual(r["status"], 200)
+        self.assertLess(r["first_byte_ms"], 1000)
+
+    def test_reset_mid_stream_ends_and_stops(self):
+        st = self.stack(engine_args=["--bitrate", "0"])
+        r = tscheck(st.url("id=reset-1880000"), nbytes=10000000)
+        self.assertEqual(r["status"], 200)
+        self.assertLessEqual(r["bytes"], 1880000)
+        self.assertEqual(r["sync_errors"] + r["cc_errors"], 0)
+        wait_until(lambda: len(self.stops(st)) == 1, 2, what="stop after upstream error")
+        wait_until(lambda: "reason=upstream_error" in st.dp.log(), 2, what="end reason logged")
+
+    def test_empty_timeout(self):
+        st = self.stack(env={"ACEXY_EMPTY_TIMEOUT": "700ms"}, engine_args=["--bitrate", "0"])
+        t0 = time.monotonic()
+        r = tscheck(st.url("id=stall-188000"), seconds=10)
+        took = time.monotonic() - t0
+        self.assertEqual(r["bytes"], 188000)
+        self.assertLess(took, 3)
+        wait_until(lambda: "reason=empty_timeout" in st.dp.log(), 2, what="empty_timeout")
+        wait_until(lambda: len(self.stops(st)) == 1, 2, what="stop command")
+
+    def test_stop_from_acexyctl(self):
+        st = self.stack()
+        s = socket.create_connection(("127.0.0.1", st.port), timeout=10)
+        s.sendall(b"GET /ace/getstream?id=ctl HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIn(b"200 OK", s.recv(4096))
+        r = subprocess.run([t.binpath("acexyctl"), "--run-dir", st.run_dir, "--json", "streams"],
+                           capture_output=True, text=True, timeout=10)
+        streams = json.loads(r.stdout)["streams"]
+        self.assertEqual(len(streams), 1)
+        r = subprocess.run([t.binpath("acexyctl"), "--run-dir", st.run_dir, "stop", str(streams[0]["id"])],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_until(lambda: "reason=stopped" in st.dp.log(), 3, what="stream stopped")
+        wait_until(lambda: len(self.stops(st)) == 1, 2, what="engine stop")
+        s.close()
+
+    def test_slow_viewer_does_not_slow_fast_one(self):
+        st = self.stack(env={"ACEXY_BUFFER": "1MiB", "ACEXY_WRITE_TIMEOUT": "5s"},
+                        engine_args=["--bitrate", "8000000"])
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", st.port))
+        slow.sendall(b"GET /ace/getstream?id=slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.5)  # it reads nothing more
+        r = tscheck(st.url("id=fast"), seconds=3)
+        self.assertEqual(r["status"], 200)
+        self.assertEqual(r["sync_errors"] + r["cc_errors"], 0)
+        self.assertLess(r["max_gap_ms"], 1000, r)
+        self.assertGreater(r["bytes"], 2000000)
+        with open("/proc/%d/status" % st.dp.pid) as f:
+            rss = [int(l.split()[1]) for l in f if l.startswith("RssAnon")][0] * 1024
+        if "asan" not in t.BIN_DIR:  # sanitizers hold freed memory
+            self.assertLess(rss, 2 * 1024 * 1024 + 16 * 1024 * 1024)
+        # the stalled viewer is dropped after ACEXY_WRITE_TIMEOUT
+        wait_until(lambda: "reason=write_timeout" in st.dp.log(), 8, what="write_timeout")
+        slow.close()
+
+    def test_two_workers_share_streams(self):
+        st = self.stack(workers=2)
+        socks = []
+        for i in range(12):
+            s = socket.create_connection(("127.0.0.1", st.port), timeout=10)
+            s.sendall(("GET /ace/getstream?id=w%d HTTP/1.1\r\nHost: x\r\n\r\n" % i).encode())
+            socks.append(s)
+        for s in socks:
+            self.assertIn(b"200 OK", s.recv(4096))
+        code, _, body = http_get(st.port, "/ace/status")
+        workers = {s["worker"] for s in json.loads(body)["streams"]}
+        self.assertEqual(workers, {0, 1})
+        for s in socks:
+            s.close()
+
 
 if __name__ == "__main__":
     t.main()
