@@ -13,9 +13,9 @@ demo=0
 [ "${1:-}" = "--demo" ] && demo=1
 
 bash scripts/deps.sh
-cmake -S . -B build -DACEXY_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
-cmake --install build --prefix "$PWD/out" >/dev/null
+cmake -S . -B build-run -DACEXY_TESTS=OFF >/dev/null
+cmake --build build-run -j"$(nproc)" >/dev/null
+cmake --install build-run --prefix "$PWD/out" >/dev/null
 
 export ACEXY_RUN_DIR=${ACEXY_RUN_DIR:-$PWD/.run/run}
 export ACEXY_STATE_DIR=${ACEXY_STATE_DIR:-$PWD/.run/state}
