@@ -7,11 +7,37 @@
 #include <string.h>
 #include <strings.h>
 
-#define URL_MAX  8192
-#define HVAL_MAX 2048
+#define HEADER_NAME_MAX 63
 
-enum kept { H_NONE = -1, H_HOST, H_AUTH, H_XFF, H_COUNT };
-static const char *const kept_names[H_COUNT] = {"host", "authorization", "x-forwarded-for"};
+/* The headers kept, with the limit of each value: what a sane client sends,
+ * with room to spare. Longer is refused (431), not truncated: a cut
+ * Authorization or X-Forwarded-For would be a different value. */
+#define HOST_MAX       255
+#define AUTH_MAX       2047
+#define XFF_MAX        1023
+#define CONNECTION_MAX 127
+#define RANGE_MAX      127
+#define VALUES_SIZE    (HOST_MAX + AUTH_MAX + XFF_MAX + CONNECTION_MAX + RANGE_MAX + 5)
+enum kept {
+	KEPT_NONE = -1,
+	KEPT_HOST,
+	KEPT_AUTH,
+	KEPT_XFF,
+	KEPT_CONNECTION,
+	KEPT_RANGE,
+	KEPT_COUNT
+};
+static const struct {
+	const char *name;
+	size_t max;
+	bool list; /* repeats are joined with ", " (RFC 9110 5.3); else 400 */
+} kept_headers[KEPT_COUNT] = {
+        [KEPT_HOST] = {"host", HOST_MAX, false},
+        [KEPT_AUTH] = {"authorization", AUTH_MAX, false},
+        [KEPT_XFF] = {"x-forwarded-for", XFF_MAX, true},
+        [KEPT_CONNECTION] = {"connection", CONNECTION_MAX, true},
+        [KEPT_RANGE] = {"range", RANGE_MAX, false},
+};
 
 struct http_request {
 	http_parser parser;
@@ -21,17 +47,19 @@ struct http_request {
 	bool done;
 	int err_status;
 	const char *err_reason;
-	char url[URL_MAX + 1];
-	size_t url_len;
-	char path[URL_MAX + 1];
-	char query[URL_MAX + 1];
-	char hname[64];
-	size_t hname_len;
-	bool hname_too_long;
-	bool last_was_value;
+	const char *path;  /* into target, or a constant */
+	const char *query; /* into target, or "" */
+	char name[HEADER_NAME_MAX + 1];
+	size_t name_len;
+	bool name_too_long;
+	bool in_value;
 	enum kept cur;
-	char hval[H_COUNT][HVAL_MAX + 1];
-	size_t hval_len[H_COUNT];
+	bool seen[KEPT_COUNT];
+	size_t value_len[KEPT_COUNT];
+	char *value[KEPT_COUNT]; /* into values */
+	char values[VALUES_SIZE];
+	size_t target_len;
+	char target[]; /* max_head + 1 bytes: the request target as sent */
 };
 
 static int fail(struct http_request *r, int status, const char *reason)
@@ -40,84 +68,88 @@ static int fail(struct http_request *r, int status, const char *reason)
 		r->err_status = status;
 		r->err_reason = reason;
 	}
-	return 1;
+	return 1; /* makes http_parser stop */
 }
 
 static int on_url(http_parser *p, const char *at, size_t len)
 {
 	struct http_request *r = p->data;
-	if (r->url_len + len > URL_MAX)
-		return fail(r, 431, "request line too long");
-	memcpy(r->url + r->url_len, at, len);
-	r->url_len += len;
-	r->url[r->url_len] = '\0';
+	/* cannot happen: the head (which holds the target) is bounded the same */
+	if (len > r->max_head - r->target_len)
+		return fail(r, 431, "request headers too large");
+	memcpy(r->target + r->target_len, at, len);
+	r->target_len += len;
+	r->target[r->target_len] = '\0';
 	return 0;
 }
 
 static void header_name_done(struct http_request *r)
 {
-	r->cur = H_NONE;
-	if (r->hname_too_long)
+	r->cur = KEPT_NONE;
+	if (r->name_too_long)
 		return;
-	r->hname[r->hname_len] = '\0';
-	for (int i = 0; i < H_COUNT; i++)
-		if (strcasecmp(r->hname, kept_names[i]) == 0)
+	r->name[r->name_len] = '\0';
+	for (int i = 0; i < KEPT_COUNT; i++)
+		if (strcasecmp(r->name, kept_headers[i].name) == 0)
 			r->cur = (enum kept)i;
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct http_request *r = p->data;
-	if (r->last_was_value) {
-		r->hname_len = 0;
-		r->hname_too_long = false;
-		r->last_was_value = false;
+	if (r->in_value) {
+		r->name_len = 0;
+		r->name_too_long = false;
+		r->in_value = false;
 	}
-	if (r->hname_len + len >= sizeof(r->hname)) {
-		r->hname_too_long = true;
+	if (len > HEADER_NAME_MAX - r->name_len) {
+		r->name_too_long = true; /* not one we keep */
 		return 0;
 	}
-	memcpy(r->hname + r->hname_len, at, len);
-	r->hname_len += len;
+	memcpy(r->name + r->name_len, at, len);
+	r->name_len += len;
+	return 0;
+}
+
+static int append_value(struct http_request *r, enum kept k, const char *at, size_t len)
+{
+	if (len > kept_headers[k].max - r->value_len[k])
+		return fail(r, 431, "a header value is too long");
+	memcpy(r->value[k] + r->value_len[k], at, len);
+	r->value_len[k] += len;
+	r->value[k][r->value_len[k]] = '\0';
 	return 0;
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
 	struct http_request *r = p->data;
-	if (!r->last_was_value) {
+	if (!r->in_value) {
+		/* the first piece of this header's value */
 		header_name_done(r);
-		r->last_was_value = true;
-		if (r->cur != H_NONE && r->hval_len[r->cur] > 0 && r->cur == H_XFF) {
-			/* repeated X-Forwarded-For headers form one list */
-			if (r->hval_len[r->cur] + 2 <= HVAL_MAX) {
-				memcpy(r->hval[r->cur] + r->hval_len[r->cur], ", ", 2);
-				r->hval_len[r->cur] += 2;
-			}
-		} else if (r->cur != H_NONE) {
-			r->hval_len[r->cur] = 0;
+		r->in_value = true;
+		if (r->cur == KEPT_NONE)
+			return 0;
+		if (r->seen[r->cur]) {
+			if (!kept_headers[r->cur].list)
+				return fail(r, 400, "a header that may appear once is repeated");
+			if (append_value(r, r->cur, ", ", 2))
+				return 1;
 		}
+		r->seen[r->cur] = true;
 	}
-	if (r->cur == H_NONE)
+	if (r->cur == KEPT_NONE)
 		return 0;
-	if (r->hval_len[r->cur] + len > HVAL_MAX)
-		return fail(r, 431, "a header value is too long");
-	memcpy(r->hval[r->cur] + r->hval_len[r->cur], at, len);
-	r->hval_len[r->cur] += len;
-	r->hval[r->cur][r->hval_len[r->cur]] = '\0';
-	return 0;
+	return append_value(r, r->cur, at, len);
 }
 
 static int on_headers_complete(http_parser *p)
 {
 	struct http_request *r = p->data;
 	r->done = true;
-	if (p->content_length > 0 && p->content_length != ULLONG_MAX)
-		return fail(r, 400, "a request body is not expected") + 1;
-	if (p->flags & F_CHUNKED)
-		return fail(r, 400, "a request body is not expected") + 1;
-	/* 2: stop parsing after the head, do not expect a body */
-	return 1;
+	if ((p->content_length > 0 && p->content_length != ULLONG_MAX) || (p->flags & F_CHUNKED))
+		return fail(r, 400, "a request body is not expected");
+	return 1; /* no body: the message ends here */
 }
 
 static int on_message_complete(http_parser *p)
@@ -129,7 +161,9 @@ static int on_message_complete(http_parser *p)
 
 int http_request_new(size_t max_head, struct http_request **ret)
 {
-	struct http_request *r = calloc(1, sizeof(*r));
+	if (max_head == 0 || max_head > SIZE_MAX / 2)
+		return -EINVAL;
+	struct http_request *r = calloc(1, sizeof(*r) + max_head + 1);
 	if (!r)
 		return -ENOMEM;
 	r->max_head = max_head;
@@ -139,6 +173,11 @@ int http_request_new(size_t max_head, struct http_request **ret)
 	r->settings.on_header_value = on_header_value;
 	r->settings.on_headers_complete = on_headers_complete;
 	r->settings.on_message_complete = on_message_complete;
+	char *v = r->values;
+	for (int i = 0; i < KEPT_COUNT; i++) {
+		r->value[i] = v;
+		v += kept_headers[i].max + 1;
+	}
 	http_request_reset(r);
 	*ret = r;
 	return 0;
@@ -157,74 +196,81 @@ void http_request_reset(struct http_request *r)
 	r->done = false;
 	r->err_status = 0;
 	r->err_reason = NULL;
-	r->url_len = 0;
-	r->url[0] = r->path[0] = r->query[0] = '\0';
-	r->hname_len = 0;
-	r->hname_too_long = false;
-	r->last_was_value = true;
-	r->cur = H_NONE;
-	for (int i = 0; i < H_COUNT; i++) {
-		r->hval_len[i] = 0;
-		r->hval[i][0] = '\0';
+	r->target_len = 0;
+	r->target[0] = '\0';
+	r->path = r->target;
+	r->query = "";
+	r->name_len = 0;
+	r->name_too_long = false;
+	r->in_value = true;
+	r->cur = KEPT_NONE;
+	for (int i = 0; i < KEPT_COUNT; i++) {
+		r->seen[i] = false;
+		r->value_len[i] = 0;
+		r->value[i][0] = '\0';
 	}
 }
 
-static int split_url(struct http_request *r)
+/* Splits the target in place into path and query. Origin-form "/p?q" is
+ * what viewers send; absolute-form "http://host/p?q" must be accepted too
+ * (RFC 9112 3.2.2); "*" only comes with OPTIONS (answered 405). */
+static int split_target(struct http_request *r)
 {
-	if (r->url_len == 0 || r->url[0] != '/')
-		return fail(r, 400, "request target must be an absolute path") ? -EINVAL : 0;
-	const char *q = memchr(r->url, '?', r->url_len);
-	size_t plen = q ? (size_t)(q - r->url) : r->url_len;
-	const char *frag = memchr(r->url, '#', r->url_len);
-	size_t end = frag ? (size_t)(frag - r->url) : r->url_len;
-	if (plen > end)
-		plen = end;
-	memcpy(r->path, r->url, plen);
-	r->path[plen] = '\0';
-	if (q && (size_t)(q - r->url) < end) {
-		size_t ql = end - (size_t)(q - r->url) - 1;
-		memcpy(r->query, q + 1, ql);
-		r->query[ql] = '\0';
+	char *t = r->target;
+	for (size_t i = 0; i < r->target_len; i++)
+		if ((unsigned char)t[i] <= ' ' || t[i] == 0x7f)
+			return fail(r, 400, "invalid character in request target");
+	char *hash = strchr(t, '#');
+	if (hash)
+		*hash = '\0';
+	char *path = t;
+	if (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0) {
+		char *authority = strstr(t, "//") + 2;
+		path = authority + strcspn(authority, "/?");
+		if (path == authority)
+			return fail(r, 400, "request target has no host");
+	} else if (strcmp(t, "*") == 0) {
+		r->path = t;
+		return 0;
+	} else if (t[0] != '/') {
+		return fail(r, 400, "request target must be an absolute path");
 	}
-	for (const char *c = r->url; *c; c++)
-		if ((unsigned char)*c <= ' ' || *c == 0x7f)
-			return fail(r, 400, "invalid character in request target") ? -EINVAL : 0;
+	char *q = strchr(path, '?');
+	if (q) {
+		*q = '\0';
+		r->query = q + 1;
+	}
+	r->path = path[0] ? path : "/";
 	return 0;
 }
 
 int http_request_feed(struct http_request *r, const char *buf, size_t len, size_t *ret_consumed)
 {
 	if (r->err_status)
-		return -EINVAL;
-	if (r->done)
-		return -EINVAL;
-	if (len < r->parsed)
-		return -EINVAL;
+		return r->err_status == 431 ? -E2BIG : -EINVAL;
+	if (r->done || len < r->parsed)
+		return -EINVAL; /* misuse: reset first, always feed the same prefix */
 	size_t n = len - r->parsed;
-	size_t limit = r->max_head > r->parsed ? r->max_head - r->parsed : 0;
-	bool over = false;
-	if (n > limit) {
+	size_t limit = r->max_head - r->parsed;
+	if (n > limit)
 		n = limit;
-		over = true;
-	}
 	size_t used = http_parser_execute(&r->parser, &r->settings, buf + r->parsed, n);
 	r->parsed += used;
-	if (r->err_status)
-		return -EINVAL;
-	if (r->done) {
-		if (split_url(r) < 0)
-			return -EINVAL;
+	if (!r->err_status && r->done && split_target(r) == 0) {
 		*ret_consumed = r->parsed;
 		return HTTP_REQ_DONE;
 	}
-	if (HTTP_PARSER_ERRNO(&r->parser) != HPE_OK) {
-		fail(r, 400, http_errno_description(HTTP_PARSER_ERRNO(&r->parser)));
-		return -EINVAL;
+	if (!r->err_status) {
+		enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
+		if (e == HPE_HEADER_OVERFLOW)
+			fail(r, 431, "request headers too large");
+		else if (e != HPE_OK)
+			fail(r, 400, http_errno_description(e));
+		else if (r->parsed >= r->max_head)
+			fail(r, 431, "request headers too large");
 	}
-	if (over || r->parsed >= r->max_head) {
-		fail(r, 431, "request headers too large");
-		return -E2BIG;
-	}
+	if (r->err_status)
+		return r->err_status == 431 ? -E2BIG : -EINVAL;
 	return HTTP_REQ_NEED_MORE;
 }
 
@@ -250,6 +296,11 @@ enum http_req_method http_request_method(const struct http_request *r)
 	}
 }
 
+const char *http_request_method_name(const struct http_request *r)
+{
+	return http_method_str((enum http_method)r->parser.method);
+}
+
 const char *http_request_path(const struct http_request *r)
 {
 	return r->path;
@@ -260,6 +311,11 @@ const char *http_request_query(const struct http_request *r)
 	return r->query;
 }
 
+int http_request_version(const struct http_request *r)
+{
+	return r->parser.http_major * 10 + r->parser.http_minor;
+}
+
 bool http_request_keep_alive(const struct http_request *r)
 {
 	return http_should_keep_alive(&r->parser) != 0;
@@ -267,8 +323,8 @@ bool http_request_keep_alive(const struct http_request *r)
 
 const char *http_request_header(const struct http_request *r, const char *name)
 {
-	for (int i = 0; i < H_COUNT; i++)
-		if (strcasecmp(name, kept_names[i]) == 0)
-			return r->hval[i];
+	for (int i = 0; i < KEPT_COUNT; i++)
+		if (strcasecmp(name, kept_headers[i].name) == 0)
+			return r->value[i];
 	return "";
 }

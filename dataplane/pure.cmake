@@ -1,5 +1,5 @@
 # Pure dataplane modules (no I/O, no logging), each with unit tests and a
-# libFuzzer target.
+# libFuzzer target. Included from dataplane/CMakeLists.txt.
 add_library(acexy_dp_pure STATIC
   ${CMAKE_SOURCE_DIR}/dataplane/http_request.c
   ${CMAKE_SOURCE_DIR}/dataplane/query.c
@@ -8,8 +8,9 @@ add_library(acexy_dp_pure STATIC
 target_include_directories(acexy_dp_pure PUBLIC ${CMAKE_SOURCE_DIR} ${CMAKE_SOURCE_DIR}/include)
 target_link_libraries(acexy_dp_pure PUBLIC acexy::http_parser acexy::jansson)
 
-acexy_unit_test(test_dp_pure SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_dp_pure.c LIBS acexy_dp_pure)
-foreach(f http_request query ring engine_answer)
-  acexy_fuzz_target(fuzz_dp_${f} SOURCES ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_dp_${f}.c
-    LIBS acexy_dp_pure CORPUS ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/dp_${f})
+foreach(m http_request query ring engine_answer)
+  acexy_unit_test(test_dp_${m} SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_dp_${m}.c
+    LIBS acexy_dp_pure)
+  acexy_fuzz_target(fuzz_dp_${m} SOURCES ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_dp_${m}.c
+    LIBS acexy_dp_pure CORPUS ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/dp_${m})
 endforeach()

@@ -1,52 +1,56 @@
 #include "dataplane/query.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define QUERY_TEXT_MAX 16384
-
 struct param {
-	const char *raw; /* "name=value" as sent */
+	const char *raw; /* "name=value" as sent, inside text */
 	size_t raw_len;
-	char *name; /* decoded */
-	char *value;
+	const char *name; /* decoded, inside arena */
+	const char *value;
 };
 
 struct viewer_query {
-	char *text; /* copy of the raw query */
 	struct param params[QUERY_MAX_PARAMS];
 	size_t n;
-	int key_idx;
+	size_t key_idx;
 	const char *key_type;
 	char *mux_key;
+	char *text;  /* copy of the raw query */
+	char *arena; /* decoded names and values */
 };
+
+static const char *const content_params[] = {"id", "content_id", "infohash", "url", "magnet"};
+#define N_CONTENT_PARAMS (sizeof(content_params) / sizeof(content_params[0]))
 
 static int hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	c = tolower(c);
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
 	return -1;
 }
 
 int query_decode(const char *in, size_t len, char *out, size_t cap)
 {
+	if (cap == 0)
+		return -ENOSPC;
 	size_t o = 0;
 	for (size_t i = 0; i < len; i++) {
 		int c = (unsigned char)in[i];
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%') {
-			if (i + 2 >= len)
+			if (len - i < 3)
 				return -EINVAL;
-			int h = hexval((unsigned char)in[i + 1]),
-			    l = hexval((unsigned char)in[i + 2]);
+			int h = hexval((unsigned char)in[i + 1]);
+			int l = hexval((unsigned char)in[i + 2]);
 			if (h < 0 || l < 0)
 				return -EINVAL;
 			c = h * 16 + l;
@@ -58,57 +62,209 @@ int query_decode(const char *in, size_t len, char *out, size_t cap)
 			return -ENOSPC;
 		out[o++] = (char)c;
 	}
-	if (cap == 0)
-		return -ENOSPC;
 	out[o] = '\0';
 	return 0;
+}
+
+bool query_is_infohash(const char *s)
+{
+	size_t i = 0;
+	for (; s[i]; i++)
+		if (i >= 40 || hexval((unsigned char)s[i]) < 0)
+			return false;
+	return i == 40;
 }
 
 void viewer_query_free(struct viewer_query *q)
 {
 	if (!q)
 		return;
-	for (size_t i = 0; i < q->n; i++) {
-		free(q->params[i].name);
-		free(q->params[i].value);
-	}
-	free(q->text);
 	free(q->mux_key);
 	free(q);
 }
 
-static const char *const content_params[] = {"id", "content_id", "infohash", "url", "magnet"};
-/* parameters that change the bytes an engine sends (multiplex key) */
-static bool is_local(const char *name)
+/* Bytes kept as they are in the canonical encoding of the multiplex key;
+ * everything else becomes %XX, so '&', '=' and '%' never appear raw in a
+ * name or value. */
+static bool canonical_plain(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~' || c == ':' || c == '/';
+}
+
+static size_t canonical_len(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += canonical_plain((unsigned char)*s) ? 1 : 3;
+	return n;
+}
+
+static char *canonical_put(char *o, const char *s, bool lower)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (canonical_plain(c)) {
+			*o++ = lower && c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	return o;
+}
+
+static bool is_proxy_param(const char *name)
 {
 	return strcmp(name, "token") == 0 || strcmp(name, "format") == 0;
 }
 
 static int cmp_str(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int build_mux_key(struct viewer_query *q)
 {
-	const char *parts[QUERY_MAX_PARAMS];
-	size_t np = 0, total = strlen(q->key_type) + strlen(q->params[q->key_idx].value) + 4;
+	/* each forwarded parameter as "name=value", canonical, then sorted */
+	char *parts[QUERY_MAX_PARAMS];
+	size_t np = 0, total = 0;
+	int rc = 0;
 	for (size_t i = 0; i < q->n; i++) {
-		if ((int)i == q->key_idx || is_local(q->params[i].name))
+		const struct param *p = &q->params[i];
+		if (i == q->key_idx || is_proxy_param(p->name))
 			continue;
-		parts[np++] = q->params[i].raw;
-		total += q->params[i].raw_len + 2;
+		size_t l = canonical_len(p->name) + 1 + canonical_len(p->value);
+		char *s = malloc(l + 1);
+		if (!s) {
+			rc = -ENOMEM;
+			goto free_parts;
+		}
+		char *o = canonical_put(s, p->name, false);
+		*o++ = '=';
+		*canonical_put(o, p->value, false) = '\0';
+		parts[np++] = s;
+		total += l + 1;
 	}
 	qsort(parts, np, sizeof(parts[0]), cmp_str);
+	const char *key = q->params[q->key_idx].value;
+	bool lower = strcmp(q->key_type, "infohash") == 0 && query_is_infohash(key);
+	total += strlen(q->key_type) + 1 + canonical_len(key) + 1;
 	q->mux_key = malloc(total);
-	if (!q->mux_key)
-		return -ENOMEM;
-	size_t o = (size_t)snprintf(q->mux_key, total, "%s:%s", q->key_type,
-	                            q->params[q->key_idx].value);
+	if (!q->mux_key) {
+		rc = -ENOMEM;
+		goto free_parts;
+	}
+	char *o = q->mux_key;
+	memcpy(o, q->key_type, strlen(q->key_type));
+	o += strlen(q->key_type);
+	*o++ = ':';
+	o = canonical_put(o, key, lower);
 	for (size_t i = 0; i < np; i++) {
-		/* raw parts are not NUL-terminated inside the copy: find their end */
-		size_t l = strcspn(parts[i], "&");
-		o += (size_t)snprintf(q->mux_key + o, total - o, "&%.*s", (int)l, parts[i]);
+		*o++ = '&';
+		size_t l = strlen(parts[i]);
+		memcpy(o, parts[i], l);
+		o += l;
+	}
+	*o = '\0';
+free_parts:
+	for (size_t i = 0; i < np; i++)
+		free(parts[i]);
+	return rc;
+}
+
+/* Bytes that cannot be forwarded inside a URL as they are. */
+static bool forbidden_in_query(unsigned char c)
+{
+	return c <= ' ' || c == 0x7f || c == '#';
+}
+
+/* Adds the parameter text[p, pe) and decodes its name and value into the
+ * arena at *a (decoded is never longer than encoded: the arena fits). */
+static int add_param(struct viewer_query *q, const char *p, const char *pe, char **a, char *err,
+                     size_t errcap)
+{
+	if (q->n >= QUERY_MAX_PARAMS) {
+		snprintf(err, errcap, "too many query parameters (at most %d)", QUERY_MAX_PARAMS);
+		return -EINVAL;
+	}
+	const char *eq = memchr(p, '=', (size_t)(pe - p));
+	const char *vs = eq ? eq + 1 : pe;
+	size_t nl = (size_t)((eq ? eq : pe) - p), vl = (size_t)(pe - vs);
+	struct param *pr = &q->params[q->n];
+	pr->raw = p;
+	pr->raw_len = (size_t)(pe - p);
+	pr->name = *a;
+	if (query_decode(p, nl, *a, nl + 1) < 0)
+		goto bad_encoding;
+	*a += strlen(*a) + 1;
+	pr->value = *a;
+	if (query_decode(vs, vl, *a, vl + 1) < 0)
+		goto bad_encoding;
+	*a += strlen(*a) + 1;
+	q->n++;
+	return 0;
+bad_encoding:
+	snprintf(err, errcap, "parameter '%.*s' is not valid percent-encoding",
+	         (int)(nl > 40 ? 40 : nl), p);
+	return -EINVAL;
+}
+
+static int split_params(struct viewer_query *q, size_t len, char *err, size_t errcap)
+{
+	const char *p = q->text, *end = q->text + len;
+	char *a = q->arena;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *pe = amp ? amp : end;
+		/* "a=1&&b=2": empty pieces are nothing */
+		if (pe > p) {
+			int rc = add_param(q, p, pe, &a, err, errcap);
+			if (rc < 0)
+				return rc;
+		}
+		p = pe + 1;
+	}
+	return 0;
+}
+
+static int find_content_key(struct viewer_query *q, char *err, size_t errcap)
+{
+	const char *found[2] = {NULL, NULL};
+	size_t nfound = 0;
+	for (size_t i = 0; i < q->n; i++) {
+		const char *name = q->params[i].name;
+		if (strcmp(name, "pid") == 0 || strcmp(name, "sid") == 0) {
+			snprintf(err, errcap,
+			         "parameter '%s' is not allowed: pid/sid are chosen by the proxy",
+			         name);
+			return -EINVAL;
+		}
+		for (size_t k = 0; k < N_CONTENT_PARAMS; k++) {
+			if (strcmp(name, content_params[k]) != 0)
+				continue;
+			if (nfound < 2)
+				found[nfound] = content_params[k];
+			nfound++;
+			q->key_idx = i;
+			q->key_type = k <= 1 ? "content_id" : content_params[k];
+		}
+	}
+	if (nfound == 0) {
+		snprintf(err, errcap,
+		         "missing content parameter: one of id, content_id, infohash, url, magnet");
+		return -EINVAL;
+	}
+	if (nfound > 1) {
+		snprintf(err, errcap, "exactly one content parameter is allowed, got %s and %s%s",
+		         found[0], found[1], nfound > 2 ? " and more" : "");
+		return -EINVAL;
+	}
+	if (q->params[q->key_idx].value[0] == '\0') {
+		snprintf(err, errcap, "parameter '%s' is empty", q->params[q->key_idx].name);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -117,108 +273,42 @@ int viewer_query_parse(const char *raw, size_t len, struct viewer_query **ret, c
                        size_t errcap)
 {
 	if (len > QUERY_TEXT_MAX) {
-		snprintf(err, errcap, "query string too long");
+		snprintf(err, errcap, "query string too long (at most %d bytes)", QUERY_TEXT_MAX);
 		return -EINVAL;
 	}
-	struct viewer_query *q = calloc(1, sizeof(*q));
-	if (!q || !(q->text = malloc(len + 1))) {
-		free(q);
+	for (size_t i = 0; i < len; i++) {
+		if (forbidden_in_query((unsigned char)raw[i])) {
+			snprintf(err, errcap, "invalid character in the query string");
+			return -EINVAL;
+		}
+	}
+	/* one block: the struct, the text, and the arena (every name and
+	 * value decoded, NUL-terminated: at most len + 2 per parameter) */
+	size_t arena_size = len + 2 * QUERY_MAX_PARAMS;
+	struct viewer_query *q = malloc(sizeof(*q) + len + 1 + arena_size);
+	if (!q) {
 		snprintf(err, errcap, "out of memory");
 		return -ENOMEM;
 	}
+	memset(q, 0, sizeof(*q));
+	q->text = (char *)(q + 1);
+	q->arena = q->text + len + 1;
 	memcpy(q->text, raw, len);
 	q->text[len] = '\0';
-	q->key_idx = -1;
-	const char *p = q->text, *end = q->text + len;
-	int rc = 0;
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *pe = amp ? amp : end;
-		if (pe == p) {
-			p = pe + 1;
-			continue; /* "a=1&&b=2" */
-		}
-		if (q->n >= QUERY_MAX_PARAMS) {
-			snprintf(err, errcap, "too many query parameters (at most %d)",
-			         QUERY_MAX_PARAMS);
-			rc = -EINVAL;
-			goto out;
-		}
-		const char *eq = memchr(p, '=', (size_t)(pe - p));
-		const char *ne = eq ? eq : pe;
-		struct param *pr = &q->params[q->n];
-		pr->raw = p;
-		pr->raw_len = (size_t)(pe - p);
-		size_t nl = (size_t)(ne - p), vl = eq ? (size_t)(pe - eq - 1) : 0;
-		pr->name = malloc(nl + 1);
-		pr->value = malloc(vl + 1);
-		q->n++;
-		if (!pr->name || !pr->value) {
+	int rc = split_params(q, len, err, errcap);
+	if (rc == 0)
+		rc = find_content_key(q, err, errcap);
+	if (rc == 0) {
+		rc = build_mux_key(q);
+		if (rc < 0)
 			snprintf(err, errcap, "out of memory");
-			rc = -ENOMEM;
-			goto out;
-		}
-		if (query_decode(p, nl, pr->name, nl + 1) < 0 ||
-		    query_decode(eq ? eq + 1 : pe, vl, pr->value, vl + 1) < 0) {
-			snprintf(err, errcap, "parameter '%.*s' is not valid percent-encoding",
-			         (int)(nl > 40 ? 40 : nl), p);
-			rc = -EINVAL;
-			goto out;
-		}
-		p = pe + (amp ? 1 : 0);
-		if (!amp)
-			break;
 	}
-	const char *found[5];
-	size_t nfound = 0;
-	for (size_t i = 0; i < q->n; i++) {
-		const char *name = q->params[i].name;
-		if (strcmp(name, "pid") == 0 || strcmp(name, "sid") == 0) {
-			snprintf(err, errcap,
-			         "parameter '%s' is not allowed: the proxy gives every viewer its "
-			         "own "
-			         "pid",
-			         name);
-			rc = -EINVAL;
-			goto out;
-		}
-		for (size_t k = 0; k < 5; k++) {
-			if (strcmp(name, content_params[k]) != 0)
-				continue;
-			if (nfound < 5)
-				found[nfound] = content_params[k];
-			nfound++;
-			q->key_idx = (int)i;
-			q->key_type = k <= 1 ? "content_id" : content_params[k];
-		}
-	}
-	if (nfound == 0) {
-		snprintf(err, errcap,
-		         "missing content parameter: one of id, content_id, infohash, url, magnet");
-		rc = -EINVAL;
-		goto out;
-	}
-	if (nfound > 1) {
-		snprintf(err, errcap, "exactly one content parameter is allowed, got %s and %s%s",
-		         found[0], found[1], nfound > 2 ? " and more" : "");
-		rc = -EINVAL;
-		goto out;
-	}
-	if (q->params[q->key_idx].value[0] == '\0') {
-		snprintf(err, errcap, "parameter '%s' is empty", q->params[q->key_idx].name);
-		rc = -EINVAL;
-		goto out;
-	}
-	rc = build_mux_key(q);
 	if (rc < 0) {
-		snprintf(err, errcap, "out of memory");
-		goto out;
+		viewer_query_free(q);
+		return rc;
 	}
 	*ret = q;
 	return 0;
-out:
-	viewer_query_free(q);
-	return rc;
 }
 
 const char *viewer_query_key_type(const struct viewer_query *q)
@@ -231,25 +321,52 @@ const char *viewer_query_key(const struct viewer_query *q)
 	return q->params[q->key_idx].value;
 }
 
+const char *viewer_query_get(const struct viewer_query *q, const char *name)
+{
+	for (size_t i = 0; i < q->n; i++)
+		if (strcmp(q->params[i].name, name) == 0)
+			return q->params[i].value;
+	return NULL;
+}
+
 const char *viewer_query_mux_key(const struct viewer_query *q)
 {
 	return q->mux_key;
 }
 
+static bool unreserved(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~';
+}
+
 int viewer_query_engine_query(const struct viewer_query *q, const char *pid, char *buf, size_t cap)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < q->n; i++) {
-		if (is_local(q->params[i].name))
-			continue;
-		int n = snprintf(buf + o, cap - o, "%s%.*s", o ? "&" : "",
-		                 (int)q->params[i].raw_len, q->params[i].raw);
-		if (n < 0 || (size_t)n >= cap - o)
-			return -ENOSPC;
-		o += (size_t)n;
-	}
-	int n = snprintf(buf + o, cap - o, "%sformat=json&pid=%s", o ? "&" : "", pid);
-	if (n < 0 || (size_t)n >= cap - o)
+	if (!pid[0])
+		return -EINVAL;
+	for (const char *c = pid; *c; c++)
+		if (!unreserved((unsigned char)*c))
+			return -EINVAL;
+	/* the content parameter first, then the rest in order */
+	size_t order[QUERY_MAX_PARAMS], n = 0;
+	order[n++] = q->key_idx;
+	for (size_t i = 0; i < q->n; i++)
+		if (i != q->key_idx && !is_proxy_param(q->params[i].name))
+			order[n++] = i;
+	static const char tail[] = "format=json&pid=";
+	size_t need = sizeof(tail) - 1 + strlen(pid) + 1;
+	for (size_t i = 0; i < n; i++)
+		need += q->params[order[i]].raw_len + 1;
+	if (need > cap)
 		return -ENOSPC;
+	char *o = buf;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(o, q->params[order[i]].raw, q->params[order[i]].raw_len);
+		o += q->params[order[i]].raw_len;
+		*o++ = '&';
+	}
+	memcpy(o, tail, sizeof(tail) - 1);
+	o += sizeof(tail) - 1;
+	memcpy(o, pid, strlen(pid) + 1);
 	return 0;
 }

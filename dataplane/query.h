@@ -1,32 +1,51 @@
-/* A viewer's query string: the content key (exactly one of id, content_id,
- * infohash, url, magnet), refused parameters (pid, sid), and the parameters
- * forwarded to the engine with their original encoding. Pure and bounded. */
+/* A viewer's query string (INTERFACE.md "Viewer HTTP API", CONTRACTS.md §1):
+ * the content key (exactly one of id, content_id, infohash, url, magnet),
+ * the refused parameters (pid, sid: the proxy chooses them), the proxy's own
+ * (token, format: not forwarded) and every other parameter, forwarded to the
+ * engine in order with its original encoding. Names and values are
+ * percent-decoded ('+' is a space) for inspection only. Pure and bounded:
+ * at most QUERY_MAX_PARAMS parameters and QUERY_TEXT_MAX bytes. */
 #ifndef ACEXY_DP_QUERY_H
 #define ACEXY_DP_QUERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define QUERY_MAX_PARAMS 64
+#define QUERY_TEXT_MAX   16384 /* the default ACEXY_MAX_HEADER_BYTES */
 
 struct viewer_query;
 
-/* Parses `raw` (without '?'). On error writes a one-line reason naming the
- * parameter and returns -EINVAL. */
+/* Parses `raw` (the query without '?'). On error returns -EINVAL (or
+ * -ENOMEM) and writes a one-line reason naming the parameter into err
+ * (for the viewer's 400 answer). */
 int viewer_query_parse(const char *raw, size_t len, struct viewer_query **ret, char *err,
                        size_t errcap);
+/* Accepts NULL. */
 void viewer_query_free(struct viewer_query *q);
 /* "content_id" (for id and content_id), "infohash", "url" or "magnet". */
 const char *viewer_query_key_type(const struct viewer_query *q);
 /* The decoded content key. */
 const char *viewer_query_key(const struct viewer_query *q);
-/* Key for sharing one engine session: key type, key and the forwarded
- * parameters that change the bytes, sorted. */
+/* The decoded value of the first parameter with this decoded name, or NULL
+ * (e.g. the proxy's "token"). */
+const char *viewer_query_get(const struct viewer_query *q, const char *name);
+/* Key for sharing one engine session among viewers (multiplex): the key
+ * type, the key and every forwarded parameter (transcode_audio,
+ * preferred_audio_language, unknown flags: any may change the bytes),
+ * decoded, sorted, re-encoded canonically so that it is unambiguous and the
+ * viewers' spelling (%5F or _) does not matter. An infohash is lowercased. */
 const char *viewer_query_mux_key(const struct viewer_query *q);
-/* Writes the engine's query: the content parameter as the viewer named it,
- * the forwarded parameters in order (encoding untouched), format=json and
- * pid. Returns 0 or -ENOSPC. */
+/* Writes the engine's query (without '?'): the content parameter as the
+ * viewer sent it, the forwarded parameters in order, raw, then format=json
+ * and pid. pid must be non-empty unreserved characters (-EINVAL). Returns
+ * 0, or -ENOSPC (buf untouched). */
 int viewer_query_engine_query(const struct viewer_query *q, const char *pid, char *buf, size_t cap);
-/* Percent-decodes (and '+' → ' ') into out; -EINVAL on bad escapes or NUL. */
+
+/* Percent-decodes (and '+' → ' ') len bytes into out (NUL-terminated).
+ * -EINVAL on a bad escape or a decoded NUL, -ENOSPC if out is too small. */
 int query_decode(const char *in, size_t len, char *out, size_t cap);
+/* 40 hexadecimal digits. A check for the caller: not enforced here. */
+bool query_is_infohash(const char *s);
 
 #endif

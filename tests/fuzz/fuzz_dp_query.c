@@ -1,22 +1,46 @@
+/* Parses a viewer query and checks what is built from it: the engine query
+ * keeps the content parameter first and ends with format=json&pid=, and
+ * parsing the forwarded part again gives the same content key and
+ * multiplex key (forwarding is faithful). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dataplane/query.h"
 
+#define TAIL "format=json&pid=0123456789abcdef"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct viewer_query *q = NULL;
 	char err[256] = "";
-	if (viewer_query_parse((const char *)data, size, &q, err, sizeof(err)) == 0) {
-		char buf[20000];
-		if (!viewer_query_key(q)[0] || !viewer_query_mux_key(q))
+	if (viewer_query_parse((const char *)data, size, &q, err, sizeof(err)) != 0) {
+		if (!err[0] || q)
 			abort();
-		(void)viewer_query_engine_query(q, "0123456789abcdef", buf, sizeof(buf));
-		viewer_query_free(q);
-	} else if (!err[0]) {
-		abort();
+		return 0;
 	}
+	static char buf[QUERY_TEXT_MAX + 64];
+	const char *type = viewer_query_key_type(q), *mux = viewer_query_mux_key(q);
+	if (!viewer_query_key(q)[0] || !mux || strncmp(mux, type, strlen(type)) != 0 ||
+	    mux[strlen(type)] != ':')
+		abort();
+	for (const char *c = mux; *c; c++)
+		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f)
+			abort();
+	if (viewer_query_engine_query(q, "0123456789abcdef", buf, sizeof(buf)) != 0)
+		abort(); /* the forwarded part is never longer than the query */
+	size_t len = strlen(buf);
+	if (len < strlen(TAIL) || strcmp(buf + len - strlen(TAIL), TAIL) != 0)
+		abort();
+	buf[len - strlen(TAIL)] = '\0';
+	struct viewer_query *again = NULL;
+	if (viewer_query_parse(buf, strlen(buf), &again, err, sizeof(err)) != 0)
+		abort();
+	if (strcmp(viewer_query_mux_key(again), mux) != 0 ||
+	    strcmp(viewer_query_key(again), viewer_query_key(q)) != 0)
+		abort();
+	viewer_query_free(again);
+	viewer_query_free(q);
 	return 0;
 }
