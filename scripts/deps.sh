@@ -13,6 +13,8 @@ PACKAGES=(
   # tests
   libcmocka-dev clang libclang-rt-14-dev clang-format ffmpeg curl python3
   procps iproute2 socat
+  # deploy checks (scripts/check-deploy.sh; it adds nodejs/npm when node is missing)
+  yamllint docker-compose binutils
 )
 
 missing=()

@@ -16,6 +16,9 @@ cmake -S . -B build -DCMAKE_C_COMPILER=gcc >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j2 --timeout 600)
 
+echo "== deploy checks (image, Kubernetes, Compose, systemd; offline)"
+bash scripts/check-deploy.sh build/bin
+
 echo "== sanitizer build (clang, ASan + UBSan, libFuzzer targets)"
 CC=clang cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DACEXY_SANITIZE=ON -DACEXY_FUZZ=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
