@@ -106,14 +106,6 @@ static json_t *ask(const char *url, json_t *req_body, int *ret_exit, char *err, 
 	return res;
 }
 
-static const char *s_of(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-	if (json_is_string(v))
-		return json_string_value(v);
-	return "";
-}
-
 static void print_table(json_t *rows, const char *const *cols, const char *const *heads, int n)
 {
 	size_t w[16] = {0};
@@ -162,11 +154,11 @@ static void print_human(const char *cmd, json_t *res)
 		return;
 	}
 	if (strcmp(cmd, "engines") == 0) {
-		static const char *const cols[] = {"host",   "port",   "container_id",
-		                                   "health", "leases", "fallback"};
-		static const char *const heads[] = {"HOST",   "PORT",   "CONTAINER",
-		                                    "HEALTH", "LEASES", "FALLBACK"};
-		print_table(json_object_get(res, "engines"), cols, heads, 6);
+		static const char *const cols[] = {"host", "port",   "container_id", "health",
+		                                   "load", "leases", "forwarded",    "fallback"};
+		static const char *const heads[] = {"HOST", "PORT",   "CONTAINER", "HEALTH",
+		                                    "LOAD", "LEASES", "FORWARDED", "FALLBACK"};
+		print_table(json_object_get(res, "engines"), cols, heads, 8);
 		return;
 	}
 	if (strcmp(cmd, "config") == 0) {
@@ -188,6 +180,21 @@ static void print_human(const char *cmd, json_t *res)
 		printf("%-20s %s\n", k, t ? t : "");
 		free(t);
 	}
+	json_t *orch = json_object_get(res, "orchestrator");
+	if (json_is_object(orch)) {
+		json_object_foreach(orch, k, v)
+		{
+			if (json_is_null(v) || (json_is_string(v) && !json_string_length(v)))
+				continue;
+			char *t = json_is_string(v)
+			                  ? strdup(json_string_value(v))
+			                  : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
+			char key[64];
+			snprintf(key, sizeof(key), "orchestrator.%s", k);
+			printf("%-28s %s\n", key, t ? t : "");
+			free(t);
+		}
+	}
 	json_t *dps = json_object_get(res, "dataplanes");
 	if (json_is_array(dps) && json_array_size(dps) > 0 &&
 	    json_is_object(json_array_get(dps, 0))) {
@@ -199,7 +206,8 @@ static void print_human(const char *cmd, json_t *res)
 		print_table(dps, cols, heads, 4);
 	} else if (json_is_array(dps)) {
 		size_t i;
-		json_array_foreach(dps, i, v) printf("%-20s %s\n", "dataplane", s_of(dps, ""));
+		json_array_foreach(dps, i, v) printf("%-20s %s\n", "dataplane",
+		                                     json_is_string(v) ? json_string_value(v) : "");
 	}
 	json_t *streams = json_object_get(res, "streams");
 	if (json_is_array(streams) && json_array_size(streams) > 0) {

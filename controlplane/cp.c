@@ -10,6 +10,8 @@
 #include "acexy/log.h"
 #include "acexy/proto.h"
 #include "controlplane/cp.h"
+#include "controlplane/fallback.h"
+#include "controlplane/orch.h"
 
 double cp_now(void)
 {
@@ -225,6 +227,10 @@ static void handle_assign(struct cp *cp, struct ipc_req *req, const struct proto
 			return;
 		}
 	}
+	if (cp->orch) {
+		orch_assign(cp->orch, req, m->id, instance, m->body);
+		return;
+	}
 	char why[200];
 	struct cp_lease *l = assign_engine(cp, instance, m->body, m->id, why, sizeof(why));
 	if (!l) {
@@ -412,13 +418,22 @@ json_t *cp_admin_result(struct cp *cp, const char *command, const char *arg, con
 			                  "bytes", (json_int_t)l->bytes, "viewers", (int)l->viewers,
 			                  "age_s", now - l->created));
 		}
-		json_t *engines = json_array();
-		json_array_append_new(engines,
-		                      json_pack("{s:s,s:s,s:i,s:s,s:b,s:i,s:s}", "container_id", "",
-		                                "host", acexy_cfg_s(cp->cfg, ACEXY_S_HOST), "port",
-		                                (int)acexy_cfg_u(cp->cfg, ACEXY_S_PORT), "scheme",
-		                                acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME), "fallback", 1,
-		                                "leases", (int)nleases, "health", "unknown"));
+		json_t *engines = cp->orch ? orch_engines_json(cp->orch) : json_array();
+		unsigned nfallback = 0;
+		for (struct cp_lease *l = cp->leases; l; l = l->next)
+			nfallback += l->fallback;
+		json_array_append_new(
+		        engines,
+		        json_pack("{s:s,s:s,s:i,s:s,s:b,s:i,s:i,s:b,s:s,s:s,s:f}", "container_id",
+		                  "", "host", acexy_cfg_s(cp->cfg, ACEXY_S_HOST), "port",
+		                  (int)acexy_cfg_u(cp->cfg, ACEXY_S_PORT), "scheme",
+		                  acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME), "fallback", 1, "leases",
+		                  (int)nfallback, "load", (int)nfallback, "forwarded", 0, "health",
+		                  fallback_health_name(fallback_health(cp->fallback)),
+		                  "health_error", fallback_error(cp->fallback), "checked_ago_s",
+		                  fallback_checked_at(cp->fallback) > 0
+		                          ? now - fallback_checked_at(cp->fallback)
+		                          : -1.0));
 		if (strcmp(command, "engines") == 0) {
 			json_decref(dps);
 			json_decref(streams);
@@ -430,7 +445,8 @@ json_t *cp_admin_result(struct cp *cp, const char *command, const char *arg, con
 			return json_pack("{s:o}", "streams", streams);
 		}
 		json_decref(streams);
-		return json_pack("{s:s,s:s,s:s,s:f,s:i,s:I,s:I,s:I,s:o,s:o}", "program",
+		json_t *orch = cp->orch ? orch_status_json(cp->orch) : json_null();
+		return json_pack("{s:s,s:s,s:s,s:f,s:i,s:I,s:I,s:I,s:o,s:o,s:o}", "program",
 		                 "acexy-controlplane", "version", ACEXY_VERSION, "mode",
 		                 acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_URL)[0] ? "orchestrator"
 		                                                           : "single-engine",
@@ -438,7 +454,7 @@ json_t *cp_admin_result(struct cp *cp, const char *command, const char *arg, con
 		                 "assignments", (json_int_t)cp->assignments, "dataplanes_lost",
 		                 (json_int_t)cp->dataplanes_lost, "bad_messages",
 		                 (json_int_t)cp->bad_messages, "dataplanes", dps, "engines",
-		                 engines);
+		                 engines, "orchestrator", orch);
 	}
 	if (strcmp(command, "stream") == 0 || strcmp(command, "stop") == 0) {
 		struct cp_lease *l = lease_find(cp, strtoull(arg, NULL, 10));
@@ -539,6 +555,14 @@ int cp_start(struct cp *cp)
 		cp->control = NULL;
 		return rc;
 	}
+	rc = fallback_start(cp, &cp->fallback);
+	if (rc < 0)
+		return rc;
+	if (acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_URL)[0]) {
+		rc = orch_start(cp, &cp->orch);
+		if (rc < 0)
+			return rc;
+	}
 	ev_timer_init(&cp->lost_timer, on_lost_tick, 0.25, 0.25);
 	cp->lost_timer.data = cp;
 	ev_timer_start(cp->loop, &cp->lost_timer);
@@ -549,6 +573,10 @@ int cp_start(struct cp *cp)
 void cp_stop(struct cp *cp)
 {
 	ev_timer_stop(cp->loop, &cp->lost_timer);
+	orch_stop(cp->orch);
+	cp->orch = NULL;
+	fallback_stop(cp->fallback);
+	cp->fallback = NULL;
 	ipc_server_close(cp->admin);
 	ipc_server_close(cp->control);
 	cp->admin = cp->control = NULL;

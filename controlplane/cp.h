@@ -65,6 +65,8 @@ struct cp {
 	/* counters */
 	uint64_t assignments, refusals, dataplanes_lost, bad_messages;
 	struct cp_http *http;
+	struct orch *orch;         /* NULL in single-engine mode */
+	struct fallback *fallback; /* the single engine's health probe */
 };
 
 int cp_start(struct cp *cp);

@@ -12,6 +12,8 @@
 
 #include "acexy/log.h"
 #include "controlplane/cp.h"
+#include "controlplane/fallback.h"
+#include "controlplane/orch.h"
 #include "dataplane/http_request.h"
 
 #define HEAD_MAX 8192
@@ -240,6 +242,33 @@ void cp_metrics_text(struct cp *cp, char **ret, size_t *ret_len)
 	        "# TYPE acexy_cp_bad_messages_total counter\nacexy_cp_bad_messages_total %" PRIu64
 	        "\n",
 	        cp->assignments, cp->refusals, nleases, ndp, cp->dataplanes_lost, cp->bad_messages);
+	fprintf(f,
+	        "# HELP acexy_cp_fallback_engine_healthy 1 when the single (fallback) engine's "
+	        "last "
+	        "probe succeeded.\n"
+	        "# TYPE acexy_cp_fallback_engine_healthy gauge\nacexy_cp_fallback_engine_healthy "
+	        "%d\n",
+	        fallback_health(cp->fallback) == FB_HEALTHY);
+	if (cp->orch) {
+		struct orch_counters oc;
+		orch_counters(cp->orch, &oc);
+		fprintf(f,
+		        "# HELP acexy_cp_orchestrator_state Orchestrator state (0 unknown, 1 "
+		        "healthy, "
+		        "2 degraded, 3 unreachable).\n"
+		        "# TYPE acexy_cp_orchestrator_state gauge\nacexy_cp_orchestrator_state %d\n"
+		        "# HELP acexy_cp_orchestrator_engines Engines listed by the orchestrator.\n"
+		        "# TYPE acexy_cp_orchestrator_engines gauge\nacexy_cp_orchestrator_engines "
+		        "%u\n"
+		        "# HELP acexy_cp_provisions_total Provisioning calls by outcome.\n"
+		        "# TYPE acexy_cp_provisions_total counter\n"
+		        "acexy_cp_provisions_total{outcome=\"ok\"} %" PRIu64 "\n"
+		        "acexy_cp_provisions_total{outcome=\"failed\"} %" PRIu64 "\n"
+		        "# HELP acexy_cp_assign_waiting Assign requests waiting for an engine.\n"
+		        "# TYPE acexy_cp_assign_waiting gauge\nacexy_cp_assign_waiting %u\n",
+		        (int)oc.state, oc.engines, oc.provisions_ok, oc.provisions_failed,
+		        oc.waiting);
+	}
 	fclose(f);
 	*ret = buf;
 	*ret_len = len;

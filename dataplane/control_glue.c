@@ -492,7 +492,7 @@ int dp_control_start(struct dp *dp)
 	int rc = ipc_url(run_dir, "control.sock", url, sizeof(url));
 	if (rc < 0)
 		return rc;
-	rc = ipc_client_open(url, 5000, &cc->sock);
+	rc = ipc_client_open(url, -1, &cc->sock);
 	if (rc < 0)
 		return rc;
 	rc = ipc_mailbox_new(dp->main_loop, &cc->mb);

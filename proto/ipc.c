@@ -105,7 +105,7 @@ int ipc_url(const char *run_dir, const char *name, char *buf, size_t cap)
 
 /* ---- client ---- */
 
-int ipc_client_open(const char *url, uint32_t resend_ms, nng_socket *ret)
+int ipc_client_open(const char *url, int32_t resend_ms, nng_socket *ret)
 {
 	nng_socket s;
 	int rv = nng_req0_open(&s);

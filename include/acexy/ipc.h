@@ -21,7 +21,9 @@ int ipc_url(const char *run_dir, const char *name, char *buf, size_t cap);
 
 /* Client: a REQ socket dialing `url` in the background (either side may
  * start first; reconnects with back-off). */
-int ipc_client_open(const char *url, uint32_t resend_ms, nng_socket *ret);
+/* resend_ms < 0 disables nng's resends: every call has its own deadline and
+ * a resent assign could take a second lease. */
+int ipc_client_open(const char *url, int32_t resend_ms, nng_socket *ret);
 /* err: 0 or an nng error (NNG_ETIMEDOUT, NNG_ECLOSED, ...). buf is valid
  * only during the callback. */
 typedef void (*ipc_reply_fn)(void *ud, int err, const uint8_t *buf, size_t len);

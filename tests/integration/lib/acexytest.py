@@ -46,13 +46,14 @@ def wait_until(pred, timeout, interval=0.02, what="condition"):
     raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
 
 
-def http_get(port, path, method="GET", headers=None, timeout=5, host="127.0.0.1"):
-    """Returns (status, headers dict lower-cased, body bytes)."""
+def http_get(port, path, method="GET", headers=None, timeout=5, host="127.0.0.1", max_body=None):
+    """Returns (status, headers dict lower-cased, body bytes). max_body: read
+    at most that many body bytes (for endless streams)."""
     c = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         c.request(method, path, headers=headers or {})
         r = c.getresponse()
-        body = r.read()
+        body = r.read() if max_body is None else r.read(max_body)
         return r.status, {k.lower(): v for k, v in r.getheaders()}, body
     finally:
         c.close()

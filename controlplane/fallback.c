@@ -1,0 +1,184 @@
+#include "controlplane/fallback.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acexy/log.h"
+#include "controlplane/cp.h"
+#include "dataplane/curl_ev.h"
+
+#define PROBE_EVERY_S  5.0
+#define PROBE_RETRY_S  1.0 /* while unhealthy or unknown */
+#define PROBE_TIMEOUT  3000L
+#define PROBE_BODY_MAX 16384
+
+struct fallback {
+	struct cp *cp;
+	struct curl_ev *ce;
+	ev_timer timer;
+	CURL *easy;
+	char url[600];
+	char body[PROBE_BODY_MAX + 1];
+	size_t len;
+	bool overflow;
+	enum fb_health health;
+	char error[200];
+	double checked;
+};
+
+const char *fallback_health_name(enum fb_health h)
+{
+	return h == FB_HEALTHY ? "healthy" : h == FB_UNHEALTHY ? "unhealthy" : "unknown";
+}
+
+bool fallback_judge(long http_status, const char *body, char *why, size_t cap)
+{
+	if (http_status != 200) {
+		snprintf(why, cap, "get_version answered HTTP %ld", http_status);
+		return false;
+	}
+	json_error_t jerr;
+	json_t *j = json_loads(body ? body : "", JSON_REJECT_DUPLICATES, &jerr);
+	if (!j || !json_is_object(j)) {
+		snprintf(why, cap, "get_version answer is not a JSON object");
+		json_decref(j);
+		return false;
+	}
+	json_t *res = json_object_get(j, "result");
+	json_t *err = json_object_get(j, "error");
+	bool ok = res && !json_is_null(res);
+	if (!ok)
+		snprintf(why, cap, "get_version error: %s",
+		         json_is_string(err) ? json_string_value(err) : "no result");
+	json_decref(j);
+	return ok;
+}
+
+static size_t on_write(char *d, size_t sz, size_t n, void *ud)
+{
+	struct fallback *f = ud;
+	size_t len = sz * n;
+	if (f->len + len > PROBE_BODY_MAX) {
+		f->overflow = true;
+		return 0;
+	}
+	memcpy(f->body + f->len, d, len);
+	f->len += len;
+	f->body[f->len] = '\0';
+	return len;
+}
+
+static void set_health(struct fallback *f, enum fb_health h, const char *why)
+{
+	if (h != f->health)
+		ALOG(h == FB_HEALTHY ? ALOG_INFO : ALOG_WARN, "fallback_engine_health",
+		     ALOG_S("url", f->url), ALOG_S("health", fallback_health_name(h)),
+		     ALOG_S("was", fallback_health_name(f->health)), ALOG_S("why", why));
+	f->health = h;
+	snprintf(f->error, sizeof(f->error), "%s", why);
+	f->checked = cp_now();
+	ev_timer_set(&f->timer, h == FB_HEALTHY ? PROBE_EVERY_S : PROBE_RETRY_S, 0.);
+	ev_timer_start(f->cp->loop, &f->timer);
+}
+
+static void on_done(void *ud, CURL *easy, CURLcode res)
+{
+	struct fallback *f = ud;
+	long code = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(easy);
+	f->easy = NULL;
+	char why[200] = "";
+	if (f->overflow)
+		snprintf(why, sizeof(why), "get_version answer larger than %d bytes",
+		         PROBE_BODY_MAX);
+	else if (res != CURLE_OK)
+		snprintf(why, sizeof(why), "%s", curl_easy_strerror(res));
+	else if (fallback_judge(code, f->body, why, sizeof(why)))
+		why[0] = '\0';
+	set_health(f, why[0] ? FB_UNHEALTHY : FB_HEALTHY, why);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct fallback *f = w->data;
+	if (f->easy)
+		return;
+	CURL *e = curl_easy_init();
+	if (!e) {
+		set_health(f, f->health, "out of memory");
+		return;
+	}
+	f->len = 0;
+	f->body[0] = '\0';
+	f->overflow = false;
+	curl_easy_setopt(e, CURLOPT_URL, f->url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, PROBE_TIMEOUT);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, PROBE_TIMEOUT);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (curl_ev_add(f->ce, e, on_done, f) < 0) {
+		curl_easy_cleanup(e);
+		set_health(f, f->health, "could not start the probe");
+		return;
+	}
+	f->easy = e;
+}
+
+int fallback_start(struct cp *cp, struct fallback **ret)
+{
+	struct fallback *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->cp = cp;
+	int rc = curl_ev_new(cp->loop, &f->ce);
+	if (rc < 0) {
+		free(f);
+		return rc;
+	}
+	const char *host = acexy_cfg_s(cp->cfg, ACEXY_S_HOST);
+	bool v6 = strchr(host, ':') != NULL;
+	snprintf(f->url, sizeof(f->url), "%s://%s%s%s:%u/webui/api/service?method=get_version",
+	         acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME), v6 ? "[" : "", host, v6 ? "]" : "",
+	         (unsigned)acexy_cfg_u(cp->cfg, ACEXY_S_PORT));
+	ev_timer_init(&f->timer, on_timer, 0., 0.);
+	f->timer.data = f;
+	ev_timer_start(cp->loop, &f->timer);
+	*ret = f;
+	return 0;
+}
+
+void fallback_stop(struct fallback *f)
+{
+	if (!f)
+		return;
+	ev_timer_stop(f->cp->loop, &f->timer);
+	if (f->easy) {
+		curl_ev_remove(f->ce, f->easy);
+		curl_easy_cleanup(f->easy);
+	}
+	curl_ev_free(f->ce);
+	free(f);
+}
+
+enum fb_health fallback_health(const struct fallback *f)
+{
+	return f ? f->health : FB_UNKNOWN;
+}
+
+const char *fallback_error(const struct fallback *f)
+{
+	return f ? f->error : "";
+}
+
+double fallback_checked_at(const struct fallback *f)
+{
+	return f ? f->checked : 0;
+}

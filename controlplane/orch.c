@@ -1,0 +1,775 @@
+#include "controlplane/orch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "acexy/log.h"
+#include "acexy/proto.h"
+#include "controlplane/cp.h"
+#include "controlplane/fallback.h"
+#include "dataplane/curl_ev.h"
+
+#define BODY_MAX             (1024 * 1024)
+#define ENGINES_TTL          2.0
+#define PROVISION_TIMEOUT_MS 35000L
+#define CALL_TIMEOUT_MS      5000L
+#define DEFAULT_RETRY        5
+
+struct waiter {
+	struct waiter *next;
+	struct ipc_req *req;
+	uint64_t id;
+	char instance[96];
+	json_t *body;
+	double deadline;
+};
+
+struct orch {
+	struct cp *cp;
+	struct curl_ev *ce;
+	char base[600];
+	char auth[700];
+	enum orch_state state;
+	bool status_inflight, engines_inflight;
+	bool can_provision;
+	char block_code[64], block_msg[256];
+	int block_eta;
+	bool block_should_wait;
+	struct orch_engine *engines;
+	size_t nengines;
+	double engines_at;
+	ev_timer poll;
+	ev_timer tick; /* waiters' deadlines, provisioning retries, readiness polls */
+	struct waiter *waiting;
+	/* provisioning */
+	bool provisioning;
+	double prov_retry_at; /* 0 = none scheduled */
+	char prov_container[128];
+	double prov_started;
+	bool prov_ready_check;
+	int last_eta;
+	uint64_t provisions_ok, provisions_failed;
+};
+
+const char *orch_state_name(enum orch_state s)
+{
+	switch (s) {
+	case ORCH_HEALTHY:
+		return "healthy";
+	case ORCH_DEGRADED:
+		return "degraded";
+	case ORCH_UNREACHABLE:
+		return "unreachable";
+	default:
+		return "unknown";
+	}
+}
+
+/* ---- pure parts ---- */
+
+double orch_parse_time(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (!s)
+		return 0;
+	int n = 0;
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	double frac = 0, scale = 0.1;
+	const char *p = s + n;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			frac += (*p - '0') * scale;
+	}
+	int off = 0;
+	if (*p == '+' || *p == '-') {
+		int hh = 0, mm = 0;
+		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) < 1)
+			return 0;
+		off = (hh * 3600 + mm * 60) * (*p == '+' ? 1 : -1);
+	} else if (*p != 'Z' && *p != '\0') {
+		return 0;
+	}
+	return (double)timegm(&tm) + frac - off;
+}
+
+static int better(const struct orch_engine *a, const struct orch_engine *b)
+{
+	/* healthy before unknown before unhealthy; fewest streams; forwarded
+	 * first; least recently used first */
+	if (a->health != b->health)
+		return a->health < b->health;
+	unsigned la = a->orch_streams + a->own_leases, lb = b->orch_streams + b->own_leases;
+	if (la != lb)
+		return la < lb;
+	if (a->forwarded != b->forwarded)
+		return a->forwarded;
+	return a->last_usage < b->last_usage;
+}
+
+int orch_select(const struct orch_engine *e, size_t n, unsigned max)
+{
+	int best = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].orch_streams + e[i].own_leases >= max)
+			continue;
+		if (best < 0 || better(&e[i], &e[best]))
+			best = (int)i;
+	}
+	return best;
+}
+
+/* ---- HTTP calls ---- */
+
+struct call {
+	struct orch *o;
+	char *body;
+	size_t len;
+	bool too_big;
+	struct curl_slist *headers;
+	void (*done)(struct orch *o, struct call *c, CURLcode res, long code);
+	char what[32];
+	char url[700];
+};
+
+static size_t call_write(char *d, size_t sz, size_t n, void *ud)
+{
+	struct call *c = ud;
+	size_t len = sz * n;
+	if (c->len + len > BODY_MAX) {
+		c->too_big = true;
+		return 0;
+	}
+	char *nb = realloc(c->body, c->len + len + 1);
+	if (!nb)
+		return 0;
+	c->body = nb;
+	memcpy(c->body + c->len, d, len);
+	c->len += len;
+	c->body[c->len] = '\0';
+	return len;
+}
+
+static void call_done(void *ud, CURL *easy, CURLcode res)
+{
+	struct call *c = ud;
+	long code = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(easy);
+	curl_slist_free_all(c->headers);
+	c->done(c->o, c, res, code);
+	free(c->body);
+	free(c);
+}
+
+static int call_start(struct orch *o, const char *what, const char *path, const char *post,
+                      long timeout_ms, void (*done)(struct orch *, struct call *, CURLcode, long))
+{
+	struct call *c = calloc(1, sizeof(*c));
+	CURL *e = curl_easy_init();
+	if (!c || !e) {
+		free(c);
+		if (e)
+			curl_easy_cleanup(e);
+		return -ENOMEM;
+	}
+	c->o = o;
+	c->done = done;
+	snprintf(c->what, sizeof(c->what), "%s", what);
+	snprintf(c->url, sizeof(c->url), "%s%s", o->base, path);
+	if (o->auth[0])
+		c->headers = curl_slist_append(c->headers, o->auth);
+	if (post)
+		c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
+	curl_easy_setopt(e, CURLOPT_URL, c->url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, call_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (post) {
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, post);
+	}
+	if (curl_ev_add(o->ce, e, call_done, c) < 0) {
+		curl_slist_free_all(c->headers);
+		curl_easy_cleanup(e);
+		free(c);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* ---- leases ---- */
+
+static unsigned own_leases_on(struct orch *o, const char *container_id)
+{
+	unsigned n = 0;
+	for (struct cp_lease *l = o->cp->leases; l; l = l->next)
+		if (!l->fallback && strcmp(l->container_id, container_id) == 0)
+			n++;
+	return n;
+}
+
+static void reply(struct ipc_req *req, enum proto_type t, uint64_t id, json_t *body)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	proto_encode(t, id, body, &buf, &len);
+	ipc_reply(req, buf, len);
+	free(buf);
+	json_decref(body);
+}
+
+static void refuse(struct orch *o, struct ipc_req *req, uint64_t id, const char *reason, int eta)
+{
+	o->cp->refusals++;
+	ALOG(ALOG_WARN, "assign_refused", ALOG_S("reason", reason), ALOG_I("retry_after", eta));
+	reply(req, PROTO_REFUSAL, id,
+	      json_pack("{s:s,s:i}", "reason", reason, "retry_after",
+	                eta > 0 ? eta : DEFAULT_RETRY));
+}
+
+static struct cp_lease *grant(struct orch *o, const char *instance, json_t *body, uint64_t id,
+                              const char *scheme, const char *host, unsigned port,
+                              const char *container_id, bool fallback)
+{
+	struct cp *cp = o->cp;
+	struct cp_lease *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->id = ++cp->next_lease;
+	snprintf(l->instance, sizeof(l->instance), "%s", instance);
+	snprintf(l->key_type, sizeof(l->key_type), "%s",
+	         json_string_value(json_object_get(body, "key_type")));
+	snprintf(l->key, sizeof(l->key), "%s", json_string_value(json_object_get(body, "key")));
+	snprintf(l->scheme, sizeof(l->scheme), "%s", scheme);
+	snprintf(l->host, sizeof(l->host), "%s", host);
+	l->port = port;
+	snprintf(l->container_id, sizeof(l->container_id), "%s", container_id);
+	l->fallback = fallback;
+	l->created = cp_now();
+	l->assign_req = id;
+	l->next = cp->leases;
+	cp->leases = l;
+	cp->assignments++;
+	return l;
+}
+
+static void answer_lease(struct ipc_req *req, uint64_t id, const struct cp_lease *l)
+{
+	reply(req, PROTO_LEASE, id,
+	      json_pack("{s:I,s:s,s:s,s:i,s:s,s:b}", "lease", (json_int_t)l->id, "scheme",
+	                l->scheme, "host", l->host, "port", (int)l->port, "container_id",
+	                l->container_id, "fallback", l->fallback));
+}
+
+static bool try_fallback(struct orch *o, struct ipc_req *req, uint64_t id, const char *instance,
+                         json_t *body)
+{
+	struct cp *cp = o->cp;
+	if (!acexy_cfg_b(cp->cfg, ACEXY_S_FALLBACK))
+		return false;
+	if (fallback_health(cp->fallback) == FB_UNHEALTHY) {
+		ALOG(ALOG_WARN, "fallback_skipped", ALOG_S("why", fallback_error(cp->fallback)));
+		return false;
+	}
+	struct cp_lease *l = grant(o, instance, body, id, acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME),
+	                           acexy_cfg_s(cp->cfg, ACEXY_S_HOST),
+	                           (unsigned)acexy_cfg_u(cp->cfg, ACEXY_S_PORT), "", true);
+	if (!l)
+		return false;
+	ALOG(ALOG_INFO, "lease_granted", ALOG_U("lease", l->id), ALOG_S("instance", instance),
+	     ALOG_S("content", l->key), ALOG_S("engine", l->host), ALOG_U("port", l->port),
+	     ALOG_B("fallback", true), ALOG_S("why", "orchestrator unreachable"));
+	answer_lease(req, id, l);
+	return true;
+}
+
+/* Tries to serve one request from the engines known now. Returns true when
+ * it was answered (lease or refusal). */
+static bool decide(struct orch *o, struct ipc_req *req, uint64_t id, const char *instance,
+                   json_t *body, bool may_wait)
+{
+	if (o->state == ORCH_UNREACHABLE) {
+		if (try_fallback(o, req, id, instance, body))
+			return true;
+		refuse(o, req, id,
+		       acexy_cfg_b(o->cp->cfg, ACEXY_S_FALLBACK)
+		               ? "orchestrator unreachable and the fallback engine is unhealthy"
+		               : "orchestrator unreachable and fallback disabled",
+		       DEFAULT_RETRY);
+		return true;
+	}
+	unsigned max = (unsigned)acexy_cfg_u(o->cp->cfg, ACEXY_S_MAX_STREAMS_PER_ENGINE);
+	for (size_t i = 0; i < o->nengines; i++)
+		o->engines[i].own_leases = own_leases_on(o, o->engines[i].container_id);
+	int best = orch_select(o->engines, o->nengines, max);
+	if (best >= 0) {
+		struct orch_engine *e = &o->engines[best];
+		/* taken at decision time: the next request sees this slot used */
+		struct cp_lease *l = grant(o, instance, body, id, "http", e->host, e->port,
+		                           e->container_id, false);
+		if (!l) {
+			refuse(o, req, id, "out of memory", DEFAULT_RETRY);
+			return true;
+		}
+		ALOG(ALOG_INFO, "lease_granted", ALOG_U("lease", l->id),
+		     ALOG_S("instance", instance), ALOG_S("content", l->key),
+		     ALOG_S("engine", e->host), ALOG_U("port", e->port),
+		     ALOG_S("container_id", e->container_id), ALOG_I("health", e->health),
+		     ALOG_U("load", e->orch_streams + e->own_leases), ALOG_B("fallback", false),
+		     ALOG_U("candidates", o->nengines));
+		answer_lease(req, id, l);
+		return true;
+	}
+	if (!o->can_provision && o->block_should_wait) {
+		char why[400];
+		snprintf(why, sizeof(why), "no free engine and provisioning is blocked (%s: %s)",
+		         o->block_code, o->block_msg);
+		refuse(o, req, id, why, o->block_eta);
+		return true;
+	}
+	if (!may_wait) {
+		refuse(o, req, id, "no free engine", o->last_eta);
+		return true;
+	}
+	return false;
+}
+
+static void provision_start(struct orch *o);
+static void engines_fetch(struct orch *o);
+
+static void waiter_free(struct waiter *w)
+{
+	json_decref(w->body);
+	free(w);
+}
+
+/* Serves the waiting requests in arrival order while engines allow. */
+static void serve_waiters(struct orch *o)
+{
+	struct waiter **pp = &o->waiting;
+	while (*pp) {
+		struct waiter *w = *pp;
+		if (decide(o, w->req, w->id, w->instance, w->body, true)) {
+			*pp = w->next;
+			waiter_free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+	if (o->waiting && !o->provisioning && o->prov_retry_at == 0 && !o->prov_container[0])
+		provision_start(o);
+}
+
+static void refuse_all(struct orch *o, const char *reason, int eta)
+{
+	while (o->waiting) {
+		struct waiter *w = o->waiting;
+		o->waiting = w->next;
+		refuse(o, w->req, w->id, reason, eta);
+		waiter_free(w);
+	}
+}
+
+/* ---- engines ---- */
+
+static void engines_done(struct orch *o, struct call *c, CURLcode res, long code)
+{
+	o->engines_inflight = false;
+	json_error_t jerr;
+	json_t *arr = res == CURLE_OK && code == 200
+	                      ? json_loadb(c->body ? c->body : "", c->len, 0, &jerr)
+	                      : NULL;
+	if (!json_is_array(arr)) {
+		ALOG(ALOG_WARN, "orchestrator_error", ALOG_S("call", "engines"),
+		     ALOG_S("error", res != CURLE_OK ? curl_easy_strerror(res) : "bad answer"),
+		     ALOG_I("http_status", code));
+		json_decref(arr);
+		o->state = ORCH_UNREACHABLE;
+		serve_waiters(o); /* fallback or refusal */
+		return;
+	}
+	size_t n = json_array_size(arr);
+	struct orch_engine *e = calloc(n ? n : 1, sizeof(*e));
+	size_t k = 0;
+	for (size_t i = 0; e && i < n; i++) {
+		json_t *j = json_array_get(arr, i);
+		const char *cid = json_string_value(json_object_get(j, "container_id"));
+		const char *host = json_string_value(json_object_get(j, "host"));
+		json_int_t port = json_integer_value(json_object_get(j, "port"));
+		if (!json_is_object(j) || !cid || !host || port <= 0 || port > 65535)
+			continue; /* unusable record: skipped */
+		snprintf(e[k].container_id, sizeof(e[k].container_id), "%s", cid);
+		snprintf(e[k].host, sizeof(e[k].host), "%s", host);
+		e[k].port = (unsigned)port;
+		const char *h = json_string_value(json_object_get(j, "health_status"));
+		e[k].health = h && strcmp(h, "healthy") == 0     ? 0
+		              : h && strcmp(h, "unhealthy") == 0 ? 2
+		                                                 : 1;
+		e[k].forwarded = json_is_true(json_object_get(j, "forwarded"));
+		e[k].last_usage =
+		        orch_parse_time(json_string_value(json_object_get(j, "last_stream_usage")));
+		json_t *st = json_object_get(j, "streams");
+		e[k].orch_streams = json_is_array(st) ? (unsigned)json_array_size(st) : 0;
+		k++;
+	}
+	json_decref(arr);
+	free(o->engines);
+	o->engines = e;
+	o->nengines = k;
+	o->engines_at = cp_now();
+	if (o->state == ORCH_UNREACHABLE || o->state == ORCH_UNKNOWN)
+		o->state = ORCH_HEALTHY;
+	serve_waiters(o);
+}
+
+static void engines_fetch(struct orch *o)
+{
+	if (o->engines_inflight)
+		return;
+	if (call_start(o, "engines", "/engines", NULL, CALL_TIMEOUT_MS, engines_done) == 0)
+		o->engines_inflight = true;
+}
+
+/* ---- status ---- */
+
+static void status_done(struct orch *o, struct call *c, CURLcode res, long code)
+{
+	o->status_inflight = false;
+	json_error_t jerr;
+	json_t *j = res == CURLE_OK && code == 200
+	                    ? json_loadb(c->body ? c->body : "", c->len, 0, &jerr)
+	                    : NULL;
+	enum orch_state before = o->state;
+	if (!json_is_object(j)) {
+		o->state = ORCH_UNREACHABLE;
+		ALOG(before != ORCH_UNREACHABLE ? ALOG_WARN : ALOG_DEBUG,
+		     "orchestrator_unreachable",
+		     ALOG_S("error", res != CURLE_OK ? curl_easy_strerror(res) : "bad answer"),
+		     ALOG_I("http_status", code));
+	} else {
+		const char *s = json_string_value(json_object_get(j, "status"));
+		o->state = s && strcmp(s, "unavailable") == 0 ? ORCH_UNREACHABLE
+		           : s && strcmp(s, "healthy") == 0   ? ORCH_HEALTHY
+		                                              : ORCH_DEGRADED;
+		json_t *p = json_object_get(j, "provisioning");
+		json_t *can = json_object_get(p, "can_provision");
+		o->can_provision = !json_is_false(can);
+		json_t *d = json_object_get(p, "blocked_reason_details");
+		const char *code_s = json_string_value(json_object_get(d, "code"));
+		const char *msg = json_string_value(json_object_get(d, "message"));
+		if (!msg)
+			msg = json_string_value(json_object_get(p, "blocked_reason"));
+		snprintf(o->block_code, sizeof(o->block_code), "%s", code_s ? code_s : "");
+		snprintf(o->block_msg, sizeof(o->block_msg), "%s", msg ? msg : "");
+		json_t *eta = json_object_get(d, "recovery_eta_seconds");
+		o->block_eta = json_is_number(eta) ? (int)json_number_value(eta) : 0;
+		o->block_should_wait = json_is_true(json_object_get(d, "should_wait"));
+		if (before != o->state)
+			ALOG(ALOG_INFO, "orchestrator_state",
+			     ALOG_S("state", orch_state_name(o->state)),
+			     ALOG_B("can_provision", o->can_provision),
+			     ALOG_S("blocked_code", o->block_code), ALOG_I("eta", o->block_eta));
+	}
+	json_decref(j);
+	if (o->state == ORCH_UNREACHABLE)
+		serve_waiters(o);
+	else if (before == ORCH_UNREACHABLE || before == ORCH_UNKNOWN)
+		engines_fetch(o);
+	/* faster while degraded or unreachable */
+	double period = (double)acexy_cfg_u(o->cp->cfg, ACEXY_S_ORCH_POLL_INTERVAL) / 1000.0;
+	if (o->state != ORCH_HEALTHY && period > 2.0)
+		period = 2.0;
+	ev_timer_stop(o->cp->loop, &o->poll);
+	ev_timer_set(&o->poll, period, 0.);
+	ev_timer_start(o->cp->loop, &o->poll);
+}
+
+static void on_poll(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct orch *o = t->data;
+	if (!o->status_inflight && call_start(o, "status", "/orchestrator/status", NULL,
+	                                      CALL_TIMEOUT_MS, status_done) == 0)
+		o->status_inflight = true;
+	else {
+		ev_timer_set(t, 1.0, 0.);
+		ev_timer_start(loop, t);
+	}
+}
+
+/* ---- provisioning ---- */
+
+static void ready_done(struct orch *o, struct call *c, CURLcode res, long code)
+{
+	o->prov_ready_check = false;
+	if (res == CURLE_OK && code == 200 && c->body && c->body[0] == '{') {
+		ALOG(ALOG_INFO, "engine_ready", ALOG_S("container_id", o->prov_container),
+		     ALOG_D("after_s", cp_now() - o->prov_started));
+		o->prov_container[0] = '\0';
+		o->engines_at = 0;
+		engines_fetch(o); /* counts fresh, then the waiters are served */
+	}
+}
+
+static void check_new_engine(struct orch *o)
+{
+	/* the new engine must be listed and answer get_status before use */
+	for (size_t i = 0; i < o->nengines; i++) {
+		struct orch_engine *e = &o->engines[i];
+		if (strcmp(e->container_id, o->prov_container) != 0)
+			continue;
+		char url[400];
+		snprintf(url, sizeof(url),
+		         "http://%s:%u/server/api?api_version=3&method=get_status", e->host,
+		         e->port);
+		/* call_start prefixes the orchestrator base; use a direct call */
+		struct call *c = calloc(1, sizeof(*c));
+		CURL *h = curl_easy_init();
+		if (!c || !h) {
+			free(c);
+			if (h)
+				curl_easy_cleanup(h);
+			return;
+		}
+		c->o = o;
+		c->done = ready_done;
+		snprintf(c->url, sizeof(c->url), "%s", url);
+		curl_easy_setopt(h, CURLOPT_URL, c->url);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, call_write);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+		if (curl_ev_add(o->ce, h, call_done, c) == 0)
+			o->prov_ready_check = true;
+		else {
+			curl_easy_cleanup(h);
+			free(c);
+		}
+		return;
+	}
+	engines_fetch(o); /* not listed yet */
+}
+
+static void provision_done(struct orch *o, struct call *c, CURLcode res, long code)
+{
+	o->provisioning = false;
+	json_error_t jerr;
+	json_t *j = c->body ? json_loadb(c->body, c->len, 0, &jerr) : NULL;
+	if (res == CURLE_OK && code == 200 && json_is_object(j)) {
+		const char *cid = json_string_value(json_object_get(j, "container_id"));
+		snprintf(o->prov_container, sizeof(o->prov_container), "%s", cid ? cid : "");
+		o->provisions_ok++;
+		ALOG(ALOG_INFO, "provisioned", ALOG_S("container_id", o->prov_container),
+		     ALOG_D("took_s", cp_now() - o->prov_started));
+		json_decref(j);
+		if (!o->prov_container[0]) {
+			refuse_all(o, "provisioning answered without a container id",
+			           DEFAULT_RETRY);
+			return;
+		}
+		o->engines_at = 0;
+		engines_fetch(o);
+		return;
+	}
+	o->provisions_failed++;
+	/* 503/500 with detail {code, message, recovery_eta_seconds, can_retry,
+	 * should_wait}, or a plain string in older versions */
+	json_t *d = json_object_get(j, "detail");
+	const char *dcode = json_string_value(json_object_get(d, "code"));
+	const char *msg = json_is_string(d) ? json_string_value(d)
+	                                    : json_string_value(json_object_get(d, "message"));
+	json_t *eta_j = json_object_get(d, "recovery_eta_seconds");
+	int eta = json_is_number(eta_j) ? (int)json_number_value(eta_j) : 0;
+	bool can_retry = json_is_object(d) ? json_is_true(json_object_get(d, "can_retry")) : false;
+	bool should_wait = json_is_true(json_object_get(d, "should_wait"));
+	char why[400];
+	snprintf(why, sizeof(why), "provisioning failed: %s%s%s",
+	         res != CURLE_OK ? curl_easy_strerror(res) : (msg ? msg : "error"),
+	         dcode ? " / " : "", dcode ? dcode : "");
+	ALOG(ALOG_WARN, "provision_failed", ALOG_I("http_status", code),
+	     ALOG_S("code", dcode ? dcode : ""), ALOG_S("message", msg ? msg : ""),
+	     ALOG_I("eta", eta), ALOG_B("can_retry", can_retry),
+	     ALOG_B("should_wait", should_wait));
+	json_decref(j);
+	o->last_eta = eta;
+	double now = cp_now();
+	/* retry after the ETA when someone can still be served in time */
+	double latest = 0;
+	for (struct waiter *w = o->waiting; w; w = w->next)
+		if (w->deadline > latest)
+			latest = w->deadline;
+	if ((can_retry || should_wait) && eta >= 0 && now + eta + 1 < latest) {
+		o->prov_retry_at = now + (eta > 0 ? eta : 1);
+		return;
+	}
+	refuse_all(o, why, eta > 0 ? eta : DEFAULT_RETRY);
+}
+
+static void provision_start(struct orch *o)
+{
+	o->prov_retry_at = 0;
+	o->prov_started = cp_now();
+	char body[256];
+	snprintf(body, sizeof(body), "{\"labels\":{\"acexy.proxy\":\"%s\"},\"env\":{}}",
+	         o->cp->container_id);
+	ALOG(ALOG_INFO, "provisioning", ALOG_U("waiting", 1));
+	if (call_start(o, "provision", "/provision/acestream", body, PROVISION_TIMEOUT_MS,
+	               provision_done) == 0)
+		o->provisioning = true;
+	else
+		refuse_all(o, "cannot start provisioning", DEFAULT_RETRY);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct orch *o = t->data;
+	double now = cp_now();
+	struct waiter **pp = &o->waiting;
+	while (*pp) {
+		struct waiter *w = *pp;
+		if (now >= w->deadline) {
+			*pp = w->next;
+			refuse(o, w->req, w->id, "no engine became available in time",
+			       o->last_eta > 0 ? o->last_eta : DEFAULT_RETRY);
+			waiter_free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+	if (o->prov_retry_at > 0 && now >= o->prov_retry_at && o->waiting)
+		provision_start(o);
+	if (o->prov_container[0] && !o->prov_ready_check && !o->engines_inflight)
+		check_new_engine(o);
+}
+
+/* ---- entry points ---- */
+
+void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const char *instance,
+                 json_t *body)
+{
+	double now = cp_now();
+	bool fresh = now - o->engines_at < ENGINES_TTL;
+	if (o->state != ORCH_UNREACHABLE && fresh && !o->prov_container[0] && !o->waiting &&
+	    decide(o, req, id, instance, body, true))
+		return;
+	if (o->state == ORCH_UNREACHABLE) {
+		decide(o, req, id, instance, body, false);
+		return;
+	}
+	struct waiter *w = calloc(1, sizeof(*w));
+	if (!w) {
+		refuse(o, req, id, "out of memory", DEFAULT_RETRY);
+		return;
+	}
+	w->req = req;
+	w->id = id;
+	snprintf(w->instance, sizeof(w->instance), "%s", instance);
+	w->body = json_incref(body);
+	w->deadline = now + (double)acexy_cfg_u(o->cp->cfg, ACEXY_S_ASSIGN_TIMEOUT) / 1000.0;
+	struct waiter **pp = &o->waiting;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = w;
+	if (!fresh)
+		engines_fetch(o);
+	else if (!o->provisioning && o->prov_retry_at == 0 && !o->prov_container[0])
+		provision_start(o);
+}
+
+int orch_start(struct cp *cp, struct orch **ret)
+{
+	struct orch *o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->cp = cp;
+	snprintf(o->base, sizeof(o->base), "%s", acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_URL));
+	size_t bl = strlen(o->base);
+	while (bl > 0 && o->base[bl - 1] == '/')
+		o->base[--bl] = '\0';
+	const char *key = acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_APIKEY);
+	if (key[0])
+		snprintf(o->auth, sizeof(o->auth), "Authorization: Bearer %s", key);
+	o->can_provision = true;
+	int rc = curl_ev_new(cp->loop, &o->ce);
+	if (rc < 0) {
+		free(o);
+		return rc;
+	}
+	ev_timer_init(&o->poll, on_poll, 0., 0.);
+	o->poll.data = o;
+	ev_timer_start(cp->loop, &o->poll);
+	ev_timer_init(&o->tick, on_tick, 0.2, 0.2);
+	o->tick.data = o;
+	ev_timer_start(cp->loop, &o->tick);
+	*ret = o;
+	return 0;
+}
+
+void orch_stop(struct orch *o)
+{
+	if (!o)
+		return;
+	ev_timer_stop(o->cp->loop, &o->poll);
+	ev_timer_stop(o->cp->loop, &o->tick);
+	while (o->waiting) {
+		struct waiter *w = o->waiting;
+		o->waiting = w->next;
+		waiter_free(w);
+	}
+	curl_ev_free(o->ce);
+	free(o->engines);
+	free(o);
+}
+
+void orch_counters(const struct orch *o, struct orch_counters *c)
+{
+	c->state = o->state;
+	c->engines = (unsigned)o->nengines;
+	c->waiting = 0;
+	for (const struct waiter *w = o->waiting; w; w = w->next)
+		c->waiting++;
+	c->provisions_ok = o->provisions_ok;
+	c->provisions_failed = o->provisions_failed;
+}
+
+json_t *orch_status_json(struct orch *o)
+{
+	int nwait = 0;
+	for (struct waiter *w = o->waiting; w; w = w->next)
+		nwait++;
+	return json_pack("{s:s,s:s,s:b,s:s,s:s,s:i,s:b,s:i,s:b,s:I,s:I}", "url", o->base, "state",
+	                 orch_state_name(o->state), "can_provision", o->can_provision,
+	                 "blocked_code", o->block_code, "blocked_reason", o->block_msg,
+	                 "blocked_eta_s", o->block_eta, "should_wait", o->block_should_wait,
+	                 "waiting_requests", nwait, "provisioning", o->provisioning,
+	                 "provisions_ok", (json_int_t)o->provisions_ok, "provisions_failed",
+	                 (json_int_t)o->provisions_failed);
+}
+
+json_t *orch_engines_json(struct orch *o)
+{
+	json_t *arr = json_array();
+	static const char *const health[] = {"healthy", "unknown", "unhealthy"};
+	for (size_t i = 0; i < o->nengines; i++) {
+		struct orch_engine *e = &o->engines[i];
+		unsigned own = own_leases_on(o, e->container_id);
+		json_array_append_new(arr,
+		                      json_pack("{s:s,s:s,s:i,s:s,s:i,s:i,s:b,s:b}", "container_id",
+		                                e->container_id, "host", e->host, "port",
+		                                (int)e->port, "health", health[e->health], "load",
+		                                (int)(e->orch_streams + own), "leases", (int)own,
+		                                "forwarded", e->forwarded, "fallback", 0));
+	}
+	return arr;
+}

@@ -1,0 +1,49 @@
+/* Orchestrator mode: health polling, engine selection with leases,
+ * provisioning with retries, fallback to the single engine. */
+#ifndef ACEXY_CP_ORCH_H
+#define ACEXY_CP_ORCH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "acexy/ipc.h"
+
+struct cp;
+struct orch;
+
+enum orch_state { ORCH_UNKNOWN, ORCH_HEALTHY, ORCH_DEGRADED, ORCH_UNREACHABLE };
+
+int orch_start(struct cp *cp, struct orch **ret);
+void orch_stop(struct orch *o);
+/* Takes over an assign request: answers it now or later (lease or refusal). */
+void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const char *instance,
+                 json_t *body);
+/* For acexyctl status/engines. */
+json_t *orch_status_json(struct orch *o);
+json_t *orch_engines_json(struct orch *o);
+const char *orch_state_name(enum orch_state s);
+struct orch_counters {
+	enum orch_state state;
+	unsigned engines, waiting;
+	uint64_t provisions_ok, provisions_failed;
+};
+void orch_counters(const struct orch *o, struct orch_counters *c);
+
+/* Pure: orders candidate engines (exposed for unit tests). */
+struct orch_engine {
+	char container_id[128];
+	char host[256];
+	unsigned port;
+	int health; /* 0 healthy, 1 unknown, 2 unhealthy */
+	bool forwarded;
+	double last_usage; /* epoch seconds; 0 = never used */
+	unsigned orch_streams;
+	unsigned own_leases; /* leases of ours the orchestrator may not count yet */
+};
+/* Index of the best engine with fewer than `max` streams, or -1. */
+int orch_select(const struct orch_engine *e, size_t n, unsigned max);
+/* Parses an ISO-8601 UTC timestamp ("Z" or "+00:00", any fraction). */
+double orch_parse_time(const char *s);
+
+#endif

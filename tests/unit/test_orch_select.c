@@ -1,0 +1,62 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "controlplane/orch.h"
+
+static struct orch_engine eng(int health, unsigned streams, bool fwd, double used)
+{
+	struct orch_engine e;
+	memset(&e, 0, sizeof(e));
+	e.health = health;
+	e.orch_streams = streams;
+	e.forwarded = fwd;
+	e.last_usage = used;
+	return e;
+}
+
+static void test_selection_rule(void **state)
+{
+	(void)state;
+	/* healthy before unknown before unhealthy */
+	struct orch_engine a[] = {eng(2, 0, false, 0), eng(1, 0, false, 0), eng(0, 0, false, 0)};
+	assert_int_equal(orch_select(a, 3, 1), 2);
+	/* fewest streams first (own leases count) */
+	struct orch_engine b[] = {eng(0, 1, false, 0), eng(0, 0, false, 0), eng(0, 0, false, 0)};
+	b[1].own_leases = 1;
+	assert_int_equal(orch_select(b, 3, 3), 2);
+	/* forwarded first, then least recently used */
+	struct orch_engine c[] = {eng(0, 0, false, 10), eng(0, 0, true, 50), eng(0, 0, true, 20)};
+	assert_int_equal(orch_select(c, 3, 1), 2);
+	/* full engines are skipped; none left: -1 */
+	struct orch_engine d[] = {eng(0, 1, false, 0), eng(0, 0, false, 0)};
+	d[1].own_leases = 1;
+	assert_int_equal(orch_select(d, 2, 1), -1);
+	assert_int_equal(orch_select(d, 0, 1), -1);
+}
+
+static void test_parse_time(void **state)
+{
+	(void)state;
+	double z = orch_parse_time("2025-01-02T03:04:05Z");
+	assert_true(z > 1.7e9);
+	assert_true(orch_parse_time("2025-01-02T03:04:05+00:00") == z);
+	double f = orch_parse_time("2025-01-02T03:04:05.123456Z");
+	assert_true(f > z && f < z + 0.2);
+	assert_true(orch_parse_time("2025-01-02T05:04:05+02:00") == z);
+	assert_true(orch_parse_time("garbage") == 0);
+	assert_true(orch_parse_time(NULL) == 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_selection_rule),
+	        cmocka_unit_test(test_parse_time),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
