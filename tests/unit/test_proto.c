@@ -128,11 +128,76 @@ static void test_malformed(void **state)
 	json_decref(b);
 }
 
+/* More malformed-input classes: every truncation of a valid message, field
+ * types, keys, integer range, ext, size cap, envelope shape. */
+static void test_malformed_more(void **state)
+{
+	(void)state;
+	char err[256];
+	json_t *b = json_pack("{s:s,s:I,s:s,s:I,s:I}", "instance", "dp", "lease", (json_int_t)1,
+	                      "reason", "upstream_eof", "bytes", (json_int_t)10, "duration_ms",
+	                      (json_int_t)20);
+	uint8_t *buf;
+	size_t len;
+	assert_int_equal(proto_encode(PROTO_STREAM_ENDED, 9, b, &buf, &len), 0);
+	for (size_t cut = 0; cut < len; cut++)
+		assert_int_not_equal(decode(buf, cut, err), 0);
+	assert_int_equal(decode(buf, len, err), 0);
+	free(buf);
+	json_decref(b);
+	/* a required field of the wrong type: lease as a string */
+	b = json_pack("{s:s,s:s,s:s,s:I,s:I}", "instance", "dp", "lease", "1", "reason", "x",
+	              "bytes", (json_int_t)1, "duration_ms", (json_int_t)1);
+	assert_int_equal(proto_encode(PROTO_STREAM_ENDED, 1, b, &buf, &len), 0);
+	assert_int_equal(decode(buf, len, err), -EINVAL);
+	assert_non_null(strstr(err, "lease"));
+	free(buf);
+	json_decref(b);
+	/* map key that is not a string: [1, 2, 1, {1: 1}] */
+	const uint8_t intkey[] = {0x94, 0x01, 0x02, 0x01, 0x81, 0x01, 0x01};
+	assert_int_equal(decode(intkey, sizeof(intkey), err), -EINVAL);
+	/* NUL inside a map key */
+	const uint8_t nulkey[] = {0x94, 0x01, 0x02, 0x01, 0x81, 0xa2, 'a', 0x00, 0x01};
+	assert_int_equal(decode(nulkey, sizeof(nulkey), err), -EINVAL);
+	/* uint64 above INT64_MAX */
+	const uint8_t big[] = {0x94, 0x01, 0x02, 0x01, 0x81, 0xa1, 'n',  0xcf,
+	                       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	assert_int_equal(decode(big, sizeof(big), err), -EINVAL);
+	/* ext type */
+	const uint8_t ext[] = {0x94, 0x01, 0x02, 0x01, 0x81, 0xa1, 'e', 0xd4, 0x01, 0x00};
+	assert_int_equal(decode(ext, sizeof(ext), err), -EINVAL);
+	/* envelope of three elements; body that is not a map */
+	const uint8_t three[] = {0x93, 0x01, 0x02, 0x01};
+	assert_int_equal(decode(three, sizeof(three), err), -EINVAL);
+	const uint8_t body_arr[] = {0x94, 0x01, 0x02, 0x01, 0x90};
+	assert_int_equal(decode(body_arr, sizeof(body_arr), err), -EINVAL);
+	/* version 0 (below PROTO_VERSION_MIN) */
+	const uint8_t old[] = {0x94, 0x00, 0x02, 0x01, 0x80};
+	assert_int_equal(decode(old, sizeof(old), err), -EPROTONOSUPPORT);
+	/* larger than PROTO_MSG_MAX: refused by size before parsing */
+	size_t n = PROTO_MSG_MAX + 16;
+	uint8_t *huge = calloc(1, n);
+	assert_non_null(huge);
+	assert_int_equal(decode(huge, n, err), -EINVAL);
+	assert_non_null(strstr(err, "larger"));
+	free(huge);
+	/* the encoder refuses what the decoder would */
+	char *s = malloc(PROTO_MSG_MAX + 1);
+	assert_non_null(s);
+	memset(s, 'a', PROTO_MSG_MAX);
+	s[PROTO_MSG_MAX] = '\0';
+	b = json_pack("{s:s}", "x", s);
+	assert_int_equal(proto_encode(PROTO_OK, 1, b, &buf, &len), -E2BIG);
+	json_decref(b);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_roundtrip_every_message),
 	        cmocka_unit_test(test_malformed),
+	        cmocka_unit_test(test_malformed_more),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
