@@ -180,9 +180,12 @@ static void print_human(const char *cmd, json_t *res)
 		printf("%-20s %s\n", k, t ? t : "");
 		free(t);
 	}
-	json_t *orch = json_object_get(res, "orchestrator");
-	if (json_is_object(orch)) {
-		json_object_foreach(orch, k, v)
+	static const char *const groups[] = {"orchestrator", "events"};
+	for (size_t g = 0; g < 2; g++) {
+		json_t *obj = json_object_get(res, groups[g]);
+		if (!json_is_object(obj))
+			continue;
+		json_object_foreach(obj, k, v)
 		{
 			if (json_is_null(v) || (json_is_string(v) && !json_string_length(v)))
 				continue;
@@ -190,7 +193,7 @@ static void print_human(const char *cmd, json_t *res)
 			                  ? strdup(json_string_value(v))
 			                  : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
 			char key[64];
-			snprintf(key, sizeof(key), "orchestrator.%s", k);
+			snprintf(key, sizeof(key), "%s.%s", groups[g], k);
 			printf("%-28s %s\n", key, t ? t : "");
 			free(t);
 		}

@@ -10,8 +10,10 @@
 #include "acexy/log.h"
 #include "acexy/proto.h"
 #include "controlplane/cp.h"
+#include "controlplane/events.h"
 #include "controlplane/fallback.h"
 #include "controlplane/orch.h"
+#include "dataplane/curl_ev.h"
 
 double cp_now(void)
 {
@@ -91,6 +93,7 @@ static void lease_remove(struct cp *cp, struct cp_lease *lease, const char *reas
 			break;
 		}
 	}
+	events_stream_ended(cp->events, lease, reason);
 	ALOG(ALOG_INFO, "lease_released", ALOG_U("lease", lease->id),
 	     ALOG_S("instance", lease->instance), ALOG_S("content", lease->key),
 	     ALOG_S("reason", reason), ALOG_U("bytes", lease->bytes));
@@ -162,7 +165,10 @@ static void rebuild_leases(struct cp *cp, const char *instance, json_t *streams)
 		if (id > cp->next_lease)
 			cp->next_lease = id; /* never hand out a live id again */
 		snprintf(l->instance, sizeof(l->instance), "%s", instance);
-		snprintf(l->key, sizeof(l->key), "%s", jstr(s, "content"));
+		snprintf(l->key_type, sizeof(l->key_type), "%s", jstr(s, "key_type"));
+		snprintf(l->key, sizeof(l->key), "%s", jstr(s, "key"));
+		snprintf(l->stat_url, sizeof(l->stat_url), "%s", jstr(s, "stat_url"));
+		l->is_live = json_is_true(json_object_get(s, "is_live"));
 		snprintf(l->host, sizeof(l->host), "%s", jstr(s, "host"));
 		snprintf(l->scheme, sizeof(l->scheme), "%s", jstr(s, "scheme"));
 		l->port = (unsigned)juint(s, "port");
@@ -175,6 +181,11 @@ static void rebuild_leases(struct cp *cp, const char *instance, json_t *streams)
 		l->viewers = (unsigned)juint(s, "viewers");
 		l->state = LEASE_STARTED;
 		l->created = cp_now();
+		/* the same stream id as before the restart: its events (in the
+		 * spool) and its end match what the orchestrator knows */
+		if (cp->events && !l->fallback && l->container_id[0])
+			events_stream_id(l->container_id, l->playback_session_id, l->stream_id,
+			                 sizeof(l->stream_id));
 		l->next = cp->leases;
 		cp->leases = l;
 		ALOG(ALOG_INFO, "lease_rebuilt", ALOG_U("lease", id), ALOG_S("instance", instance),
@@ -202,6 +213,10 @@ static void handle_hello(struct cp *cp, struct ipc_req *req, const struct proto_
 		struct cp_lease *l = lease_find(cp, juint(e, "lease"));
 		if (l && strcmp(l->instance, instance) == 0)
 			lease_remove(cp, l, jstr(e, "reason"));
+		else if (!l && !json_is_true(json_object_get(e, "fallback")))
+			events_stream_ended_unleased(cp->events, jstr(e, "container_id"),
+			                             jstr(e, "playback_session_id"),
+			                             jstr(e, "reason"));
 	}
 	if (!known)
 		ALOG(ALOG_INFO, "dataplane_connected", ALOG_S("instance", instance),
@@ -256,6 +271,9 @@ static void handle_session_started(struct cp *cp, struct ipc_req *req, const str
 		snprintf(l->stat_url, sizeof(l->stat_url), "%s", jstr(m->body, "stat_url"));
 		snprintf(l->command_url, sizeof(l->command_url), "%s",
 		         jstr(m->body, "command_url"));
+		l->is_live = json_is_true(json_object_get(m->body, "is_live"));
+		if (!l->stream_id[0])
+			events_stream_started(cp->events, l);
 	}
 	reply_msg(req, PROTO_OK, m->id, json_object());
 }
@@ -266,6 +284,10 @@ static void handle_stream_ended(struct cp *cp, struct ipc_req *req, const struct
 	if (l) {
 		l->bytes = juint(m->body, "bytes");
 		lease_remove(cp, l, jstr(m->body, "reason"));
+	} else if (!json_is_true(json_object_get(m->body, "fallback"))) {
+		events_stream_ended_unleased(cp->events, jstr(m->body, "container_id"),
+		                             jstr(m->body, "playback_session_id"),
+		                             jstr(m->body, "reason"));
 	}
 	reply_msg(req, PROTO_OK, m->id, json_object());
 }
@@ -365,7 +387,10 @@ static void on_lost_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		while (l) {
 			struct cp_lease *next = l->next;
 			if (strcmp(l->instance, d->instance) == 0) {
-				/* TODO(issue 8): engine stop command and stream_ended here */
+				/* nobody else will stop the engine session: it would go
+				 * on downloading; the end reaches the orchestrator too */
+				if (cp->ce)
+					curl_ev_engine_stop(cp->ce, l->command_url);
 				lease_remove(cp, l, "dataplane_lost");
 				n++;
 			}
@@ -446,7 +471,8 @@ json_t *cp_admin_result(struct cp *cp, const char *command, const char *arg, con
 		}
 		json_decref(streams);
 		json_t *orch = cp->orch ? orch_status_json(cp->orch) : json_null();
-		return json_pack("{s:s,s:s,s:s,s:f,s:i,s:I,s:I,s:I,s:o,s:o,s:o}", "program",
+		json_t *events = cp->events ? events_status_json(cp->events) : json_null();
+		return json_pack("{s:s,s:s,s:s,s:f,s:i,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "program",
 		                 "acexy-controlplane", "version", ACEXY_VERSION, "mode",
 		                 acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_URL)[0] ? "orchestrator"
 		                                                           : "single-engine",
@@ -454,7 +480,7 @@ json_t *cp_admin_result(struct cp *cp, const char *command, const char *arg, con
 		                 "assignments", (json_int_t)cp->assignments, "dataplanes_lost",
 		                 (json_int_t)cp->dataplanes_lost, "bad_messages",
 		                 (json_int_t)cp->bad_messages, "dataplanes", dps, "engines",
-		                 engines, "orchestrator", orch);
+		                 engines, "orchestrator", orch, "events", events);
 	}
 	if (strcmp(command, "stream") == 0 || strcmp(command, "stop") == 0) {
 		struct cp_lease *l = lease_find(cp, strtoull(arg, NULL, 10));
@@ -555,6 +581,9 @@ int cp_start(struct cp *cp)
 		cp->control = NULL;
 		return rc;
 	}
+	rc = curl_ev_new(cp->loop, &cp->ce);
+	if (rc < 0)
+		return rc;
 	rc = fallback_start(cp, &cp->fallback);
 	if (rc < 0)
 		return rc;
@@ -562,6 +591,13 @@ int cp_start(struct cp *cp)
 		rc = orch_start(cp, &cp->orch);
 		if (rc < 0)
 			return rc;
+		char err[256];
+		rc = events_start(cp, &cp->events, err, sizeof(err));
+		if (rc < 0) {
+			snprintf(cp->start_error, sizeof(cp->start_error),
+			         "cannot use the event spool (ACEXY_STATE_DIR): %s", err);
+			return rc;
+		}
 	}
 	ev_timer_init(&cp->lost_timer, on_lost_tick, 0.25, 0.25);
 	cp->lost_timer.data = cp;
@@ -573,10 +609,15 @@ int cp_start(struct cp *cp)
 void cp_stop(struct cp *cp)
 {
 	ev_timer_stop(cp->loop, &cp->lost_timer);
+	events_stop(cp->events);
+	cp->events = NULL;
 	orch_stop(cp->orch);
 	cp->orch = NULL;
 	fallback_stop(cp->fallback);
 	cp->fallback = NULL;
+	if (cp->ce)
+		curl_ev_free(cp->ce);
+	cp->ce = NULL;
 	ipc_server_close(cp->admin);
 	ipc_server_close(cp->control);
 	cp->admin = cp->control = NULL;

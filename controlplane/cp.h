@@ -44,6 +44,8 @@ struct cp_lease {
 	char playback_session_id[128];
 	char stat_url[1024];
 	char command_url[1024];
+	bool is_live;
+	char stream_id[200]; /* reported to the orchestrator ("" = not reported) */
 	uint64_t bytes;
 	unsigned viewers;
 	double created;
@@ -67,6 +69,9 @@ struct cp {
 	struct cp_http *http;
 	struct orch *orch;         /* NULL in single-engine mode */
 	struct fallback *fallback; /* the single engine's health probe */
+	struct events *events;     /* orchestrator mode: stream events + spool */
+	struct curl_ev *ce;        /* engine stop commands for lost dataplanes */
+	char start_error[400];     /* why cp_start failed, when it says */
 };
 
 int cp_start(struct cp *cp);

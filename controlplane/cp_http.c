@@ -12,6 +12,7 @@
 
 #include "acexy/log.h"
 #include "controlplane/cp.h"
+#include "controlplane/events.h"
 #include "controlplane/fallback.h"
 #include "controlplane/orch.h"
 #include "dataplane/http_request.h"

@@ -55,6 +55,12 @@ int main(int argc, char **argv)
 		alog_flush();
 		return 1;
 	}
+	if (rc < 0 && cp.start_error[0]) {
+		fprintf(stderr, "%s: %s\n", prog.name, cp.start_error);
+		ALOG(ALOG_ERROR, "start_failed", ALOG_S("error", cp.start_error));
+		alog_flush();
+		return 1;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "%s: cannot listen in %s (ACEXY_RUN_DIR): %s\n", prog.name, run_dir,
 		        strerror(-rc));

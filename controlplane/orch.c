@@ -135,6 +135,8 @@ struct call {
 	bool too_big;
 	struct curl_slist *headers;
 	void (*done)(struct orch *o, struct call *c, CURLcode res, long code);
+	orch_http_fn ext; /* orch_http's callers */
+	void *ext_ud;
 	char what[32];
 	char url[700];
 };
@@ -164,13 +166,18 @@ static void call_done(void *ud, CURL *easy, CURLcode res)
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(easy);
 	curl_slist_free_all(c->headers);
-	c->done(c->o, c, res, code);
+	if (c->ext)
+		c->ext(c->ext_ud, res, code, c->body ? c->body : "", c->len);
+	else
+		c->done(c->o, c, res, code);
 	free(c->body);
 	free(c);
 }
 
-static int call_start(struct orch *o, const char *what, const char *path, const char *post,
-                      long timeout_ms, void (*done)(struct orch *, struct call *, CURLcode, long))
+static int call_start_ext(struct orch *o, const char *what, const char *path, const char *post,
+                          long timeout_ms,
+                          void (*done)(struct orch *, struct call *, CURLcode, long),
+                          orch_http_fn ext, void *ext_ud)
 {
 	struct call *c = calloc(1, sizeof(*c));
 	CURL *e = curl_easy_init();
@@ -182,6 +189,8 @@ static int call_start(struct orch *o, const char *what, const char *path, const 
 	}
 	c->o = o;
 	c->done = done;
+	c->ext = ext;
+	c->ext_ud = ext_ud;
 	snprintf(c->what, sizeof(c->what), "%s", what);
 	snprintf(c->url, sizeof(c->url), "%s%s", o->base, path);
 	if (o->auth[0])
@@ -207,6 +216,23 @@ static int call_start(struct orch *o, const char *what, const char *path, const 
 		return -EIO;
 	}
 	return 0;
+}
+
+static int call_start(struct orch *o, const char *what, const char *path, const char *post,
+                      long timeout_ms, void (*done)(struct orch *, struct call *, CURLcode, long))
+{
+	return call_start_ext(o, what, path, post, timeout_ms, done, NULL, NULL);
+}
+
+int orch_http(struct orch *o, const char *what, const char *path, const char *post, long timeout_ms,
+              orch_http_fn fn, void *ud)
+{
+	return call_start_ext(o, what, path, post, timeout_ms, NULL, fn, ud);
+}
+
+enum orch_state orch_get_state(const struct orch *o)
+{
+	return o ? o->state : ORCH_UNKNOWN;
 }
 
 /* ---- leases ---- */

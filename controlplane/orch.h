@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "acexy/ipc.h"
@@ -19,6 +20,13 @@ void orch_stop(struct orch *o);
 /* Takes over an assign request: answers it now or later (lease or refusal). */
 void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const char *instance,
                  json_t *body);
+/* A call to the orchestrator (base URL, Bearer key) for other modules:
+ * post NULL = GET. fn gets curl's result, the HTTP status and the body. */
+typedef void (*orch_http_fn)(void *ud, int curl_result, long http_status, const char *body,
+                             size_t len);
+int orch_http(struct orch *o, const char *what, const char *path, const char *post, long timeout_ms,
+              orch_http_fn fn, void *ud);
+enum orch_state orch_get_state(const struct orch *o);
 /* For acexyctl status/engines. */
 json_t *orch_status_json(struct orch *o);
 json_t *orch_engines_json(struct orch *o);

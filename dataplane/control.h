@@ -42,12 +42,14 @@ struct dp_session_info {
 };
 void dp_control_session_started(struct worker *w, uint64_t lease_id,
                                 const struct dp_session_info *info);
-void dp_control_stream_ended(struct worker *w, uint64_t lease_id, enum dp_end_reason reason,
+void dp_control_stream_ended(struct worker *w, const struct dp_lease *lease,
+                             const char *playback_session_id, enum dp_end_reason reason,
                              uint64_t bytes, uint64_t duration_ms);
 
 /* Registry of live streams for hello/heartbeats/admin (not the byte path). */
-struct stream_rec *dp_registry_add(struct dp *dp, uint64_t lease_id, int worker,
-                                   const char *content, const char *engine);
+struct stream_rec *dp_registry_add(struct dp *dp, const struct dp_lease *lease, int worker,
+                                   const char *key_type, const char *key, const char *engine,
+                                   const struct dp_session_info *info);
 void dp_registry_remove(struct dp *dp, struct stream_rec *rec);
 
 #endif

@@ -25,6 +25,11 @@ struct ended_rec {
 	uint64_t lease;
 	char reason[24];
 	uint64_t bytes, duration_ms;
+	/* so that a controlplane that restarted meanwhile (and never knew the
+	 * lease) can still end the stream at the orchestrator */
+	char container_id[128];
+	char playback_session_id[128];
+	bool fallback;
 };
 
 struct cc_client {
@@ -76,22 +81,25 @@ static int send_msg(struct cc_client *cc, struct ipc_mailbox *mb, enum proto_typ
 
 /* ---- pending stream ends (controlplane absent) ---- */
 
-static void ended_push(struct cc_client *cc, uint64_t lease, const char *reason, uint64_t bytes,
-                       uint64_t duration_ms)
+static void ended_push(struct cc_client *cc, const struct ended_rec *r)
 {
 	pthread_mutex_lock(&cc->mu);
 	if (cc->nended < ENDED_PENDING_MAX) {
-		struct ended_rec *e = &cc->ended[cc->nended++];
-		e->lease = lease;
-		snprintf(e->reason, sizeof(e->reason), "%s", reason);
-		e->bytes = bytes;
-		e->duration_ms = duration_ms;
+		cc->ended[cc->nended++] = *r;
 	} else {
 		cc->ended_dropped++;
-		ALOG(ALOG_ERROR, "ended_report_dropped", ALOG_U("lease", lease),
+		ALOG(ALOG_ERROR, "ended_report_dropped", ALOG_U("lease", r->lease),
 		     ALOG_S("why", "pending list full"));
 	}
 	pthread_mutex_unlock(&cc->mu);
+}
+
+static json_t *ended_json(const struct ended_rec *r)
+{
+	return json_pack("{s:I,s:s,s:I,s:I,s:s,s:s,s:b}", "lease", (json_int_t)r->lease, "reason",
+	                 r->reason, "bytes", (json_int_t)r->bytes, "duration_ms",
+	                 (json_int_t)r->duration_ms, "container_id", r->container_id,
+	                 "playback_session_id", r->playback_session_id, "fallback", r->fallback);
 }
 
 /* ---- hello and heartbeat ---- */
@@ -105,10 +113,16 @@ static json_t *streams_json(struct dp *dp, bool full)
 		                      (json_int_t)atomic_load(&r->bytes), "viewers",
 		                      (int)atomic_load(&r->viewers));
 		if (full) {
-			json_object_set_new(o, "content", json_string(r->content));
-			json_object_set_new(o, "engine", json_string(r->engine));
-			json_object_set_new(o, "playback_session_id",
-			                    json_string(r->playback_session_id));
+			json_object_update_new(
+			        o,
+			        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:b,s:s,s:s,s:b}",
+			                  "content", r->content, "engine", r->engine,
+			                  "playback_session_id", r->playback_session_id, "key_type",
+			                  r->key_type, "key", r->key, "scheme", r->scheme, "host",
+			                  r->host, "port", (int)r->port, "container_id",
+			                  r->container_id, "fallback", r->fallback, "stat_url",
+			                  r->stat_url, "command_url", r->command_url, "is_live",
+			                  r->is_live));
 		}
 		json_array_append_new(arr, o);
 	}
@@ -210,12 +224,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		json_t *ended = json_array();
 		pthread_mutex_lock(&cc->mu);
 		for (unsigned i = 0; i < cc->nended; i++)
-			json_array_append_new(
-			        ended, json_pack("{s:I,s:s,s:I,s:I}", "lease",
-			                         (json_int_t)cc->ended[i].lease, "reason",
-			                         cc->ended[i].reason, "bytes",
-			                         (json_int_t)cc->ended[i].bytes, "duration_ms",
-			                         (json_int_t)cc->ended[i].duration_ms));
+			json_array_append_new(ended, ended_json(&cc->ended[i]));
 		/* sent in this hello; if it fails they are sent again next time */
 		cc->hello_ended = cc->nended;
 		pthread_mutex_unlock(&cc->mu);
@@ -325,34 +334,34 @@ static void on_ended_reply(void *ud, int err, const uint8_t *buf, size_t len)
 {
 	struct ended_call *ec = ud;
 	if (err != 0) /* reported again in the next hello */
-		ended_push(ec->cc, ec->rec.lease, ec->rec.reason, ec->rec.bytes,
-		           ec->rec.duration_ms);
+		ended_push(ec->cc, &ec->rec);
 	free(ec);
 }
 
-void dp_control_stream_ended(struct worker *w, uint64_t lease_id, enum dp_end_reason reason,
+void dp_control_stream_ended(struct worker *w, const struct dp_lease *lease,
+                             const char *playback_session_id, enum dp_end_reason reason,
                              uint64_t bytes, uint64_t duration_ms)
 {
 	struct cc_client *cc = cc_of(w->dp);
-	if (!atomic_load(&cc->connected)) {
-		ended_push(cc, lease_id, dp_end_reason_name(reason), bytes, duration_ms);
-		return;
-	}
-	struct ended_call *ec = calloc(1, sizeof(*ec));
+	struct ended_rec r = {.lease = lease->lease_id,
+	                      .bytes = bytes,
+	                      .duration_ms = duration_ms,
+	                      .fallback = lease->fallback};
+	snprintf(r.reason, sizeof(r.reason), "%s", dp_end_reason_name(reason));
+	snprintf(r.container_id, sizeof(r.container_id), "%s", lease->container_id);
+	snprintf(r.playback_session_id, sizeof(r.playback_session_id), "%s",
+	         playback_session_id ? playback_session_id : "");
+	struct ended_call *ec = atomic_load(&cc->connected) ? calloc(1, sizeof(*ec)) : NULL;
 	if (!ec) {
-		ended_push(cc, lease_id, dp_end_reason_name(reason), bytes, duration_ms);
+		ended_push(cc, &r);
 		return;
 	}
 	ec->cc = cc;
-	ec->rec.lease = lease_id;
-	snprintf(ec->rec.reason, sizeof(ec->rec.reason), "%s", dp_end_reason_name(reason));
-	ec->rec.bytes = bytes;
-	ec->rec.duration_ms = duration_ms;
-	json_t *body = json_pack("{s:s,s:I,s:s,s:I,s:I}", "instance", w->dp->instance, "lease",
-	                         (json_int_t)lease_id, "reason", ec->rec.reason, "bytes",
-	                         (json_int_t)bytes, "duration_ms", (json_int_t)duration_ms);
+	ec->rec = r;
+	json_t *body = ended_json(&r);
+	json_object_set_new(body, "instance", json_string(w->dp->instance));
 	if (send_msg(cc, w->mailbox, PROTO_STREAM_ENDED, body, 3000, on_ended_reply, ec) < 0) {
-		ended_push(cc, lease_id, ec->rec.reason, bytes, duration_ms);
+		ended_push(cc, &r);
 		free(ec);
 	}
 }

@@ -27,5 +27,8 @@ void curl_ev_remove(struct curl_ev *ce, CURL *easy);
 /* Lets curl make progress on a transfer after curl_easy_pause(CONT). */
 void curl_ev_kick(struct curl_ev *ce);
 int curl_ev_running(const struct curl_ev *ce);
+/* Sends the engine's stop command (command_url?method=stop): 3 s timeout,
+ * retried once, failures logged. Fire and forget. */
+void curl_ev_engine_stop(struct curl_ev *ce, const char *command_url);
 
 #endif

@@ -102,7 +102,18 @@ struct stream_rec {
 	int worker;
 	char content[160];
 	char engine[160];
-	char playback_session_id[96];
+	char playback_session_id[128];
+	/* what a restarted controlplane needs to rebuild the lease */
+	char key_type[16];
+	char key[512];
+	char scheme[8];
+	char host[256];
+	uint16_t port;
+	char container_id[128];
+	bool fallback;
+	char stat_url[1024];
+	char command_url[1024];
+	bool is_live;
 	double started;
 	_Atomic uint64_t bytes;
 	_Atomic uint32_t viewers;

@@ -6,16 +6,33 @@
 
 #include "dataplane/control.h"
 
-struct stream_rec *dp_registry_add(struct dp *dp, uint64_t lease_id, int worker,
-                                   const char *content, const char *engine)
+struct stream_rec *dp_registry_add(struct dp *dp, const struct dp_lease *lease, int worker,
+                                   const char *key_type, const char *key, const char *engine,
+                                   const struct dp_session_info *info)
 {
 	struct stream_rec *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	r->lease_id = lease_id;
+	r->lease_id = lease->lease_id;
 	r->worker = worker;
-	snprintf(r->content, sizeof(r->content), "%s", content);
+	snprintf(r->content, sizeof(r->content), "%s:%s", key_type, key);
 	snprintf(r->engine, sizeof(r->engine), "%s", engine);
+	snprintf(r->key_type, sizeof(r->key_type), "%s", key_type);
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	snprintf(r->scheme, sizeof(r->scheme), "%s", lease->scheme);
+	snprintf(r->host, sizeof(r->host), "%s", lease->host);
+	r->port = lease->port;
+	snprintf(r->container_id, sizeof(r->container_id), "%s", lease->container_id);
+	r->fallback = lease->fallback;
+	if (info) {
+		snprintf(r->playback_session_id, sizeof(r->playback_session_id), "%s",
+		         info->playback_session_id ? info->playback_session_id : "");
+		snprintf(r->stat_url, sizeof(r->stat_url), "%s",
+		         info->stat_url ? info->stat_url : "");
+		snprintf(r->command_url, sizeof(r->command_url), "%s",
+		         info->command_url ? info->command_url : "");
+		r->is_live = info->is_live;
+	}
 	r->started = dp_now();
 	atomic_store(&r->viewers, 1);
 	pthread_mutex_lock(&dp->reg_mu);

@@ -124,55 +124,6 @@ static void random_pid(char *out)
 
 /* ---- end of a stream ---- */
 
-struct stop_cmd {
-	struct curl_ev *ce;
-	char url[2200];
-	int attempt;
-};
-
-static void stop_cmd_send(struct stop_cmd *sc);
-
-static void stop_cmd_done(void *ud, CURL *easy, CURLcode res)
-{
-	struct stop_cmd *sc = ud;
-	long code = 0;
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(easy);
-	if ((res != CURLE_OK || code != 200) && sc->attempt < 2) {
-		ALOG(ALOG_WARN, "engine_stop_retry", ALOG_S("url", sc->url),
-		     ALOG_S("error", curl_easy_strerror(res)), ALOG_I("http_status", code));
-		stop_cmd_send(sc);
-		return;
-	}
-	if (res != CURLE_OK || code != 200)
-		ALOG(ALOG_WARN, "engine_stop_failed", ALOG_S("url", sc->url),
-		     ALOG_S("error", curl_easy_strerror(res)), ALOG_I("http_status", code));
-	free(sc);
-}
-
-static size_t discard_cb(char *p, size_t sz, size_t n, void *ud)
-{
-	return sz * n;
-}
-
-static void stop_cmd_send(struct stop_cmd *sc)
-{
-	CURL *e = curl_easy_init();
-	sc->attempt++;
-	if (!e) {
-		free(sc);
-		return;
-	}
-	curl_easy_setopt(e, CURLOPT_URL, sc->url);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 3000L);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
-	if (curl_ev_add(sc->ce, e, stop_cmd_done, sc) < 0) {
-		curl_easy_cleanup(e);
-		free(sc);
-	}
-}
-
 /* The engine keeps downloading for a minute or more unless told: always
  * (bounded by a 3 s timeout, retried once). */
 static void send_engine_stop(struct stream *s)
@@ -180,13 +131,7 @@ static void send_engine_stop(struct stream *s)
 	if (!s->have_session || !s->ans.command_url[0])
 		return;
 	s->have_session = false;
-	struct stop_cmd *sc = calloc(1, sizeof(*sc));
-	if (!sc)
-		return;
-	sc->ce = s->w->curl;
-	snprintf(sc->url, sizeof(sc->url), "%s%smethod=stop", s->ans.command_url,
-	         strchr(s->ans.command_url, '?') ? "&" : "?");
-	stop_cmd_send(sc);
+	curl_ev_engine_stop(s->w->curl, s->ans.command_url);
 }
 
 static void stream_release(struct stream *s)
@@ -238,8 +183,8 @@ static void stream_finish(struct stream *s, enum dp_end_reason reason)
 	double dur = dp_now() - s->t_start;
 	send_engine_stop(s);
 	if (s->have_lease) {
-		dp_control_stream_ended(s->w, s->lease.lease_id, reason, s->bytes_out,
-		                        (uint64_t)(dur * 1000));
+		dp_control_stream_ended(s->w, &s->lease, s->ans.playback_session_id, reason,
+		                        s->bytes_out, (uint64_t)(dur * 1000));
 		s->have_lease = false;
 	}
 	if (s->rec) {
@@ -294,7 +239,8 @@ static void stream_fail(struct stream *s, int status, const char *reason, unsign
 	s->state = S_DONE;
 	send_engine_stop(s);
 	if (s->have_lease) {
-		dp_control_stream_ended(s->w, s->lease.lease_id, DP_END_UPSTREAM_ERROR, 0,
+		dp_control_stream_ended(s->w, &s->lease, s->ans.playback_session_id,
+		                        DP_END_UPSTREAM_ERROR, 0,
 		                        (uint64_t)((dp_now() - s->t_start) * 1000));
 		s->have_lease = false;
 	}
@@ -315,7 +261,8 @@ void stream_conn_closing(struct conn *c)
 	s->state = S_DONE;
 	send_engine_stop(s);
 	if (s->have_lease) {
-		dp_control_stream_ended(s->w, s->lease.lease_id, DP_END_CLIENT_GONE, s->bytes_out,
+		dp_control_stream_ended(s->w, &s->lease, s->ans.playback_session_id,
+		                        DP_END_CLIENT_GONE, s->bytes_out,
 		                        (uint64_t)((dp_now() - s->t_start) * 1000));
 		s->have_lease = false;
 	}
@@ -367,7 +314,14 @@ static void send_200(struct stream *s)
 		if (ttfb <= bounds[i])
 			atomic_fetch_add(&dp->stats.ttfb_bucket[i], 1);
 	atomic_fetch_add(&dp->stats.ttfb_bucket[11], 1); /* +Inf */
-	s->rec = dp_registry_add(dp, s->lease.lease_id, s->w->id, s->content, s->engine_desc);
+	struct dp_session_info info = {
+	        .playback_session_id = s->ans.playback_session_id,
+	        .stat_url = s->ans.stat_url,
+	        .command_url = s->ans.command_url,
+	        .is_live = s->ans.is_live,
+	};
+	s->rec = dp_registry_add(dp, &s->lease, s->w->id, viewer_query_key_type(s->q),
+	                         viewer_query_key(s->q), s->engine_desc, &info);
 	ALOG(ALOG_INFO, "stream_started", ALOG_S("content", s->content),
 	     ALOG_S("engine", s->engine_desc), ALOG_U("lease", s->lease.lease_id),
 	     ALOG_D("ttfb_ms", ttfb * 1000), ALOG_S("client", s->c->peer_ip));

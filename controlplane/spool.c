@@ -1,0 +1,438 @@
+#include "controlplane/spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "acexy/log.h"
+
+#define GARBAGE_SLACK (64 * 1024)
+
+/* ---- pure part ---- */
+
+uint64_t spool_hash(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* One line without its newline. Returns true when it was a valid record. */
+static bool parse_line(const char *p, size_t n, spool_add_fn add, spool_done_fn done, void *ud,
+                       struct spool_parse_stats *st)
+{
+	if (n < 18 || n > SPOOL_LINE_MAX || p[16] != ' ')
+		return false;
+	uint64_t want = 0;
+	for (int i = 0; i < 16; i++) {
+		int v = hexval(p[i]);
+		if (v < 0)
+			return false;
+		want = (want << 4) | (uint64_t)v;
+	}
+	const char *js = p + 17;
+	size_t jn = n - 17;
+	if (spool_hash(js, jn) != want)
+		return false;
+	json_error_t jerr;
+	json_t *j = json_loadb(js, jn, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return false;
+	}
+	const char *op = json_string_value(json_object_get(j, "op"));
+	json_t *seqj = json_object_get(j, "seq");
+	bool ok = false;
+	if (op && json_is_integer(seqj) && json_integer_value(seqj) > 0) {
+		uint64_t seq = (uint64_t)json_integer_value(seqj);
+		json_t *ev = json_object_get(j, "event");
+		if (strcmp(op, "add") == 0 && json_is_object(ev)) {
+			st->added++;
+			if (add)
+				add(ud, seq, ev);
+			ok = true;
+		} else if (strcmp(op, "done") == 0) {
+			st->done++;
+			if (done)
+				done(ud, seq);
+			ok = true;
+		}
+	}
+	json_decref(j);
+	return ok;
+}
+
+void spool_parse(const char *buf, size_t len, spool_add_fn add, spool_done_fn done, void *ud,
+                 struct spool_parse_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	size_t pos = 0;
+	while (pos < len) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (buf + pos)) : len - pos;
+		st->lines++;
+		if (!nl) {
+			st->torn_tail = true;
+			st->bad++;
+			break;
+		}
+		if (!parse_line(buf + pos, n, add, done, ud, st))
+			st->bad++;
+		pos += n + 1;
+	}
+}
+
+static char *format_line(json_t *rec, size_t *ret_len)
+{
+	char *js = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(rec);
+	if (!js)
+		return NULL;
+	size_t jn = strlen(js);
+	char *line = malloc(jn + 19);
+	if (line) {
+		snprintf(line, jn + 19, "%016" PRIx64 " %s\n", spool_hash(js, jn), js);
+		*ret_len = jn + 18;
+	}
+	free(js);
+	return line;
+}
+
+char *spool_format_add(uint64_t seq, const json_t *event, size_t *ret_len)
+{
+	return format_line(
+	        json_pack("{s:s,s:I,s:O}", "op", "add", "seq", (json_int_t)seq, "event", event),
+	        ret_len);
+}
+
+char *spool_format_done(uint64_t seq, size_t *ret_len)
+{
+	return format_line(json_pack("{s:s,s:I}", "op", "done", "seq", (json_int_t)seq), ret_len);
+}
+
+/* ---- the file ---- */
+
+struct live {
+	struct live *next;
+	uint64_t seq;
+	char *line;
+	size_t len;
+	json_t *event; /* only while loading */
+};
+
+struct spool {
+	char dir[512];
+	char path[600];
+	int fd, lock_fd;
+	uint64_t max;
+	uint64_t file_bytes, live_bytes;
+	struct live *head, **tail;
+};
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char tmp[512];
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Rewrites the file with the live records only. */
+static int compact(struct spool *s)
+{
+	char tmp[640];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", s->path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	int rc = 0;
+	uint64_t bytes = 0;
+	for (struct live *l = s->head; l && rc == 0; l = l->next) {
+		rc = write_all(fd, l->line, l->len);
+		bytes += l->len;
+	}
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && rename(tmp, s->path) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlink(tmp);
+		return rc;
+	}
+	int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	int nfd = open(s->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (nfd < 0)
+		return -errno;
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = nfd;
+	s->file_bytes = bytes;
+	return 0;
+}
+
+static int append(struct spool *s, const char *line, size_t len)
+{
+	int rc = write_all(s->fd, line, len);
+	if (rc == 0 && fdatasync(s->fd) < 0)
+		rc = -errno;
+	if (rc == 0)
+		s->file_bytes += len;
+	return rc;
+}
+
+static void load_add(void *ud, uint64_t seq, json_t *event)
+{
+	struct spool *s = ud;
+	struct live *l = calloc(1, sizeof(*l));
+	if (!l)
+		return;
+	l->seq = seq;
+	l->event = json_incref(event);
+	l->line = spool_format_add(seq, event, &l->len);
+	if (!l->line) {
+		json_decref(l->event);
+		free(l);
+		return;
+	}
+	*s->tail = l;
+	s->tail = &l->next;
+	s->live_bytes += l->len;
+}
+
+static struct live *unlink_seq(struct spool *s, uint64_t seq)
+{
+	for (struct live **pp = &s->head; *pp; pp = &(*pp)->next) {
+		struct live *l = *pp;
+		if (l->seq != seq)
+			continue;
+		*pp = l->next;
+		if (s->tail == &l->next)
+			s->tail = pp;
+		s->live_bytes -= l->len;
+		return l;
+	}
+	return NULL;
+}
+
+static void load_done(void *ud, uint64_t seq)
+{
+	struct live *l = unlink_seq(ud, seq);
+	if (l) {
+		json_decref(l->event);
+		free(l->line);
+		free(l);
+	}
+}
+
+int spool_open(const char *dir, uint64_t max_bytes, struct spool **ret,
+               struct spool_pending **pending, size_t *npending, struct spool_parse_stats *st,
+               char *err, size_t errcap)
+{
+	*pending = NULL;
+	*npending = 0;
+	memset(st, 0, sizeof(*st));
+	struct spool *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errcap, "out of memory");
+		return -ENOMEM;
+	}
+	s->fd = s->lock_fd = -1;
+	s->max = max_bytes;
+	s->tail = &s->head;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	snprintf(s->path, sizeof(s->path), "%s/events.spool", dir);
+	int rc = mkdir_p(dir);
+	if (rc < 0) {
+		snprintf(err, errcap, "cannot create %s: %s", dir, strerror(-rc));
+		free(s);
+		return rc;
+	}
+	char lock[600];
+	snprintf(lock, sizeof(lock), "%s/events.lock", dir);
+	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = -errno;
+		snprintf(err, errcap,
+		         rc == -EWOULDBLOCK ? "%s is locked by another controlplane"
+		                            : "cannot lock %s: %s",
+		         lock, strerror(-rc));
+		spool_close(s);
+		return rc;
+	}
+	/* load */
+	FILE *f = fopen(s->path, "re");
+	if (f) {
+		char *buf = NULL;
+		size_t cap = 0, len = 0;
+		for (;;) {
+			if (len + 65536 > cap) {
+				char *nb = realloc(buf, cap = cap * 2 + 65536);
+				if (!nb)
+					break;
+				buf = nb;
+			}
+			size_t n = fread(buf + len, 1, cap - len, f);
+			if (n == 0)
+				break;
+			len += n;
+		}
+		fclose(f);
+		spool_parse(buf ? buf : "", len, load_add, load_done, s, st);
+		free(buf);
+	} else if (errno != ENOENT) {
+		rc = -errno;
+		snprintf(err, errcap, "cannot read %s: %s", s->path, strerror(-rc));
+		spool_close(s);
+		return rc;
+	}
+	rc = compact(s);
+	if (rc < 0) {
+		snprintf(err, errcap, "cannot write %s: %s", s->path, strerror(-rc));
+		spool_close(s);
+		return rc;
+	}
+	size_t n = 0;
+	for (struct live *l = s->head; l; l = l->next)
+		n++;
+	if (n) {
+		*pending = calloc(n, sizeof(**pending));
+		size_t i = 0;
+		for (struct live *l = s->head; l && *pending; l = l->next, i++) {
+			(*pending)[i].seq = l->seq;
+			(*pending)[i].event = l->event;
+			l->event = NULL;
+		}
+		*npending = *pending ? n : 0;
+	}
+	for (struct live *l = s->head; l; l = l->next) {
+		json_decref(l->event);
+		l->event = NULL;
+	}
+	*ret = s;
+	return 0;
+}
+
+void spool_close(struct spool *s)
+{
+	if (!s)
+		return;
+	while (s->head) {
+		struct live *l = s->head;
+		s->head = l->next;
+		json_decref(l->event);
+		free(l->line);
+		free(l);
+	}
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* releases the flock */
+	free(s);
+}
+
+int spool_add(struct spool *s, uint64_t seq, const json_t *event)
+{
+	struct live *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->seq = seq;
+	l->line = spool_format_add(seq, event, &l->len);
+	if (!l->line) {
+		free(l);
+		return -ENOMEM;
+	}
+	if (l->len > SPOOL_LINE_MAX || s->live_bytes + l->len > s->max) {
+		free(l->line);
+		free(l);
+		return -EFBIG;
+	}
+	int rc = 0;
+	if (s->file_bytes + l->len > s->max)
+		rc = compact(s);
+	if (rc == 0)
+		rc = append(s, l->line, l->len);
+	if (rc < 0) {
+		free(l->line);
+		free(l);
+		return rc;
+	}
+	*s->tail = l;
+	s->tail = &l->next;
+	s->live_bytes += l->len;
+	return 0;
+}
+
+int spool_done(struct spool *s, uint64_t seq)
+{
+	struct live *l = unlink_seq(s, seq);
+	if (!l)
+		return 0;
+	free(l->line);
+	free(l);
+	/* mostly garbage, or no room for the mark: rewrite with the live ones */
+	if (s->file_bytes > 2 * s->live_bytes + GARBAGE_SLACK || s->file_bytes + 64 > s->max)
+		return compact(s);
+	size_t len;
+	char *line = spool_format_done(seq, &len);
+	if (!line)
+		return compact(s);
+	int rc = append(s, line, len);
+	free(line);
+	return rc;
+}
+
+uint64_t spool_bytes(const struct spool *s)
+{
+	return s ? s->file_bytes : 0;
+}
+
+const char *spool_path(const struct spool *s)
+{
+	return s ? s->path : "";
+}
