@@ -94,6 +94,11 @@ static void lease_remove(struct cp *cp, struct cp_lease *lease, const char *reas
 		}
 	}
 	events_stream_ended(cp->events, lease, reason);
+	CP_DEBUG(cp, DEBUGLOG_STREAMS, "ended", "{s:I,s:s,s:s,s:s,s:s,s:I,s:f,s:s}", "lease",
+	         (json_int_t)lease->id, "stream_id", lease->stream_id, "key", lease->key,
+	         "container_id", lease->container_id, "engine", lease->host, "bytes",
+	         (json_int_t)lease->bytes, "duration_ms", (cp_now() - lease->created) * 1000.0,
+	         "reason", reason ? reason : "");
 	ALOG(ALOG_INFO, "lease_released", ALOG_U("lease", lease->id),
 	     ALOG_S("instance", lease->instance), ALOG_S("content", lease->key),
 	     ALOG_S("reason", reason), ALOG_U("bytes", lease->bytes));
@@ -250,11 +255,21 @@ static void handle_assign(struct cp *cp, struct ipc_req *req, const struct proto
 	struct cp_lease *l = assign_engine(cp, instance, m->body, m->id, why, sizeof(why));
 	if (!l) {
 		cp->refusals++;
+		CP_DEBUG(cp, DEBUGLOG_REQUESTS, "assign", "{s:s,s:s,s:s,s:s,s:s,s:i,s:f}",
+		         "instance", instance, "key_type", jstr(m->body, "key_type"), "key",
+		         jstr(m->body, "key"), "outcome", "refusal", "reason", why, "retry_after",
+		         5, "wait_ms", 0.0);
 		reply_msg(req, PROTO_REFUSAL, m->id,
 		          json_pack("{s:s,s:i}", "reason", why, "retry_after", 5));
 		return;
 	}
 	cp->assignments++;
+	CP_DEBUG(cp, DEBUGLOG_REQUESTS, "assign", "{s:s,s:s,s:s,s:s,s:I,s:f}", "instance", instance,
+	         "key_type", l->key_type, "key", l->key, "outcome", "lease", "lease",
+	         (json_int_t)l->id, "wait_ms", 0.0);
+	CP_DEBUG(cp, DEBUGLOG_ENGINE_SELECTION, "fallback", "{s:I,s:s,s:[],s:s,s:s,s:f}", "lease",
+	         (json_int_t)l->id, "key", l->key, "candidates", "winner", "", "why",
+	         "single-engine mode: the one engine ACEXY_HOST:ACEXY_PORT", "took_ms", 0.0);
 	ALOG(ALOG_INFO, "lease_granted", ALOG_U("lease", l->id), ALOG_S("instance", instance),
 	     ALOG_S("content", l->key), ALOG_S("engine", l->host), ALOG_U("port", l->port),
 	     ALOG_B("fallback", l->fallback));
@@ -274,6 +289,9 @@ static void handle_session_started(struct cp *cp, struct ipc_req *req, const str
 		l->is_live = json_is_true(json_object_get(m->body, "is_live"));
 		if (!l->stream_id[0])
 			events_stream_started(cp->events, l);
+		CP_DEBUG(cp, DEBUGLOG_STREAMS, "started", "{s:I,s:s,s:s,s:s,s:s}", "lease",
+		         (json_int_t)l->id, "stream_id", l->stream_id, "key", l->key,
+		         "container_id", l->container_id, "engine", l->host);
 	}
 	reply_msg(req, PROTO_OK, m->id, json_object());
 }
@@ -320,6 +338,33 @@ static void handle_heartbeat(struct cp *cp, struct ipc_req *req, const struct pr
 	reply_msg(req, PROTO_HEARTBEAT_REPLY, m->id, json_pack("{s:o}", "commands", cmds));
 }
 
+/* A dataplane's record for the debug logs (viewers gone, slow first bytes). */
+static void handle_debug_event(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
+{
+	const char *cat = jstr(m->body, "category");
+	json_t *rec = json_object_get(m->body, "record");
+	static const enum debuglog_cat allowed[] = {DEBUGLOG_DISCONNECTS, DEBUGLOG_STRESS,
+	                                            DEBUGLOG_STREAMS, DEBUGLOG_ERRORS};
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		if (strcmp(cat, debuglog_cat_name(allowed[i])) != 0)
+			continue;
+		if (debuglog_enabled(cp->dl)) {
+			json_t *f = json_deep_copy(rec);
+			const char *ev = jstr(f, "event");
+			char event[64];
+			snprintf(event, sizeof(event), "%s", ev[0] ? ev : "dataplane_event");
+			json_object_del(f, "event");
+			debuglog_write(cp->dl, allowed[i], event, f);
+		}
+		reply_msg(req, PROTO_OK, m->id, json_object());
+		return;
+	}
+	cp->bad_messages++;
+	ALOG(ALOG_WARN, "bad_message", ALOG_S("socket", "control"),
+	     ALOG_S("error", "debug_event with an unknown category"), ALOG_S("category", cat));
+	reply_error(req, m->id, "malformed", "debug_event: unknown category");
+}
+
 static void on_control(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len)
 {
 	struct cp *cp = ud;
@@ -330,6 +375,9 @@ static void on_control(void *ud, struct ipc_req *req, const uint8_t *buf, size_t
 		cp->bad_messages++;
 		ALOG(ALOG_WARN, "bad_message", ALOG_S("socket", "control"), ALOG_S("error", err),
 		     ALOG_U("bytes", len));
+		CP_DEBUG(cp, DEBUGLOG_ERRORS, "bad_message", "{s:s,s:s,s:s}", "error",
+		         "a message on control.sock did not decode", "where", "control.sock",
+		         "detail", err);
 		reply_error(req, m.id,
 		            rc == -EPROTONOSUPPORT ? "version"
 		            : rc == -ENOMSG        ? "unknown_type"
@@ -354,7 +402,7 @@ static void on_control(void *ud, struct ipc_req *req, const uint8_t *buf, size_t
 		handle_heartbeat(cp, req, &m);
 		break;
 	case PROTO_DEBUG_EVENT:
-		reply_msg(req, PROTO_OK, m.id, json_object());
+		handle_debug_event(cp, req, &m);
 		break;
 	default:
 		cp->bad_messages++;
@@ -397,6 +445,9 @@ static void on_lost_tick(struct ev_loop *loop, ev_timer *t, int revents)
 			l = next;
 		}
 		cp->dataplanes_lost++;
+		CP_DEBUG(cp, DEBUGLOG_DISCONNECTS, "dataplane_lost", "{s:s,s:i,s:f,s:s}",
+		         "instance", d->instance, "streams", (int)n, "silent_s", now - d->last_seen,
+		         "reason", "no heartbeat within ACEXY_DATAPLANE_LOST_AFTER");
 		ALOG(ALOG_WARN, "dataplane_lost", ALOG_S("instance", d->instance),
 		     ALOG_D("silent_s", now - d->last_seen), ALOG_U("streams_ended", n));
 		free(d);
@@ -584,6 +635,24 @@ int cp_start(struct cp *cp)
 	rc = curl_ev_new(cp->loop, &cp->ce);
 	if (rc < 0)
 		return rc;
+	rc = debuglog_open(&cp->dl, cp->loop, acexy_cfg_s(cp->cfg, ACEXY_S_DEBUG_LOG_DIR),
+	                   acexy_cfg_b(cp->cfg, ACEXY_S_DEBUG_MODE), 0, 0);
+	if (rc < 0)
+		ALOG(ALOG_ERROR, "debug_log_unusable",
+		     ALOG_S("dir", acexy_cfg_s(cp->cfg, ACEXY_S_DEBUG_LOG_DIR)),
+		     ALOG_S("error", strerror(-rc)));
+	CP_DEBUG(cp, DEBUGLOG_SESSION, "controlplane_started",
+	         "{s:s,s:s,s:s,s:{s:s,s:b,s:i,s:b,s:I,s:I,s:s,s:I}}", "mode",
+	         acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_URL)[0] ? "orchestrator" : "single", "version",
+	         ACEXY_VERSION, "instance", cp->container_id, "settings", "orch_url",
+	         acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_URL), "orch_apikey_set",
+	         acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_APIKEY)[0] != '\0', "max_streams_per_engine",
+	         (int)acexy_cfg_u(cp->cfg, ACEXY_S_MAX_STREAMS_PER_ENGINE), "fallback",
+	         acexy_cfg_b(cp->cfg, ACEXY_S_FALLBACK), "assign_timeout_ms",
+	         (json_int_t)acexy_cfg_u(cp->cfg, ACEXY_S_ASSIGN_TIMEOUT), "orch_poll_interval_ms",
+	         (json_int_t)acexy_cfg_u(cp->cfg, ACEXY_S_ORCH_POLL_INTERVAL), "fallback_engine",
+	         acexy_cfg_s(cp->cfg, ACEXY_S_HOST), "fallback_port",
+	         (json_int_t)acexy_cfg_u(cp->cfg, ACEXY_S_PORT));
 	rc = fallback_start(cp, &cp->fallback);
 	if (rc < 0)
 		return rc;
@@ -618,6 +687,11 @@ void cp_stop(struct cp *cp)
 	if (cp->ce)
 		curl_ev_free(cp->ce);
 	cp->ce = NULL;
+	CP_DEBUG(cp, DEBUGLOG_SESSION, "controlplane_stopped", "{s:s,s:s,s:f}", "version",
+	         ACEXY_VERSION, "instance", cp->container_id, "uptime_s",
+	         cp_now() - cp->start_time);
+	debuglog_close(cp->dl);
+	cp->dl = NULL;
 	ipc_server_close(cp->admin);
 	ipc_server_close(cp->control);
 	cp->admin = cp->control = NULL;

@@ -9,6 +9,7 @@
 
 #include "acexy/ipc.h"
 #include "acexy/settings.h"
+#include "controlplane/debuglog.h"
 
 #define CP_MAX_COMMANDS 1024 /* queued per dataplane; beyond: refused, logged */
 
@@ -71,8 +72,16 @@ struct cp {
 	struct fallback *fallback; /* the single engine's health probe */
 	struct events *events;     /* orchestrator mode: stream events + spool */
 	struct curl_ev *ce;        /* engine stop commands for lost dataplanes */
+	struct debuglog *dl;       /* JSON Lines debug logs (DEBUG_MODE), or NULL */
 	char start_error[400];     /* why cp_start failed, when it says */
 };
+
+/* A debug-log record (DEBUG_MODE): the fields are packed only when enabled. */
+#define CP_DEBUG(cp, cat, event, ...)                                                              \
+	do {                                                                                       \
+		if (debuglog_enabled((cp)->dl))                                                    \
+			debuglog_write((cp)->dl, (cat), (event), json_pack(__VA_ARGS__));          \
+	} while (0)
 
 int cp_start(struct cp *cp);
 void cp_stop(struct cp *cp);

@@ -129,6 +129,14 @@ static void finish(struct events *ev, struct item *it, const char *outcome)
 			     ALOG_S("path", spool_path(ev->spool)), ALOG_S("error", strerror(-rc)));
 		}
 	}
+	CP_DEBUG(ev->cp, DEBUGLOG_STREAMS,
+	         strcmp(outcome, "delivered") == 0 ? "event_sent" : "event_skipped",
+	         "{s:s,s:s,s:s,s:i}", "stream_id", it->stream_id, "container_id", it->container_id,
+	         "reason",
+	         strcmp(outcome, "delivered") == 0
+	                 ? (it->kind == STARTED ? "stream_started" : "stream_ended")
+	                 : outcome,
+	         "attempts", (int)it->attempts);
 	ALOG(strcmp(outcome, "delivered") == 0 ? ALOG_INFO : ALOG_WARN, "stream_event",
 	     ALOG_S("event", it->kind == STARTED ? "stream_started" : "stream_ended"),
 	     ALOG_S("stream_id", it->stream_id), ALOG_S("container_id", it->container_id),
@@ -147,6 +155,9 @@ static void retry_later(struct events *ev, struct item *it, const char *why, lon
 	if (d > BACKOFF_MAX_S)
 		d = BACKOFF_MAX_S;
 	it->next_at = cp_now() + d;
+	CP_DEBUG(ev->cp, DEBUGLOG_STREAMS, "event_failed", "{s:s,s:s,s:s,s:i,s:i}", "stream_id",
+	         it->stream_id, "container_id", it->container_id, "reason", why, "http_status",
+	         (int)http_status, "attempts", (int)it->attempts);
 	ALOG(it->attempts == 1 || it->attempts % 10 == 0 ? ALOG_WARN : ALOG_DEBUG,
 	     "stream_event_retry",
 	     ALOG_S("event", it->kind == STARTED ? "stream_started" : "stream_ended"),

@@ -25,6 +25,7 @@ struct waiter {
 	char instance[96];
 	json_t *body;
 	double deadline;
+	double t0; /* arrival */
 };
 
 struct orch {
@@ -52,7 +53,40 @@ struct orch {
 	bool prov_ready_check;
 	int last_eta;
 	uint64_t provisions_ok, provisions_failed;
+	unsigned prov_attempt;
+	/* the request being answered, for the debug logs */
+	const char *cur_instance;
+	json_t *cur_body;
+	double cur_t0;
 };
+
+static void set_ctx(struct orch *o, const char *instance, json_t *body, double t0)
+{
+	o->cur_instance = instance;
+	o->cur_body = body;
+	o->cur_t0 = t0;
+}
+
+static const char *ctx_str(struct orch *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o->cur_body, k));
+	return v ? v : "";
+}
+
+static void debug_request(struct orch *o, const char *outcome, uint64_t lease, const char *reason,
+                          int retry_after)
+{
+	struct cp *cp = o->cp;
+	double wait_ms = (cp_now() - o->cur_t0) * 1000.0;
+	CP_DEBUG(cp, DEBUGLOG_REQUESTS, "assign", "{s:s,s:s,s:s,s:s,s:I,s:s,s:i,s:f}", "instance",
+	         o->cur_instance ? o->cur_instance : "", "key_type", ctx_str(o, "key_type"), "key",
+	         ctx_str(o, "key"), "outcome", outcome, "lease", (json_int_t)lease, "reason",
+	         reason ? reason : "", "retry_after", retry_after, "wait_ms", wait_ms);
+	if (lease && wait_ms > 2000.0)
+		CP_DEBUG(cp, DEBUGLOG_STRESS, "slow_selection", "{s:f,s:f,s:I,s:s}", "took_ms",
+		         wait_ms, "threshold_ms", 2000.0, "lease", (json_int_t)lease, "key",
+		         ctx_str(o, "key"));
+}
 
 const char *orch_state_name(enum orch_state s)
 {
@@ -260,6 +294,7 @@ static void refuse(struct orch *o, struct ipc_req *req, uint64_t id, const char 
 {
 	o->cp->refusals++;
 	ALOG(ALOG_WARN, "assign_refused", ALOG_S("reason", reason), ALOG_I("retry_after", eta));
+	debug_request(o, "refusal", 0, reason, eta > 0 ? eta : DEFAULT_RETRY);
 	reply(req, PROTO_REFUSAL, id,
 	      json_pack("{s:s,s:i}", "reason", reason, "retry_after",
 	                eta > 0 ? eta : DEFAULT_RETRY));
@@ -317,8 +352,53 @@ static bool try_fallback(struct orch *o, struct ipc_req *req, uint64_t id, const
 	ALOG(ALOG_INFO, "lease_granted", ALOG_U("lease", l->id), ALOG_S("instance", instance),
 	     ALOG_S("content", l->key), ALOG_S("engine", l->host), ALOG_U("port", l->port),
 	     ALOG_B("fallback", true), ALOG_S("why", "orchestrator unreachable"));
+	debug_request(o, "lease", l->id, "orchestrator unreachable: the fallback engine", 0);
+	CP_DEBUG(cp, DEBUGLOG_ENGINE_SELECTION, "fallback", "{s:I,s:s,s:[],s:s,s:s,s:f}", "lease",
+	         (json_int_t)l->id, "key", l->key, "candidates", "winner", "", "why",
+	         "orchestrator unreachable: the fallback engine ACEXY_HOST:ACEXY_PORT", "took_ms",
+	         0.0);
 	answer_lease(req, id, l);
 	return true;
+}
+
+static void debug_selection(struct orch *o, const struct cp_lease *l, int best, unsigned max)
+{
+	struct cp *cp = o->cp;
+	if (!debuglog_enabled(cp->dl))
+		return;
+	static const char *const health[] = {"healthy", "unknown", "unhealthy"};
+	json_t *cands = json_array();
+	for (size_t i = 0; i < o->nengines; i++) {
+		struct orch_engine *e = &o->engines[i];
+		unsigned load = e->orch_streams + e->own_leases;
+		bool ok = load < max;
+		json_array_append_new(cands, json_pack("{s:s,s:s,s:i,s:s,s:i,s:b,s:f,s:b,s:s}",
+		                                       "container_id", e->container_id, "host",
+		                                       e->host, "port", (int)e->port, "health",
+		                                       health[e->health % 3], "load", (int)load,
+		                                       "forwarded", e->forwarded, "last_usage",
+		                                       e->last_usage, "eligible", ok, "why",
+		                                       (int)i == best ? "chosen"
+		                                       : ok           ? "eligible, ranked lower"
+		                                            : "full (load >= max_per_engine)"));
+	}
+	char why[300];
+	if (best >= 0) {
+		const struct orch_engine *e = &o->engines[best];
+		snprintf(why, sizeof(why),
+		         "best of %zu: health %s, load %u of %u, forwarded %s, least recently used",
+		         o->nengines, health[e->health % 3], e->orch_streams + e->own_leases, max,
+		         e->forwarded ? "yes" : "no");
+	} else {
+		snprintf(why, sizeof(why), "none of %zu engines has a free slot (max %u each)",
+		         o->nengines, max);
+	}
+	debuglog_write(cp->dl, DEBUGLOG_ENGINE_SELECTION, best >= 0 ? "selected" : "none_free",
+	               json_pack("{s:I,s:s,s:o,s:s,s:s,s:i,s:f}", "lease",
+	                         (json_int_t)(l ? l->id : 0), "key", ctx_str(o, "key"),
+	                         "candidates", cands, "winner",
+	                         best >= 0 ? o->engines[best].container_id : "", "why", why,
+	                         "max_per_engine", (int)max, "took_ms", 0.0));
 }
 
 /* Tries to serve one request from the engines known now. Returns true when
@@ -355,9 +435,13 @@ static bool decide(struct orch *o, struct ipc_req *req, uint64_t id, const char 
 		     ALOG_S("container_id", e->container_id), ALOG_I("health", e->health),
 		     ALOG_U("load", e->orch_streams + e->own_leases), ALOG_B("fallback", false),
 		     ALOG_U("candidates", o->nengines));
+		debug_request(o, "lease", l->id, "", 0);
+		debug_selection(o, l, best, max);
 		answer_lease(req, id, l);
 		return true;
 	}
+	if (debuglog_enabled(o->cp->dl))
+		debug_selection(o, NULL, -1, max);
 	if (!o->can_provision && o->block_should_wait) {
 		char why[400];
 		snprintf(why, sizeof(why), "no free engine and provisioning is blocked (%s: %s)",
@@ -387,6 +471,7 @@ static void serve_waiters(struct orch *o)
 	struct waiter **pp = &o->waiting;
 	while (*pp) {
 		struct waiter *w = *pp;
+		set_ctx(o, w->instance, w->body, w->t0);
 		if (decide(o, w->req, w->id, w->instance, w->body, true)) {
 			*pp = w->next;
 			waiter_free(w);
@@ -403,6 +488,7 @@ static void refuse_all(struct orch *o, const char *reason, int eta)
 	while (o->waiting) {
 		struct waiter *w = o->waiting;
 		o->waiting = w->next;
+		set_ctx(o, w->instance, w->body, w->t0);
 		refuse(o, w->req, w->id, reason, eta);
 		waiter_free(w);
 	}
@@ -418,6 +504,10 @@ static void engines_done(struct orch *o, struct call *c, CURLcode res, long code
 	                      ? json_loadb(c->body ? c->body : "", c->len, 0, &jerr)
 	                      : NULL;
 	if (!json_is_array(arr)) {
+		CP_DEBUG(o->cp, DEBUGLOG_ERRORS, "orchestrator_error", "{s:s,s:s,s:s}", "error",
+		         "bad /engines answer", "where", "orchestrator /engines", "detail",
+		         res != CURLE_OK ? curl_easy_strerror(res)
+		                         : "HTTP error or not a JSON array");
 		ALOG(ALOG_WARN, "orchestrator_error", ALOG_S("call", "engines"),
 		     ALOG_S("error", res != CURLE_OK ? curl_easy_strerror(res) : "bad answer"),
 		     ALOG_I("http_status", code));
@@ -478,8 +568,17 @@ static void status_done(struct orch *o, struct call *c, CURLcode res, long code)
 	                    ? json_loadb(c->body ? c->body : "", c->len, 0, &jerr)
 	                    : NULL;
 	enum orch_state before = o->state;
+	bool could = o->can_provision;
 	if (!json_is_object(j)) {
 		o->state = ORCH_UNREACHABLE;
+		if (before != ORCH_UNREACHABLE)
+			CP_DEBUG(o->cp, DEBUGLOG_ORCHESTRATOR_HEALTH, "state_change",
+			         "{s:s,s:s,s:s,s:i}", "from", orch_state_name(before), "to",
+			         "unreachable", "error",
+			         res != CURLE_OK ? curl_easy_strerror(res)
+			         : code != 200   ? "HTTP error from /orchestrator/status"
+			                       : "/orchestrator/status answer is not a JSON object",
+			         "http_status", (int)code);
 		ALOG(before != ORCH_UNREACHABLE ? ALOG_WARN : ALOG_DEBUG,
 		     "orchestrator_unreachable",
 		     ALOG_S("error", res != CURLE_OK ? curl_easy_strerror(res) : "bad answer"),
@@ -502,6 +601,17 @@ static void status_done(struct orch *o, struct call *c, CURLcode res, long code)
 		json_t *eta = json_object_get(d, "recovery_eta_seconds");
 		o->block_eta = json_is_number(eta) ? (int)json_number_value(eta) : 0;
 		o->block_should_wait = json_is_true(json_object_get(d, "should_wait"));
+		if (before != o->state)
+			CP_DEBUG(o->cp, DEBUGLOG_ORCHESTRATOR_HEALTH, "state_change",
+			         "{s:s,s:s,s:s,s:b,s:s,s:s,s:i}", "from", orch_state_name(before),
+			         "to", orch_state_name(o->state), "status", s ? s : "",
+			         "can_provision", o->can_provision, "blocked_code", o->block_code,
+			         "blocked_reason", o->block_msg, "eta_s", o->block_eta);
+		if (could != o->can_provision)
+			CP_DEBUG(o->cp, DEBUGLOG_ORCHESTRATOR_HEALTH,
+			         o->can_provision ? "unblocked" : "blocked", "{s:b,s:s,s:s,s:i}",
+			         "can_provision", o->can_provision, "blocked_code", o->block_code,
+			         "blocked_reason", o->block_msg, "eta_s", o->block_eta);
 		if (before != o->state)
 			ALOG(ALOG_INFO, "orchestrator_state",
 			     ALOG_S("state", orch_state_name(o->state)),
@@ -542,6 +652,13 @@ static void ready_done(struct orch *o, struct call *c, CURLcode res, long code)
 	if (res == CURLE_OK && code == 200 && c->body && c->body[0] == '{') {
 		ALOG(ALOG_INFO, "engine_ready", ALOG_S("container_id", o->prov_container),
 		     ALOG_D("after_s", cp_now() - o->prov_started));
+		double took = (cp_now() - o->prov_started) * 1000.0;
+		CP_DEBUG(o->cp, DEBUGLOG_PROVISIONING, "engine_ready", "{s:i,s:s,s:f}", "attempt",
+		         (int)o->prov_attempt, "container_id", o->prov_container, "took_ms", took);
+		if (took > 30000.0)
+			CP_DEBUG(o->cp, DEBUGLOG_STRESS, "slow_provisioning", "{s:f,s:f}",
+			         "took_ms", took, "threshold_ms", 30000.0);
+		o->prov_attempt = 0;
 		o->prov_container[0] = '\0';
 		o->engines_at = 0;
 		engines_fetch(o); /* counts fresh, then the waiters are served */
@@ -598,6 +715,9 @@ static void provision_done(struct orch *o, struct call *c, CURLcode res, long co
 		o->provisions_ok++;
 		ALOG(ALOG_INFO, "provisioned", ALOG_S("container_id", o->prov_container),
 		     ALOG_D("took_s", cp_now() - o->prov_started));
+		CP_DEBUG(o->cp, DEBUGLOG_PROVISIONING, "success", "{s:i,s:i,s:s,s:f}", "attempt",
+		         (int)o->prov_attempt, "http_status", (int)code, "container_id",
+		         o->prov_container, "took_ms", (cp_now() - o->prov_started) * 1000.0);
 		json_decref(j);
 		if (!o->prov_container[0]) {
 			refuse_all(o, "provisioning answered without a container id",
@@ -627,6 +747,12 @@ static void provision_done(struct orch *o, struct call *c, CURLcode res, long co
 	     ALOG_S("code", dcode ? dcode : ""), ALOG_S("message", msg ? msg : ""),
 	     ALOG_I("eta", eta), ALOG_B("can_retry", can_retry),
 	     ALOG_B("should_wait", should_wait));
+	CP_DEBUG(o->cp, DEBUGLOG_PROVISIONING, "failure", "{s:i,s:i,s:s,s:s,s:i,s:b,s:b,s:f}",
+	         "attempt", (int)o->prov_attempt, "http_status", (int)code, "code",
+	         dcode ? dcode : "", "message",
+	         res != CURLE_OK ? curl_easy_strerror(res) : (msg ? msg : ""), "eta_s", eta,
+	         "can_retry", can_retry, "should_wait", should_wait, "took_ms",
+	         (cp_now() - o->prov_started) * 1000.0);
 	json_decref(j);
 	o->last_eta = eta;
 	double now = cp_now();
@@ -637,8 +763,14 @@ static void provision_done(struct orch *o, struct call *c, CURLcode res, long co
 			latest = w->deadline;
 	if ((can_retry || should_wait) && eta >= 0 && now + eta + 1 < latest) {
 		o->prov_retry_at = now + (eta > 0 ? eta : 1);
+		CP_DEBUG(o->cp, DEBUGLOG_PROVISIONING, "retry_scheduled", "{s:i,s:i,s:f}",
+		         "attempt", (int)o->prov_attempt, "eta_s", eta, "wait_s",
+		         o->prov_retry_at - now);
 		return;
 	}
+	CP_DEBUG(o->cp, DEBUGLOG_PROVISIONING, "gave_up", "{s:i,s:i,s:s,s:i}", "attempt",
+	         (int)o->prov_attempt, "http_status", (int)code, "message", why, "eta_s", eta);
+	o->prov_attempt = 0;
 	refuse_all(o, why, eta > 0 ? eta : DEFAULT_RETRY);
 }
 
@@ -649,7 +781,14 @@ static void provision_start(struct orch *o)
 	char body[256];
 	snprintf(body, sizeof(body), "{\"labels\":{\"acexy.proxy\":\"%s\"},\"env\":{}}",
 	         o->cp->container_id);
-	ALOG(ALOG_INFO, "provisioning", ALOG_U("waiting", 1));
+	unsigned nwait = 0;
+	for (struct waiter *w = o->waiting; w; w = w->next)
+		nwait++;
+	o->prov_attempt++;
+	ALOG(ALOG_INFO, "provisioning", ALOG_U("waiting", nwait),
+	     ALOG_U("attempt", o->prov_attempt));
+	CP_DEBUG(o->cp, DEBUGLOG_PROVISIONING, "attempt", "{s:i,s:i}", "attempt",
+	         (int)o->prov_attempt, "waiting", (int)nwait);
 	if (call_start(o, "provision", "/provision/acestream", body, PROVISION_TIMEOUT_MS,
 	               provision_done) == 0)
 		o->provisioning = true;
@@ -666,6 +805,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		struct waiter *w = *pp;
 		if (now >= w->deadline) {
 			*pp = w->next;
+			set_ctx(o, w->instance, w->body, w->t0);
 			refuse(o, w->req, w->id, "no engine became available in time",
 			       o->last_eta > 0 ? o->last_eta : DEFAULT_RETRY);
 			waiter_free(w);
@@ -686,6 +826,7 @@ void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const char *i
 {
 	double now = cp_now();
 	bool fresh = now - o->engines_at < ENGINES_TTL;
+	set_ctx(o, instance, body, now);
 	if (o->state != ORCH_UNREACHABLE && fresh && !o->prov_container[0] && !o->waiting &&
 	    decide(o, req, id, instance, body, true))
 		return;
@@ -703,6 +844,9 @@ void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const char *i
 	snprintf(w->instance, sizeof(w->instance), "%s", instance);
 	w->body = json_incref(body);
 	w->deadline = now + (double)acexy_cfg_u(o->cp->cfg, ACEXY_S_ASSIGN_TIMEOUT) / 1000.0;
+	w->t0 = now;
+	debug_request(o, "waiting", 0,
+	              fresh ? "no free engine: provisioning" : "reading the engine list", 0);
 	struct waiter **pp = &o->waiting;
 	while (*pp)
 		pp = &(*pp)->next;

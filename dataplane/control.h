@@ -4,6 +4,7 @@
 #ifndef ACEXY_DP_CONTROL_H
 #define ACEXY_DP_CONTROL_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,6 +46,10 @@ void dp_control_session_started(struct worker *w, uint64_t lease_id,
 void dp_control_stream_ended(struct worker *w, const struct dp_lease *lease,
                              const char *playback_session_id, enum dp_end_reason reason,
                              uint64_t bytes, uint64_t duration_ms);
+
+/* A record for the controlplane's JSON Lines debug logs (DEBUG_MODE only;
+ * record is stolen and must carry "event"). Fire and forget. */
+void dp_control_debug_event(struct worker *w, const char *category, json_t *record);
 
 /* Registry of live streams for hello/heartbeats/admin (not the byte path). */
 struct stream_rec *dp_registry_add(struct dp *dp, const struct dp_lease *lease, int worker,

@@ -313,6 +313,19 @@ static void on_ack(void *ud, int err, const uint8_t *buf, size_t len)
 	(void)len;
 }
 
+void dp_control_debug_event(struct worker *w, const char *category, json_t *record)
+{
+	if (!acexy_cfg_b(w->dp->cfg, ACEXY_S_DEBUG_MODE) ||
+	    !atomic_load(&cc_of(w->dp)->connected)) {
+		json_decref(record);
+		return;
+	}
+	json_t *body = json_pack("{s:s,s:s,s:o}", "instance", w->dp->instance, "category", category,
+	                         "record", record);
+	if (body)
+		send_msg(cc_of(w->dp), w->mailbox, PROTO_DEBUG_EVENT, body, 2000, on_ack, NULL);
+}
+
 void dp_control_session_started(struct worker *w, uint64_t lease_id,
                                 const struct dp_session_info *info)
 {

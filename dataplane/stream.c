@@ -181,6 +181,12 @@ static void stream_finish(struct stream *s, enum dp_end_reason reason)
 	s->state = S_DONE;
 	struct dp *dp = s->dp;
 	double dur = dp_now() - s->t_start;
+	if (reason == DP_END_CLIENT_GONE && s->have_lease)
+		dp_control_debug_event(s->w, "disconnects",
+		                       json_pack("{s:s,s:s,s:I,s:s}", "event", "viewer_gone",
+		                                 "instance", dp->instance, "lease",
+		                                 (json_int_t)s->lease.lease_id, "reason",
+		                                 "client_gone"));
 	send_engine_stop(s);
 	if (s->have_lease) {
 		dp_control_stream_ended(s->w, &s->lease, s->ans.playback_session_id, reason,
@@ -320,6 +326,12 @@ static void send_200(struct stream *s)
 	        .command_url = s->ans.command_url,
 	        .is_live = s->ans.is_live,
 	};
+	if (ttfb > 2.0)
+		dp_control_debug_event(
+		        s->w, "stress",
+		        json_pack("{s:s,s:f,s:f,s:I,s:s}", "event", "slow_first_byte", "took_ms",
+		                  ttfb * 1000.0, "threshold_ms", 2000.0, "lease",
+		                  (json_int_t)s->lease.lease_id, "key", viewer_query_key(s->q)));
 	s->rec = dp_registry_add(dp, &s->lease, s->w->id, viewer_query_key_type(s->q),
 	                         viewer_query_key(s->q), s->engine_desc, &info);
 	ALOG(ALOG_INFO, "stream_started", ALOG_S("content", s->content),

@@ -26,7 +26,8 @@ F("event",    "string", "what happened (see each category)")
 F("mode",     "string", "orchestrator or single (the fallback engine only)") \
 F("version",  "string", "acexy version") \
 F("instance", "string", "this controlplane's identity (ACEXY_CONTAINER_ID, else cgroup/hostname)") \
-F("settings", "object", "summary of the settings in force (secrets left out)")
+F("settings", "object", "summary of the settings in force (secrets left out)") \
+F("uptime_s", "number", "seconds since the start (controlplane_stopped)")
 
 #define ACEXY_DEBUGLOG_FIELDS_REQUESTS(F) \
 F("instance",    "string",  "the dataplane instance that asked") \
@@ -61,6 +62,7 @@ F("why",          "string",  "why it is not eligible, or its rank")
 
 #define ACEXY_DEBUGLOG_FIELDS_PROVISIONING(F) \
 F("attempt",      "integer", "1 for the first attempt, then 2, 3...") \
+F("waiting",      "integer", "requests waiting for the engine (attempt)") \
 F("http_status",  "integer", "the orchestrator's HTTP status (0 = no answer)") \
 F("code",         "string",  "the orchestrator's error code") \
 F("message",      "string",  "the orchestrator's error message") \
@@ -79,7 +81,8 @@ F("can_provision",  "boolean", "the orchestrator accepts provisioning requests")
 F("blocked_code",   "string",  "why provisioning is blocked (code)") \
 F("blocked_reason", "string",  "why provisioning is blocked (text)") \
 F("eta_s",          "number",  "when provisioning is expected to be possible again") \
-F("error",          "string",  "why the orchestrator could not be reached or understood")
+F("error",          "string",  "why the orchestrator could not be reached or understood") \
+F("http_status",    "integer", "HTTP status of the failed status call (0 = no answer)")
 
 #define ACEXY_DEBUGLOG_FIELDS_STREAMS(F) \
 F("lease",        "integer", "the lease of the stream") \
