@@ -68,7 +68,7 @@ void conn_close(struct conn *c)
 	if (c->state == C_CLOSED)
 		return;
 	struct worker *w = c->w;
-	if (c->stream)
+	if (c->viewer)
 		stream_conn_closing(c);
 	c->state = C_CLOSED;
 	ev_io_stop(w->loop, &c->rio);
@@ -215,7 +215,7 @@ static void route(struct conn *c, const struct http_request *req)
 		return;
 	}
 	if (strcmp(path, "/ace/getstream") == 0) {
-		stream_begin(c, req);
+		stream_begin(c, http_request_query(req));
 		return;
 	}
 	if (strcmp(path, "/livez") == 0) {
@@ -313,6 +313,97 @@ static void on_req_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	conn_respond_error(c, 408, "request not received in time", 0);
 }
 
+/* A connection on worker w for an accepted (or handed over) socket. */
+static struct conn *conn_new(struct worker *w, int fd, const struct sockaddr_storage *ss)
+{
+	struct dp *dp = w->dp;
+	struct ev_loop *loop = w->loop;
+	struct conn *c = calloc(1, sizeof(*c));
+	size_t cap = acexy_cfg_u(dp->cfg, ACEXY_S_MAX_HEADER_BYTES);
+	if (!c || http_request_new(cap, &c->req) < 0 || !(c->in = malloc(cap))) {
+		if (c)
+			http_request_free(c->req);
+		free(c);
+		return NULL;
+	}
+	c->in_cap = cap;
+	c->w = w;
+	c->fd = fd;
+	c->peer = *ss;
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, c->peer_ip,
+		          sizeof(c->peer_ip));
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, c->peer_ip,
+		          sizeof(c->peer_ip));
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ev_io_init(&c->rio, on_read, fd, EV_READ);
+	c->rio.data = c;
+	ev_io_init(&c->wio, on_write, fd, EV_WRITE);
+	c->wio.data = c;
+	ev_timer_init(&c->req_timer, on_req_timeout,
+	              (double)acexy_cfg_u(dp->cfg, ACEXY_S_REQUEST_TIMEOUT) / 1000.0, 0.);
+	c->req_timer.data = c;
+	ev_io_start(loop, &c->rio);
+	ev_timer_start(loop, &c->req_timer);
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	atomic_fetch_add(&w->nconns, 1);
+	return c;
+}
+
+void conn_handoff(struct conn *c, struct worker *to, const char *query)
+{
+	size_t ql = strlen(query);
+	struct conn_handoff *h = malloc(sizeof(*h) + ql + 1);
+	if (!h) {
+		conn_respond_error(c, 503, "out of memory", 5);
+		return;
+	}
+	h->fd = c->fd;
+	h->peer = c->peer;
+	h->close_after = c->close_after;
+	memcpy(h->query, query, ql + 1);
+	/* forget the connection here without closing its socket */
+	struct worker *w = c->w;
+	ev_io_stop(w->loop, &c->rio);
+	ev_io_stop(w->loop, &c->wio);
+	ev_timer_stop(w->loop, &c->req_timer);
+	conn_unlink(c);
+	http_request_free(c->req);
+	free(c->in);
+	free(c->out);
+	free(c);
+	atomic_fetch_sub(&w->nconns, 1);
+	atomic_fetch_add(&w->dp->stats.handoffs, 1);
+	struct worker_cmd cmd = {.type = WCMD_ADOPT, .handoff = h};
+	if (!worker_post(to, &cmd)) {
+		close(h->fd);
+		free(h);
+		atomic_fetch_sub(&w->dp->stats.conns_open, 1);
+	}
+	if (w->stopping && atomic_load(&w->nconns) == 0)
+		ev_async_send(w->loop, &w->wake);
+}
+
+void conn_adopt(struct worker *w, struct conn_handoff *h)
+{
+	struct conn *c = w->stopping ? NULL : conn_new(w, h->fd, &h->peer);
+	if (!c) {
+		close(h->fd);
+		atomic_fetch_sub(&w->dp->stats.conns_open, 1);
+		free(h);
+		return;
+	}
+	ev_timer_stop(w->loop, &c->req_timer);
+	c->close_after = h->close_after;
+	stream_begin(c, h->query);
+	free(h);
+}
+
 void conn_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct worker *w = io->data;
@@ -344,41 +435,11 @@ void conn_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 			close(fd);
 			continue;
 		}
-		struct conn *c = calloc(1, sizeof(*c));
-		size_t cap = acexy_cfg_u(dp->cfg, ACEXY_S_MAX_HEADER_BYTES);
-		if (!c || http_request_new(cap, &c->req) < 0 || !(c->in = malloc(cap))) {
-			if (c)
-				http_request_free(c->req);
-			free(c);
+		struct conn *c = conn_new(w, fd, &ss);
+		if (!c) {
 			close(fd);
 			continue;
 		}
-		c->in_cap = cap;
-		c->w = w;
-		c->fd = fd;
-		c->peer = ss;
-		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->peer_ip,
-			          sizeof(c->peer_ip));
-		else if (ss.ss_family == AF_INET6)
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer_ip,
-			          sizeof(c->peer_ip));
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		ev_io_init(&c->rio, on_read, fd, EV_READ);
-		c->rio.data = c;
-		ev_io_init(&c->wio, on_write, fd, EV_WRITE);
-		c->wio.data = c;
-		ev_timer_init(&c->req_timer, on_req_timeout,
-		              (double)acexy_cfg_u(dp->cfg, ACEXY_S_REQUEST_TIMEOUT) / 1000.0, 0.);
-		c->req_timer.data = c;
-		ev_io_start(loop, &c->rio);
-		ev_timer_start(loop, &c->req_timer);
-		c->next = w->conns;
-		if (w->conns)
-			w->conns->prev = c;
-		w->conns = c;
-		atomic_fetch_add(&w->nconns, 1);
 		atomic_fetch_add(&dp->stats.conns_accepted, 1);
 		atomic_fetch_add(&dp->stats.conns_open, 1);
 	}
@@ -386,12 +447,11 @@ void conn_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 
 void worker_close_all(struct worker *w, enum dp_end_reason reason)
 {
+	worker_end_streams(w, reason);
 	struct conn *c = w->conns;
 	while (c) {
 		struct conn *next = c->next;
-		if (c->stream)
-			stream_end_with(c->stream, reason);
-		else if (c->state == C_READING || c->state == C_RESPONDING)
+		if (!c->viewer && (c->state == C_READING || c->state == C_RESPONDING))
 			conn_close(c);
 		c = next;
 	}

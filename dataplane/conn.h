@@ -27,8 +27,16 @@ struct conn {
 	char *out; /* a small response being written */
 	size_t out_len, out_off;
 	bool close_after;
-	bool head; /* the request was HEAD */
-	struct stream *stream;
+	bool head;             /* the request was HEAD */
+	struct viewer *viewer; /* a stream's viewer once the request is a stream */
+};
+
+/* A viewer connection moving between loops (multiplex). */
+struct conn_handoff {
+	int fd;
+	struct sockaddr_storage peer;
+	bool close_after;
+	char query[]; /* the request's raw query string */
 };
 
 /* Queues a complete small response and writes it. `reason` becomes the body
@@ -39,8 +47,15 @@ void conn_respond_error(struct conn *c, int status, const char *reason, unsigned
 void conn_close(struct conn *c);
 const char *http_status_text(int status);
 
+/* Hands a connection whose request is read to another worker, which
+ * carries on with stream_begin(query). The conn is gone afterwards. */
+void conn_handoff(struct conn *c, struct worker *to, const char *query);
+/* The receiving side (worker loop of `w`). */
+void conn_adopt(struct worker *w, struct conn_handoff *h);
+
 /* stream.c */
-void stream_begin(struct conn *c, const struct http_request *req);
+void stream_begin(struct conn *c, const char *query);
+void worker_end_streams(struct worker *w, enum dp_end_reason reason);
 void stream_on_viewer_readable(struct conn *c);
 void stream_on_viewer_writable(struct conn *c);
 void stream_conn_closing(struct conn *c);

@@ -26,6 +26,8 @@ struct dp_stats {
 	_Atomic uint64_t streams_live;
 	_Atomic uint64_t bytes_relayed;
 	_Atomic uint64_t upstream_errors;
+	_Atomic uint64_t viewers_dropped; /* multiplex: a whole ring behind */
+	_Atomic uint64_t handoffs;        /* multiplex: viewers moved to the owning loop */
 	_Atomic uint64_t ring_bytes;
 	_Atomic uint64_t status[6]; /* responses by class 1xx..5xx (index 1..5) */
 	_Atomic uint64_t ended[12]; /* by enum dp_end_reason */
@@ -50,11 +52,13 @@ enum dp_end_reason {
 const char *dp_end_reason_name(enum dp_end_reason r);
 
 /* Commands from the control loop to a worker, carried by a bounded queue. */
-enum worker_cmd_type { WCMD_STOP_LEASE, WCMD_DRAIN_END, WCMD_SHUTDOWN };
+enum worker_cmd_type { WCMD_STOP_LEASE, WCMD_DRAIN_END, WCMD_SHUTDOWN, WCMD_ADOPT };
 struct worker_cmd {
 	enum worker_cmd_type type;
 	uint64_t lease_id;
 	enum dp_end_reason reason;
+	/* WCMD_ADOPT: a viewer connection handed over by another loop */
+	struct conn_handoff *handoff;
 };
 #define WORKER_CMDQ_MAX 256
 
@@ -73,6 +77,7 @@ struct worker {
 	struct curl_ev *curl;
 	struct ipc_mailbox *mailbox; /* replies from the controlplane land here */
 	struct conn *conns;          /* doubly linked list of open connections */
+	struct stream *streams;      /* engine sessions owned by this loop */
 	_Atomic uint64_t nconns;
 	_Atomic uint64_t nstreams;
 	bool stopping;
@@ -122,7 +127,7 @@ struct stream_rec {
 /* worker.c */
 int worker_start(struct dp *dp, struct worker *w, int id);
 int worker_run(struct worker *w);
-void worker_post(struct worker *w, const struct worker_cmd *cmd);
+bool worker_post(struct worker *w, const struct worker_cmd *cmd);
 void worker_join(struct worker *w);
 double dp_now(void); /* monotonic seconds */
 

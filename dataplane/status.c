@@ -141,6 +141,12 @@ void serve_metrics(struct conn *c)
 	        atomic_load(&st->upstream_errors));
 	GAUGE("acexy_ring_memory_bytes", "Memory held by stream rings.",
 	      atomic_load(&st->ring_bytes));
+	COUNTER("acexy_viewers_dropped_total",
+	        "Viewers of a shared stream dropped a whole buffer behind the live edge.",
+	        atomic_load(&st->viewers_dropped));
+	COUNTER("acexy_viewer_handoffs_total",
+	        "Viewers handed to the worker that owns their shared stream.",
+	        atomic_load(&st->handoffs));
 	GAUGE("acexy_controlplane_connected", "1 while a controlplane answers.",
 	      dp_control_connected(dp) ? 1 : 0);
 	GAUGE("acexy_draining", "1 while draining.", atomic_load(&dp->draining) ? 1 : 0);

@@ -1,9 +1,21 @@
-/* One viewer's stream in per-request mode:
+/* Streams: engine sessions and their viewers.
  *
+ * A stream (engine session) goes
  *   wait for a controlplane (ACEXY_CONTROL_WAIT) -> lease -> engine API call
  *   (format=json, fresh pid, ACEXY_NO_RESPONSE_TIMEOUT) -> playback request
  *   (302 followed at once from the header callback) -> first TS bytes within
- *   ACEXY_FIRST_BYTE_TIMEOUT -> "200" + relay through the ring -> end.
+ *   ACEXY_FIRST_BYTE_TIMEOUT -> "200" to its viewers + relay through the ring
+ *   -> end.
+ *
+ * Per-request mode (default): one viewer per stream; a slow viewer pauses the
+ * engine transfer (backpressure). Multiplex mode (ACEXY_MULTIPLEX): one
+ * stream per content (viewer_query_mux_key), owned by the worker the key
+ * hashes to: a viewer accepted elsewhere is handed to that worker, so the
+ * byte path needs no lock. Viewers read the ring at their own positions;
+ * late joiners start ACEXY_MULTIPLEX_JOIN_BEHIND behind the live edge on a
+ * 188-byte boundary; a viewer a whole ring behind is dropped (counted)
+ * without slowing anyone; the stream outlives its last viewer by
+ * ACEXY_MULTIPLEX_GRACE.
  *
  * Before the first stream byte every failure is a status with a reason; the
  * 200 leaves together with the first bytes. On every end: engine stop
@@ -30,6 +42,7 @@
 #define WRITE_BUDGET  (1024 * 1024) /* bytes per writable event, for fairness */
 #define CHUNK_SIZE    (64 * 1024)
 #define CURL_BUF      (64 * 1024)
+#define TS_PACKET     188
 
 enum sstate {
 	S_CONTROL_WAIT,
@@ -44,20 +57,35 @@ struct assign_token {
 	struct stream *s; /* NULL once the stream is gone */
 };
 
-struct stream {
+struct viewer {
+	struct viewer *next;
+	struct stream *s;
 	struct conn *c;
+	struct ring_reader *rd;
+	ev_timer write_timer;
+	uint64_t bytes_out;
+	double t_start;
+	bool sent_200;
+};
+
+struct stream {
+	struct stream *next; /* the worker's streams */
 	struct worker *w;
 	struct dp *dp;
 	enum sstate state;
 	struct viewer_query *q;
+	bool shared; /* multiplex */
 	char pid[33];
 	char content[200];
 	struct assign_token *tok;
 	struct dp_lease lease;
 	bool have_lease;
+	struct viewer *viewers;
+	unsigned nviewers;
 	ev_timer deadline; /* control wait, first byte */
 	ev_timer empty_timer;
-	ev_timer write_timer;
+	ev_timer grace_timer; /* multiplex: after the last viewer */
+	enum dp_end_reason last_viewer_reason;
 	CURL *api;
 	char *api_body;
 	size_t api_len;
@@ -71,9 +99,8 @@ struct stream {
 	bool play_headers_done;
 	long play_status;
 	struct ring *ring;
-	struct ring_reader *rd;
 	bool paused;
-	bool sent_200;
+	bool started; /* first stream byte seen, 200 sent */
 	bool upstream_done;
 	CURLcode upstream_result;
 	uint64_t bytes_in, bytes_out;
@@ -91,7 +118,10 @@ struct stream {
 static void stream_fail(struct stream *s, int status, const char *reason, unsigned retry_after);
 static void stream_finish(struct stream *s, enum dp_end_reason reason);
 static void start_playback(struct stream *s, const char *url);
-static void relay_write(struct stream *s);
+static void relay_write(struct viewer *v);
+static void relay_all(struct stream *s);
+static void viewer_end(struct viewer *v, enum dp_end_reason reason, bool close_conn);
+static bool carry_out_pending(struct stream *s);
 
 static double ms_to_s(uint64_t ms)
 {
@@ -122,6 +152,22 @@ static void random_pid(char *out)
 	out[32] = '\0';
 }
 
+static void streams_unlink(struct stream *s)
+{
+	for (struct stream **pp = &s->w->streams; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			return;
+		}
+	}
+}
+
+static void set_viewer_count(struct stream *s)
+{
+	if (s->rec)
+		atomic_store(&s->rec->viewers, s->nviewers);
+}
+
 /* ---- end of a stream ---- */
 
 /* The engine keeps downloading for a minute or more unless told: always
@@ -139,7 +185,7 @@ static void stream_release(struct stream *s)
 	struct ev_loop *loop = s->w->loop;
 	ev_timer_stop(loop, &s->deadline);
 	ev_timer_stop(loop, &s->empty_timer);
-	ev_timer_stop(loop, &s->write_timer);
+	ev_timer_stop(loop, &s->grace_timer);
 	if (s->api) {
 		curl_ev_remove(s->w->curl, s->api);
 		curl_easy_cleanup(s->api);
@@ -156,37 +202,22 @@ static void stream_release(struct stream *s)
 	}
 	if (s->ring) {
 		atomic_fetch_sub(&s->dp->stats.ring_bytes, ring_memory(s->ring));
-		ring_reader_detach(s->rd);
-		ring_free(s->ring);
+		ring_free(s->ring); /* the viewers' readers went with them */
 		s->ring = NULL;
-		s->rd = NULL;
 	}
 	free(s->api_body);
 	s->api_body = NULL;
 	viewer_query_free(s->q);
 	s->q = NULL;
+	streams_unlink(s);
 }
 
-/* Ends the stream for `reason`: the engine session is stopped, the lease
- * released, one log line written, and the viewer connection closed. */
-static void stream_finish(struct stream *s, enum dp_end_reason reason)
+/* The engine side of an end: stop command, lease, registry, counters. */
+static void session_close(struct stream *s, enum dp_end_reason reason)
 {
-	if (s->state == S_DONE)
-		return;
-	if (s->in_cb) {
-		if (s->pending_end < 0 && !s->pending_status)
-			s->pending_end = (int)reason;
-		return;
-	}
-	s->state = S_DONE;
 	struct dp *dp = s->dp;
 	double dur = dp_now() - s->t_start;
-	if (reason == DP_END_CLIENT_GONE && s->have_lease)
-		dp_control_debug_event(s->w, "disconnects",
-		                       json_pack("{s:s,s:s,s:I,s:s}", "event", "viewer_gone",
-		                                 "instance", dp->instance, "lease",
-		                                 (json_int_t)s->lease.lease_id, "reason",
-		                                 "client_gone"));
+	s->state = S_DONE;
 	send_engine_stop(s);
 	if (s->have_lease) {
 		dp_control_stream_ended(s->w, &s->lease, s->ans.playback_session_id, reason,
@@ -197,25 +228,38 @@ static void stream_finish(struct stream *s, enum dp_end_reason reason)
 		dp_registry_remove(dp, s->rec);
 		s->rec = NULL;
 	}
-	if (s->sent_200) {
+	if (s->started) {
 		atomic_fetch_sub(&dp->stats.streams_live, 1);
 		atomic_fetch_sub(&s->w->nstreams, 1);
 		atomic_fetch_add(&dp->stats.ended[reason], 1);
 		ALOG(ALOG_INFO, "stream_ended", ALOG_S("content", s->content),
 		     ALOG_S("engine", s->engine_desc), ALOG_U("lease", s->lease.lease_id),
 		     ALOG_U("bytes", s->bytes_out), ALOG_D("duration_s", dur),
-		     ALOG_S("reason", dp_end_reason_name(reason)), ALOG_S("client", s->c->peer_ip));
+		     ALOG_S("reason", dp_end_reason_name(reason)), ALOG_B("shared", s->shared));
 	}
+}
+
+/* Ends the stream for `reason`: the engine session is stopped, the lease
+ * released, one log line written, and every viewer connection closed. */
+static void stream_finish(struct stream *s, enum dp_end_reason reason)
+{
+	if (s->state == S_DONE)
+		return;
+	if (s->in_cb) {
+		if (s->pending_end < 0 && !s->pending_status)
+			s->pending_end = (int)reason;
+		return;
+	}
+	session_close(s, reason);
+	while (s->viewers)
+		viewer_end(s->viewers, reason, true);
 	stream_release(s);
-	struct conn *c = s->c;
-	c->stream = NULL;
 	free(s);
-	conn_close(c);
 }
 
 void stream_end_with(struct stream *s, enum dp_end_reason reason)
 {
-	if (!s->sent_200) {
+	if (!s->started) {
 		int status =
 		        reason == DP_END_SHUTDOWN || reason == DP_END_DRAIN_TIMEOUT ? 503 : 502;
 		stream_fail(s, status, "stream stopped before it started", 5);
@@ -224,10 +268,11 @@ void stream_end_with(struct stream *s, enum dp_end_reason reason)
 	stream_finish(s, reason);
 }
 
-/* Before the first byte: answer the viewer with a status and a reason. */
+/* Before the first byte: answer every viewer with a status and a reason. */
 static void stream_fail(struct stream *s, int status, const char *reason, unsigned retry_after)
 {
-	struct conn *c = s->c;
+	if (s->state == S_DONE)
+		return;
 	if (s->in_cb) {
 		if (s->pending_end < 0 && !s->pending_status) {
 			s->pending_status = status;
@@ -236,51 +281,155 @@ static void stream_fail(struct stream *s, int status, const char *reason, unsign
 		return;
 	}
 	ALOG(ALOG_WARN, "stream_failed", ALOG_S("content", s->content), ALOG_I("status", status),
-	     ALOG_S("reason", reason), ALOG_S("engine", s->engine_desc));
+	     ALOG_S("reason", reason), ALOG_S("engine", s->engine_desc),
+	     ALOG_U("viewers", s->nviewers));
 	if (status == 502 || status == 504)
 		atomic_fetch_add(&s->dp->stats.upstream_errors, 1);
 	char why[300]; /* the reason may live in the stream freed below */
 	snprintf(why, sizeof(why), "%s", reason);
-	reason = why;
-	s->state = S_DONE;
-	send_engine_stop(s);
-	if (s->have_lease) {
-		dp_control_stream_ended(s->w, &s->lease, s->ans.playback_session_id,
-		                        DP_END_UPSTREAM_ERROR, 0,
-		                        (uint64_t)((dp_now() - s->t_start) * 1000));
-		s->have_lease = false;
+	session_close(s, DP_END_UPSTREAM_ERROR);
+	while (s->viewers) {
+		struct viewer *v = s->viewers;
+		struct conn *c = v->c;
+		bool answered = v->sent_200;
+		viewer_end(v, DP_END_UPSTREAM_ERROR, answered);
+		if (!answered) {
+			c->state = C_READING; /* conn_respond takes over */
+			c->close_after = true;
+			conn_respond_error(c, status, why, retry_after);
+		}
 	}
 	stream_release(s);
-	c->stream = NULL;
 	free(s);
-	c->state = C_READING; /* conn_respond takes over */
-	c->close_after = true;
-	conn_respond_error(c, status, reason, retry_after);
+}
+
+/* ---- viewers ---- */
+
+static void on_grace_end(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct stream *s = t->data;
+	if (!s->viewers)
+		stream_finish(s, s->last_viewer_reason);
+}
+
+/* Takes a viewer off its stream (and closes its connection when asked).
+ * The stream ends with its last viewer, at once in per-request mode, after
+ * the grace period in multiplex mode. */
+static void viewer_end(struct viewer *v, enum dp_end_reason reason, bool close_conn)
+{
+	struct stream *s = v->s;
+	for (struct viewer **pp = &s->viewers; *pp; pp = &(*pp)->next) {
+		if (*pp == v) {
+			*pp = v->next;
+			break;
+		}
+	}
+	s->nviewers--;
+	ev_timer_stop(s->w->loop, &v->write_timer);
+	ring_reader_detach(v->rd);
+	struct conn *c = v->c;
+	c->viewer = NULL;
+	if (s->shared && v->sent_200)
+		ALOG(ALOG_INFO, "viewer_left", ALOG_S("content", s->content),
+		     ALOG_U("lease", s->lease.lease_id), ALOG_U("bytes", v->bytes_out),
+		     ALOG_D("duration_s", dp_now() - v->t_start),
+		     ALOG_S("reason", dp_end_reason_name(reason)), ALOG_S("client", c->peer_ip),
+		     ALOG_U("viewers_left", s->nviewers));
+	if (reason == DP_END_CLIENT_GONE && s->have_lease)
+		dp_control_debug_event(s->w, "disconnects",
+		                       json_pack("{s:s,s:s,s:I,s:s}", "event", "viewer_gone",
+		                                 "instance", s->dp->instance, "lease",
+		                                 (json_int_t)s->lease.lease_id, "reason",
+		                                 "client_gone"));
+	free(v);
+	set_viewer_count(s);
+	if (close_conn)
+		conn_close(c);
+	if (s->viewers || s->state == S_DONE)
+		return;
+	s->last_viewer_reason = reason;
+	if (!s->shared || s->upstream_done) {
+		stream_finish(s, reason);
+		return;
+	}
+	ev_timer_stop(s->w->loop, &s->grace_timer);
+	ev_timer_set(&s->grace_timer, ms_to_s(cfg_ms(s, ACEXY_S_MULTIPLEX_GRACE)), 0.);
+	ev_timer_start(s->w->loop, &s->grace_timer);
+}
+
+static void on_write_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	viewer_end(t->data, DP_END_WRITE_TIMEOUT, true);
+}
+
+/* The viewer's 200 and its time-to-first-byte. */
+static void viewer_send_200(struct viewer *v)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\n"
+	                           "Server: acexy/" ACEXY_VERSION "\r\n"
+	                           "Content-Type: video/mp2t\r\n"
+	                           "Cache-Control: no-store\r\n"
+	                           "Connection: close\r\n\r\n";
+	/* the head is tiny and the socket buffer empty: it goes at once */
+	ssize_t n = send(v->c->fd, head, sizeof(head) - 1, MSG_NOSIGNAL);
+	(void)n;
+	v->sent_200 = true;
+	v->c->state = C_STREAM;
+	struct dp *dp = v->s->dp;
+	atomic_fetch_add(&dp->stats.status[2], 1);
+	double ttfb = dp_now() - v->t_start;
+	atomic_fetch_add(&dp->stats.ttfb_sum_us, (uint64_t)(ttfb * 1e6));
+	atomic_fetch_add(&dp->stats.ttfb_count, 1);
+	static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+	for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++)
+		if (ttfb <= bounds[i])
+			atomic_fetch_add(&dp->stats.ttfb_bucket[i], 1);
+	atomic_fetch_add(&dp->stats.ttfb_bucket[11], 1); /* +Inf */
+	if (ttfb > 2.0)
+		dp_control_debug_event(v->s->w, "stress",
+		                       json_pack("{s:s,s:f,s:f,s:I,s:s}", "event",
+		                                 "slow_first_byte", "took_ms", ttfb * 1000.0,
+		                                 "threshold_ms", 2000.0, "lease",
+		                                 (json_int_t)v->s->lease.lease_id, "key",
+		                                 viewer_query_key(v->s->q)));
+}
+
+/* The first stream byte arrived: 200 to every viewer waiting. */
+static void session_started(struct stream *s)
+{
+	s->started = true;
+	s->state = S_RELAY;
+	s->t_first = dp_now();
+	struct dp *dp = s->dp;
+	atomic_fetch_add(&dp->stats.streams_started, 1);
+	atomic_fetch_add(&dp->stats.streams_live, 1);
+	atomic_fetch_add(&s->w->nstreams, 1);
+	struct dp_session_info info = {
+	        .playback_session_id = s->ans.playback_session_id,
+	        .stat_url = s->ans.stat_url,
+	        .command_url = s->ans.command_url,
+	        .is_live = s->ans.is_live,
+	};
+	s->rec = dp_registry_add(dp, &s->lease, s->w->id, viewer_query_key_type(s->q),
+	                         viewer_query_key(s->q), s->engine_desc, &info);
+	set_viewer_count(s);
+	for (struct viewer *v = s->viewers; v; v = v->next)
+		viewer_send_200(v);
+	ALOG(ALOG_INFO, "stream_started", ALOG_S("content", s->content),
+	     ALOG_S("engine", s->engine_desc), ALOG_U("lease", s->lease.lease_id),
+	     ALOG_D("ttfb_ms", (s->t_first - s->t_start) * 1000), ALOG_U("viewers", s->nviewers),
+	     ALOG_B("shared", s->shared));
 }
 
 void stream_conn_closing(struct conn *c)
 {
-	struct stream *s = c->stream;
-	if (!s)
-		return;
-	/* the connection dies under the stream (viewer gone during setup) */
-	s->state = S_DONE;
-	send_engine_stop(s);
-	if (s->have_lease) {
-		dp_control_stream_ended(s->w, &s->lease, s->ans.playback_session_id,
-		                        DP_END_CLIENT_GONE, s->bytes_out,
-		                        (uint64_t)((dp_now() - s->t_start) * 1000));
-		s->have_lease = false;
-	}
-	if (s->rec)
-		dp_registry_remove(s->dp, s->rec);
-	if (s->sent_200) {
-		atomic_fetch_sub(&s->dp->stats.streams_live, 1);
-		atomic_fetch_sub(&s->w->nstreams, 1);
-	}
-	stream_release(s);
-	c->stream = NULL;
-	free(s);
+	/* the connection dies under its viewer (e.g. viewer gone during setup) */
+	if (c->viewer)
+		viewer_end(c->viewer, DP_END_CLIENT_GONE, false);
 }
 
 /* ---- relay ---- */
@@ -294,51 +443,6 @@ static void arm_empty_timer(struct stream *s)
 	ev_timer_start(s->w->loop, &s->empty_timer);
 }
 
-static void send_200(struct stream *s)
-{
-	static const char head[] = "HTTP/1.1 200 OK\r\n"
-	                           "Server: acexy/" ACEXY_VERSION "\r\n"
-	                           "Content-Type: video/mp2t\r\n"
-	                           "Cache-Control: no-store\r\n"
-	                           "Connection: close\r\n\r\n";
-	/* the head is tiny and the socket buffer empty: it goes at once */
-	ssize_t n = send(s->c->fd, head, sizeof(head) - 1, MSG_NOSIGNAL);
-	(void)n;
-	s->sent_200 = true;
-	s->t_first = dp_now();
-	struct dp *dp = s->dp;
-	atomic_fetch_add(&dp->stats.status[2], 1);
-	atomic_fetch_add(&dp->stats.streams_started, 1);
-	atomic_fetch_add(&dp->stats.streams_live, 1);
-	atomic_fetch_add(&s->w->nstreams, 1);
-	double ttfb = s->t_first - s->t_start;
-	uint64_t us = (uint64_t)(ttfb * 1e6);
-	atomic_fetch_add(&dp->stats.ttfb_sum_us, us);
-	atomic_fetch_add(&dp->stats.ttfb_count, 1);
-	static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-	for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++)
-		if (ttfb <= bounds[i])
-			atomic_fetch_add(&dp->stats.ttfb_bucket[i], 1);
-	atomic_fetch_add(&dp->stats.ttfb_bucket[11], 1); /* +Inf */
-	struct dp_session_info info = {
-	        .playback_session_id = s->ans.playback_session_id,
-	        .stat_url = s->ans.stat_url,
-	        .command_url = s->ans.command_url,
-	        .is_live = s->ans.is_live,
-	};
-	if (ttfb > 2.0)
-		dp_control_debug_event(
-		        s->w, "stress",
-		        json_pack("{s:s,s:f,s:f,s:I,s:s}", "event", "slow_first_byte", "took_ms",
-		                  ttfb * 1000.0, "threshold_ms", 2000.0, "lease",
-		                  (json_int_t)s->lease.lease_id, "key", viewer_query_key(s->q)));
-	s->rec = dp_registry_add(dp, &s->lease, s->w->id, viewer_query_key_type(s->q),
-	                         viewer_query_key(s->q), s->engine_desc, &info);
-	ALOG(ALOG_INFO, "stream_started", ALOG_S("content", s->content),
-	     ALOG_S("engine", s->engine_desc), ALOG_U("lease", s->lease.lease_id),
-	     ALOG_D("ttfb_ms", ttfb * 1000), ALOG_S("client", s->c->peer_ip));
-}
-
 static void maybe_unpause(struct stream *s)
 {
 	if (s->paused && s->play && ring_write_space(s->ring) >= CURL_BUF) {
@@ -349,34 +453,39 @@ static void maybe_unpause(struct stream *s)
 	}
 }
 
-static void relay_write(struct stream *s)
+/* Writes what the viewer has not read yet, within the budget. May end the
+ * viewer (and with it, in per-request mode, the stream). */
+static void relay_write(struct viewer *v)
 {
+	struct stream *s = v->s;
+	struct conn *c = v->c;
 	size_t budget = WRITE_BUDGET;
 	bool progressed = false;
 	while (budget > 0) {
 		struct iovec iov[8];
-		int n = ring_reader_iov(s->rd, iov, 8, budget);
+		int n = ring_reader_iov(v->rd, iov, 8, budget);
 		if (n <= 0)
 			break;
-		ssize_t w = writev(s->c->fd, iov, n);
+		ssize_t w = writev(c->fd, iov, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			ev_io_start(s->w->loop, &s->c->wio);
-			if (!ev_is_active(&s->write_timer)) {
-				ev_timer_set(&s->write_timer,
+			ev_io_start(s->w->loop, &c->wio);
+			if (!ev_is_active(&v->write_timer)) {
+				ev_timer_set(&v->write_timer,
 				             ms_to_s(cfg_ms(s, ACEXY_S_WRITE_TIMEOUT)), 0.);
-				ev_timer_start(s->w->loop, &s->write_timer);
+				ev_timer_start(s->w->loop, &v->write_timer);
 			}
-			if (progressed)
+			if (progressed && !s->shared)
 				maybe_unpause(s);
 			return;
 		}
 		if (w <= 0) {
-			stream_finish(s, DP_END_CLIENT_GONE);
+			viewer_end(v, DP_END_CLIENT_GONE, true);
 			return;
 		}
-		ring_reader_consume(s->rd, (size_t)w);
+		ring_reader_consume(v->rd, (size_t)w);
+		v->bytes_out += (size_t)w;
 		s->bytes_out += (size_t)w;
 		if (s->rec)
 			atomic_fetch_add(&s->rec->bytes, (uint64_t)w);
@@ -385,26 +494,62 @@ static void relay_write(struct stream *s)
 		progressed = true;
 	}
 	if (progressed)
-		ev_timer_stop(s->w->loop, &s->write_timer);
-	if (ring_reader_lag(s->rd) == 0) {
-		ev_io_stop(s->w->loop, &s->c->wio);
-		ev_timer_stop(s->w->loop, &s->write_timer);
+		ev_timer_stop(s->w->loop, &v->write_timer);
+	if (ring_reader_lag(v->rd) == 0) {
+		ev_io_stop(s->w->loop, &c->wio);
+		ev_timer_stop(s->w->loop, &v->write_timer);
 		if (s->upstream_done) {
-			stream_finish(s, s->upstream_result == CURLE_OK ? DP_END_UPSTREAM_EOF
-			                                                : DP_END_UPSTREAM_ERROR);
+			viewer_end(v,
+			           s->upstream_result == CURLE_OK ? DP_END_UPSTREAM_EOF
+			                                          : DP_END_UPSTREAM_ERROR,
+			           true);
 			return;
 		}
 	} else if (budget == 0) {
 		/* budget spent, more to send: come back on the next loop turn */
-		ev_io_start(s->w->loop, &s->c->wio);
+		ev_io_start(s->w->loop, &c->wio);
 	}
-	maybe_unpause(s);
+	if (!s->shared)
+		maybe_unpause(s);
+}
+
+/* New bytes in the ring: drop the viewers it overran (multiplex), then
+ * write to every viewer. An end met on the way (the last viewer gone) is
+ * carried out after the loop, so the stream stays valid inside it; s may be
+ * freed when this returns. */
+static void relay_all(struct stream *s)
+{
+	if (!s->started)
+		return;
+	bool outer = s->in_cb;
+	s->in_cb = true;
+	if (s->shared) {
+		struct ring_reader *rd;
+		while (s->ring && (rd = ring_first_overrun(s->ring))) {
+			struct viewer *v = ring_reader_owner(rd);
+			atomic_fetch_add(&s->dp->stats.viewers_dropped, 1);
+			ALOG(ALOG_WARN, "viewer_dropped", ALOG_S("content", s->content),
+			     ALOG_S("client", v->c->peer_ip),
+			     ALOG_S("why", "a whole buffer behind the live edge"));
+			viewer_end(v, DP_END_WRITE_TIMEOUT, true);
+		}
+	}
+	struct viewer *v = s->viewers;
+	while (v && s->state != S_DONE) {
+		struct viewer *next = v->next; /* relay_write may end v */
+		if (!ev_is_active(&v->c->wio)) /* a blocked viewer waits for writable */
+			relay_write(v);
+		v = next;
+	}
+	s->in_cb = outer;
+	if (!outer)
+		carry_out_pending(s);
 }
 
 void stream_on_viewer_writable(struct conn *c)
 {
-	if (c->stream && c->stream->state == S_RELAY)
-		relay_write(c->stream);
+	if (c->viewer && c->viewer->s->state == S_RELAY)
+		relay_write(c->viewer);
 	else
 		ev_io_stop(c->w->loop, &c->wio);
 }
@@ -417,23 +562,17 @@ void stream_on_viewer_readable(struct conn *c)
 		return;
 	if (n > 0)
 		return; /* a player may send more; it is ignored */
-	struct stream *s = c->stream;
-	if (s && s->sent_200)
-		stream_finish(s, DP_END_CLIENT_GONE);
+	if (c->viewer)
+		viewer_end(c->viewer, DP_END_CLIENT_GONE, true);
 	else
 		conn_close(c);
 }
 
 static void on_empty_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct stream *s = t->data;
-	stream_finish(s, DP_END_EMPTY_TIMEOUT);
-}
-
-static void on_write_timeout(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct stream *s = t->data;
-	stream_finish(s, DP_END_WRITE_TIMEOUT);
+	(void)loop;
+	(void)revents;
+	stream_finish(t->data, DP_END_EMPTY_TIMEOUT);
 }
 
 /* ---- playback transfer ---- */
@@ -505,7 +644,7 @@ static size_t play_write_body(struct stream *s, char *data, size_t len)
 		return 0;
 	if (s->play_status != 200)
 		return 0; /* error bodies are not relayed */
-	if (!s->sent_200) {
+	if (!s->started) {
 		if (len == 0)
 			return 0;
 		if ((unsigned char)data[0] != 0x47) {
@@ -513,11 +652,11 @@ static size_t play_write_body(struct stream *s, char *data, size_t len)
 			return 0;
 		}
 		ev_timer_stop(s->w->loop, &s->deadline);
-		send_200(s);
-		s->state = S_RELAY;
-		s->c->state = C_STREAM;
+		session_started(s);
+		if (s->state == S_DONE)
+			return 0;
 	}
-	if (ring_write_space(s->ring) < len) {
+	if (!s->shared && ring_write_space(s->ring) < len) {
 		s->paused = true; /* the viewer is slower than the engine */
 		ev_timer_stop(s->w->loop, &s->empty_timer);
 		return CURL_WRITEFUNC_PAUSE;
@@ -529,7 +668,7 @@ static size_t play_write_body(struct stream *s, char *data, size_t len)
 		atomic_fetch_add(&s->dp->stats.ring_bytes, after - before);
 	s->bytes_in += len;
 	arm_empty_timer(s);
-	relay_write(s);
+	relay_all(s);
 	return s->state == S_DONE ? 0 : len;
 }
 
@@ -568,7 +707,7 @@ static void play_done(void *ud, CURL *easy, CURLcode res)
 	curl_easy_cleanup(easy);
 	if (s->state == S_DONE)
 		return;
-	if (!s->sent_200) {
+	if (!s->started) {
 		char reason[300];
 		if (res == CURLE_OPERATION_TIMEDOUT) {
 			stream_fail(s, 504, "engine did not start the stream in time", 0);
@@ -590,15 +729,19 @@ static void play_done(void *ud, CURL *easy, CURLcode res)
 	s->upstream_result = res;
 	if (res != CURLE_OK)
 		atomic_fetch_add(&s->dp->stats.upstream_errors, 1);
-	if (ring_reader_lag(s->rd) == 0)
+	if (!s->viewers) {
 		stream_finish(s, res == CURLE_OK ? DP_END_UPSTREAM_EOF : DP_END_UPSTREAM_ERROR);
-	/* else: the viewer gets the rest, relay_write ends the stream */
+		return;
+	}
+	/* every viewer gets the rest; the last one to finish ends the stream
+	 * (relay_all may free s: nothing after it) */
+	relay_all(s);
 }
 
 static void on_first_byte_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct stream *s = t->data;
-	if (!s->sent_200)
+	if (!s->started)
 		stream_fail(s, 504, "engine sent no stream data in time", 0);
 }
 
@@ -790,6 +933,7 @@ static void request_lease(struct stream *s)
 
 static void on_control_wait(struct ev_loop *loop, ev_timer *t, int revents)
 {
+	(void)revents;
 	struct stream *s = t->data;
 	if (dp_control_connected(s->dp)) {
 		request_lease(s);
@@ -803,12 +947,124 @@ static void on_control_wait(struct ev_loop *loop, ev_timer *t, int revents)
 	ev_timer_start(loop, t);
 }
 
-void stream_begin(struct conn *c, const struct http_request *req)
+/* ---- viewers arriving ---- */
+
+static void head_response(struct conn *c)
+{
+	/* HEAD: the stream's headers at once, no engine session */
+	static const char head[] = "HTTP/1.1 200 OK\r\n"
+	                           "Server: acexy/" ACEXY_VERSION "\r\n"
+	                           "Content-Type: video/mp2t\r\n"
+	                           "Cache-Control: no-store\r\n";
+	char extra[64];
+	snprintf(extra, sizeof(extra), "Connection: %s\r\n\r\n",
+	         c->close_after ? "close" : "keep-alive");
+	size_t hl = sizeof(head) - 1, el = strlen(extra);
+	free(c->out);
+	c->out = malloc(hl + el);
+	if (!c->out) {
+		conn_close(c);
+		return;
+	}
+	memcpy(c->out, head, hl);
+	memcpy(c->out + hl, extra, el);
+	c->out_len = hl + el;
+	c->out_off = 0;
+	c->state = C_RESPONDING;
+	atomic_fetch_add(&c->w->dp->stats.status[2], 1);
+	ev_io_start(c->w->loop, &c->wio);
+}
+
+static struct viewer *viewer_add(struct stream *s, struct conn *c)
+{
+	struct viewer *v = calloc(1, sizeof(*v));
+	if (!v)
+		return NULL;
+	uint64_t pos = 0;
+	if (s->started) {
+		/* a late joiner starts a little behind the live edge, on a packet
+		 * boundary, so the player finds a keyframe soon */
+		uint64_t behind = acexy_cfg_u(s->dp->cfg, ACEXY_S_MULTIPLEX_JOIN_BEHIND);
+		if (ring_join_pos(s->ring, behind, TS_PACKET, &pos) < 0) {
+			free(v);
+			return NULL;
+		}
+	}
+	if (ring_reader_attach(s->ring, pos, &v->rd) < 0) {
+		free(v);
+		return NULL;
+	}
+	ring_reader_set_owner(v->rd, v);
+	v->s = s;
+	v->c = c;
+	v->t_start = dp_now();
+	ev_init(&v->write_timer, on_write_timeout);
+	v->write_timer.data = v;
+	v->next = s->viewers;
+	s->viewers = v;
+	s->nviewers++;
+	c->viewer = v;
+	c->state = C_STREAM; /* reads now only detect the viewer leaving */
+	c->close_after = true;
+	ev_io_start(c->w->loop, &c->rio);
+	ev_timer_stop(s->w->loop, &s->grace_timer);
+	set_viewer_count(s);
+	return v;
+}
+
+static struct stream *stream_new(struct worker *w, struct viewer_query *q, bool shared)
+{
+	struct dp *dp = w->dp;
+	struct stream *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->w = w;
+	s->dp = dp;
+	s->q = q;
+	s->shared = shared;
+	s->t_start = dp_now();
+	s->pending_end = -1;
+	snprintf(s->content, sizeof(s->content), "%s:%s", viewer_query_key_type(q),
+	         viewer_query_key(q));
+	random_pid(s->pid);
+	size_t cap = acexy_cfg_u(dp->cfg, ACEXY_S_BUFFER);
+	if (ring_new(cap, CHUNK_SIZE, &s->ring) < 0) {
+		free(s);
+		return NULL;
+	}
+	if (shared) {
+		/* never wait for a slow viewer; keep what late joiners start from */
+		size_t retain = acexy_cfg_u(dp->cfg, ACEXY_S_MULTIPLEX_JOIN_BEHIND);
+		if (retain < 2 * TS_PACKET)
+			retain = 2 * TS_PACKET;
+		if (retain > cap)
+			retain = cap;
+		ring_set_mode(s->ring, RING_DROP_SLOW, retain);
+	}
+	ev_init(&s->deadline, on_control_wait);
+	s->deadline.data = s;
+	ev_init(&s->empty_timer, on_empty_timeout);
+	s->empty_timer.data = s;
+	ev_init(&s->grace_timer, on_grace_end);
+	s->grace_timer.data = s;
+	s->next = w->streams;
+	w->streams = s;
+	return s;
+}
+
+static unsigned mux_owner(const char *key, int nworkers)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return nworkers > 0 ? h % (unsigned)nworkers : 0;
+}
+
+void stream_begin(struct conn *c, const char *raw)
 {
 	struct dp *dp = c->w->dp;
 	char err[300];
 	struct viewer_query *q = NULL;
-	const char *raw = http_request_query(req);
 	if (viewer_query_parse(raw, strlen(raw), &q, err, sizeof(err)) < 0) {
 		c->close_after = true;
 		conn_respond_error(c, 400, err, 0);
@@ -820,70 +1076,64 @@ void stream_begin(struct conn *c, const struct http_request *req)
 		return;
 	}
 	if (c->head) {
-		/* HEAD: the stream's headers at once, no engine session */
 		viewer_query_free(q);
-		static const char head[] = "HTTP/1.1 200 OK\r\n"
-		                           "Server: acexy/" ACEXY_VERSION "\r\n"
-		                           "Content-Type: video/mp2t\r\n"
-		                           "Cache-Control: no-store\r\n";
-		char extra[64];
-		snprintf(extra, sizeof(extra), "Connection: %s\r\n\r\n",
-		         c->close_after ? "close" : "keep-alive");
-		size_t hl = sizeof(head) - 1, el = strlen(extra);
-		free(c->out);
-		c->out = malloc(hl + el);
-		if (!c->out) {
-			conn_close(c);
-			return;
-		}
-		memcpy(c->out, head, hl);
-		memcpy(c->out + hl, extra, el);
-		c->out_len = hl + el;
-		c->out_off = 0;
-		c->state = C_RESPONDING;
-		atomic_fetch_add(&dp->stats.status[2], 1);
-		ev_io_start(c->w->loop, &c->wio);
+		head_response(c);
 		return;
 	}
-	if (atomic_load(&dp->stats.streams_live) >= acexy_cfg_u(dp->cfg, ACEXY_S_MAX_STREAMS) ||
-	    atomic_load(&dp->stats.conns_open) > acexy_cfg_u(dp->cfg, ACEXY_S_MAX_VIEWERS)) {
+	bool shared = acexy_cfg_b(dp->cfg, ACEXY_S_MULTIPLEX);
+	if (atomic_load(&dp->stats.conns_open) > acexy_cfg_u(dp->cfg, ACEXY_S_MAX_VIEWERS)) {
+		viewer_query_free(q);
+		conn_respond_error(c, 503, "viewer limit reached", 10);
+		return;
+	}
+	struct stream *s = NULL;
+	if (shared) {
+		const char *key = viewer_query_mux_key(q);
+		unsigned owner = mux_owner(key, dp->nworkers);
+		if ((int)owner != c->w->id) {
+			/* the content's stream lives on another loop: hand the viewer over */
+			viewer_query_free(q);
+			conn_handoff(c, &dp->workers[owner], raw);
+			return;
+		}
+		for (struct stream *x = c->w->streams; x; x = x->next) {
+			if (x->shared && x->state != S_DONE &&
+			    strcmp(viewer_query_mux_key(x->q), key) == 0) {
+				s = x;
+				break;
+			}
+		}
+	}
+	if (s) {
+		viewer_query_free(q);
+		struct viewer *v = viewer_add(s, c);
+		if (!v) {
+			conn_respond_error(c, 503, "out of memory", 5);
+			return;
+		}
+		if (s->started) {
+			viewer_send_200(v);
+			relay_write(v);
+		}
+		return;
+	}
+	if (atomic_load(&dp->stats.streams_live) >= acexy_cfg_u(dp->cfg, ACEXY_S_MAX_STREAMS)) {
 		viewer_query_free(q);
 		conn_respond_error(c, 503, "stream limit reached", 10);
 		return;
 	}
-	struct stream *s = calloc(1, sizeof(*s));
+	s = stream_new(c->w, q, shared);
 	if (!s) {
 		viewer_query_free(q);
 		conn_respond_error(c, 503, "out of memory", 5);
 		return;
 	}
-	s->c = c;
-	s->w = c->w;
-	s->dp = dp;
-	s->q = q;
-	s->t_start = dp_now();
-	s->pending_end = -1;
-	snprintf(s->content, sizeof(s->content), "%s:%s", viewer_query_key_type(q),
-	         viewer_query_key(q));
-	random_pid(s->pid);
-	if (ring_new(acexy_cfg_u(dp->cfg, ACEXY_S_BUFFER), CHUNK_SIZE, &s->ring) < 0 ||
-	    ring_reader_attach(s->ring, 0, &s->rd) < 0) {
-		ring_free(s->ring);
-		viewer_query_free(q);
+	if (!viewer_add(s, c)) {
+		stream_release(s);
 		free(s);
 		conn_respond_error(c, 503, "out of memory", 5);
 		return;
 	}
-	c->stream = s;
-	c->state = C_STREAM; /* reads now only detect the viewer leaving */
-	c->close_after = true;
-	ev_io_start(c->w->loop, &c->rio);
-	ev_init(&s->deadline, on_control_wait);
-	s->deadline.data = s;
-	ev_init(&s->empty_timer, on_empty_timeout);
-	s->empty_timer.data = s;
-	ev_init(&s->write_timer, on_write_timeout);
-	s->write_timer.data = s;
 	if (dp_control_connected(dp)) {
 		request_lease(s);
 	} else {
@@ -895,11 +1145,16 @@ void stream_begin(struct conn *c, const struct http_request *req)
 
 void worker_stop_lease(struct worker *w, uint64_t lease_id, enum dp_end_reason reason)
 {
-	for (struct conn *c = w->conns; c; c = c->next) {
-		struct stream *s = c->stream;
-		if (s && s->have_lease && s->lease.lease_id == lease_id) {
+	for (struct stream *s = w->streams; s; s = s->next) {
+		if (s->have_lease && s->lease.lease_id == lease_id) {
 			stream_end_with(s, reason);
 			return;
 		}
 	}
+}
+
+void worker_end_streams(struct worker *w, enum dp_end_reason reason)
+{
+	while (w->streams)
+		stream_end_with(w->streams, reason);
 }

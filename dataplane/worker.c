@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "acexy/log.h"
+#include "dataplane/conn.h"
 #include "dataplane/curl_ev.h"
 #include "dataplane/dataplane.h"
 
@@ -99,6 +100,9 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 		case WCMD_DRAIN_END:
 			worker_close_all(w, cmd.reason);
 			break;
+		case WCMD_ADOPT:
+			conn_adopt(w, cmd.handoff);
+			break;
 		case WCMD_SHUTDOWN:
 			w->stopping = true;
 			ev_io_stop(loop, &w->accept_w);
@@ -111,18 +115,21 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 		ev_break(loop, EVBREAK_ALL);
 }
 
-void worker_post(struct worker *w, const struct worker_cmd *cmd)
+bool worker_post(struct worker *w, const struct worker_cmd *cmd)
 {
+	bool ok = false;
 	pthread_mutex_lock(&w->cmd_mu);
 	if (w->cmd_len < WORKER_CMDQ_MAX) {
 		w->cmdq[(w->cmd_head + w->cmd_len) % WORKER_CMDQ_MAX] = *cmd;
 		w->cmd_len++;
+		ok = true;
 	} else {
 		/* never silent: a full queue means a stuck worker */
 		ALOG(ALOG_ERROR, "worker_queue_full", ALOG_I("worker", w->id));
 	}
 	pthread_mutex_unlock(&w->cmd_mu);
 	ev_async_send(w->loop, &w->wake);
+	return ok;
 }
 
 static void on_accept_resume(struct ev_loop *loop, ev_timer *t, int revents)
