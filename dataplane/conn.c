@@ -16,6 +16,7 @@
 #include "acexy/log.h"
 #include "dataplane/conn.h"
 #include "dataplane/control.h"
+#include "dataplane/stream_int.h"
 
 const char *http_status_text(int status)
 {
@@ -70,6 +71,8 @@ void conn_close(struct conn *c)
 	struct worker *w = c->w;
 	if (c->viewer)
 		stream_conn_closing(c);
+	if (c->fetch)
+		hls_conn_closing(c);
 	c->state = C_CLOSED;
 	ev_io_stop(w->loop, &c->rio);
 	ev_io_stop(w->loop, &c->wio);
@@ -215,7 +218,18 @@ static void route(struct conn *c, const struct http_request *req)
 		return;
 	}
 	if (strcmp(path, "/ace/getstream") == 0) {
-		stream_begin(c, http_request_query(req));
+		if (acexy_cfg_b(c->w->dp->cfg, ACEXY_S_M3U8))
+			hls_begin(c, http_request_query(req));
+		else
+			stream_begin(c, http_request_query(req));
+		return;
+	}
+	if (strcmp(path, "/ace/manifest.m3u8") == 0) {
+		hls_begin(c, http_request_query(req));
+		return;
+	}
+	if (strncmp(path, "/ace/hls/", 9) == 0) {
+		hls_resource(c, path);
 		return;
 	}
 	if (strcmp(path, "/livez") == 0) {
@@ -239,10 +253,6 @@ static void route(struct conn *c, const struct http_request *req)
 	}
 	if (strcmp(path, "/metrics") == 0) {
 		serve_metrics(c);
-		return;
-	}
-	if (strcmp(path, "/ace/manifest.m3u8") == 0 || strncmp(path, "/ace/hls/", 9) == 0) {
-		conn_respond_error(c, 501, "HLS is not available in this build yet", 0);
 		return;
 	}
 	conn_respond_error(c, 404, "unknown path", 0);
@@ -355,7 +365,7 @@ static struct conn *conn_new(struct worker *w, int fd, const struct sockaddr_sto
 	return c;
 }
 
-void conn_handoff(struct conn *c, struct worker *to, const char *query)
+void conn_handoff(struct conn *c, struct worker *to, enum handoff_kind kind, const char *query)
 {
 	size_t ql = strlen(query);
 	struct conn_handoff *h = malloc(sizeof(*h) + ql + 1);
@@ -363,6 +373,7 @@ void conn_handoff(struct conn *c, struct worker *to, const char *query)
 		conn_respond_error(c, 503, "out of memory", 5);
 		return;
 	}
+	h->kind = kind;
 	h->fd = c->fd;
 	h->peer = c->peer;
 	h->close_after = c->close_after;
@@ -400,7 +411,12 @@ void conn_adopt(struct worker *w, struct conn_handoff *h)
 	}
 	ev_timer_stop(w->loop, &c->req_timer);
 	c->close_after = h->close_after;
-	stream_begin(c, h->query);
+	if (h->kind == HANDOFF_HLS)
+		hls_begin(c, h->query);
+	else if (h->kind == HANDOFF_HLS_RESOURCE)
+		hls_resource(c, h->query);
+	else
+		stream_begin(c, h->query);
 	free(h);
 }
 

@@ -27,16 +27,19 @@ struct conn {
 	char *out; /* a small response being written */
 	size_t out_len, out_off;
 	bool close_after;
-	bool head;             /* the request was HEAD */
-	struct viewer *viewer; /* a stream's viewer once the request is a stream */
+	bool head;               /* the request was HEAD */
+	struct viewer *viewer;   /* a stream's viewer once the request is a stream */
+	struct hls_fetch *fetch; /* an HLS resource being fetched for this request */
 };
 
 /* A viewer connection moving between loops (multiplex). */
+enum handoff_kind { HANDOFF_STREAM, HANDOFF_HLS, HANDOFF_HLS_RESOURCE };
 struct conn_handoff {
+	enum handoff_kind kind;
 	int fd;
 	struct sockaddr_storage peer;
 	bool close_after;
-	char query[]; /* the request's raw query string */
+	char query[]; /* the request's raw query string (HLS resource: its path) */
 };
 
 /* Queues a complete small response and writes it. `reason` becomes the body
@@ -49,7 +52,7 @@ const char *http_status_text(int status);
 
 /* Hands a connection whose request is read to another worker, which
  * carries on with stream_begin(query). The conn is gone afterwards. */
-void conn_handoff(struct conn *c, struct worker *to, const char *query);
+void conn_handoff(struct conn *c, struct worker *to, enum handoff_kind kind, const char *query);
 /* The receiving side (worker loop of `w`). */
 void conn_adopt(struct worker *w, struct conn_handoff *h);
 

@@ -37,90 +37,11 @@
 #include "dataplane/query.h"
 #include "dataplane/ring.h"
 
-#define API_BODY_MAX  (64 * 1024)
-#define MAX_REDIRECTS 5
-#define WRITE_BUDGET  (1024 * 1024) /* bytes per writable event, for fairness */
-#define CHUNK_SIZE    (64 * 1024)
-#define CURL_BUF      (64 * 1024)
-#define TS_PACKET     188
+#include "dataplane/stream_int.h"
 
-enum sstate {
-	S_CONTROL_WAIT,
-	S_ASSIGN,
-	S_ENGINE_API,
-	S_PLAYBACK,
-	S_RELAY,
-	S_DONE,
-};
-
-struct assign_token {
-	struct stream *s; /* NULL once the stream is gone */
-};
-
-struct viewer {
-	struct viewer *next;
-	struct stream *s;
-	struct conn *c;
-	struct ring_reader *rd;
-	ev_timer write_timer;
-	uint64_t bytes_out;
-	double t_start;
-	bool sent_200;
-};
-
-struct stream {
-	struct stream *next; /* the worker's streams */
-	struct worker *w;
-	struct dp *dp;
-	enum sstate state;
-	struct viewer_query *q;
-	bool shared; /* multiplex */
-	char pid[33];
-	char content[200];
-	struct assign_token *tok;
-	struct dp_lease lease;
-	bool have_lease;
-	struct viewer *viewers;
-	unsigned nviewers;
-	ev_timer deadline; /* control wait, first byte */
-	ev_timer empty_timer;
-	ev_timer grace_timer; /* multiplex: after the last viewer */
-	enum dp_end_reason last_viewer_reason;
-	CURL *api;
-	char *api_body;
-	size_t api_len;
-	bool api_too_big;
-	struct engine_answer ans;
-	bool have_session;
-	CURL *play;
-	char play_url[2048];
-	char redirect[2048];
-	int redirects;
-	bool play_headers_done;
-	long play_status;
-	struct ring *ring;
-	bool paused;
-	bool started; /* first stream byte seen, 200 sent */
-	bool upstream_done;
-	CURLcode upstream_result;
-	uint64_t bytes_in, bytes_out;
-	double t_start, t_first;
-	struct stream_rec *rec;
-	char engine_desc[420];
-	/* inside a curl callback the transfer cannot be torn down: an end is
-	 * recorded here and carried out by the transfer's done callback */
-	bool in_cb;
-	int pending_status; /* >0: stream_fail(pending_status, pending_reason) */
-	char pending_reason[200];
-	int pending_end; /* >=0: stream_finish(pending_end) */
-};
-
-static void stream_fail(struct stream *s, int status, const char *reason, unsigned retry_after);
-static void stream_finish(struct stream *s, enum dp_end_reason reason);
 static void start_playback(struct stream *s, const char *url);
 static void relay_write(struct viewer *v);
 static void relay_all(struct stream *s);
-static void viewer_end(struct viewer *v, enum dp_end_reason reason, bool close_conn);
 static bool carry_out_pending(struct stream *s);
 
 static double ms_to_s(uint64_t ms)
@@ -207,6 +128,8 @@ static void stream_release(struct stream *s)
 	}
 	free(s->api_body);
 	s->api_body = NULL;
+	if (s->hls)
+		hls_release(s);
 	viewer_query_free(s->q);
 	s->q = NULL;
 	streams_unlink(s);
@@ -241,7 +164,7 @@ static void session_close(struct stream *s, enum dp_end_reason reason)
 
 /* Ends the stream for `reason`: the engine session is stopped, the lease
  * released, one log line written, and every viewer connection closed. */
-static void stream_finish(struct stream *s, enum dp_end_reason reason)
+void stream_finish(struct stream *s, enum dp_end_reason reason)
 {
 	if (s->state == S_DONE)
 		return;
@@ -269,7 +192,7 @@ void stream_end_with(struct stream *s, enum dp_end_reason reason)
 }
 
 /* Before the first byte: answer every viewer with a status and a reason. */
-static void stream_fail(struct stream *s, int status, const char *reason, unsigned retry_after)
+void stream_fail(struct stream *s, int status, const char *reason, unsigned retry_after)
 {
 	if (s->state == S_DONE)
 		return;
@@ -317,7 +240,7 @@ static void on_grace_end(struct ev_loop *loop, ev_timer *t, int revents)
 /* Takes a viewer off its stream (and closes its connection when asked).
  * The stream ends with its last viewer, at once in per-request mode, after
  * the grace period in multiplex mode. */
-static void viewer_end(struct viewer *v, enum dp_end_reason reason, bool close_conn)
+void viewer_end(struct viewer *v, enum dp_end_reason reason, bool close_conn)
 {
 	struct stream *s = v->s;
 	for (struct viewer **pp = &s->viewers; *pp; pp = &(*pp)->next) {
@@ -349,6 +272,8 @@ static void viewer_end(struct viewer *v, enum dp_end_reason reason, bool close_c
 		conn_close(c);
 	if (s->viewers || s->state == S_DONE)
 		return;
+	if (s->hls && s->started)
+		return; /* HLS: requests come and go; the idle timer ends it */
 	s->last_viewer_reason = reason;
 	if (!s->shared || s->upstream_done) {
 		stream_finish(s, reason);
@@ -398,6 +323,19 @@ static void viewer_send_200(struct viewer *v)
 		                                 viewer_query_key(v->s->q)));
 }
 
+void stream_registry_add(struct stream *s)
+{
+	struct dp_session_info info = {
+	        .playback_session_id = s->ans.playback_session_id,
+	        .stat_url = s->ans.stat_url,
+	        .command_url = s->ans.command_url,
+	        .is_live = s->ans.is_live,
+	};
+	s->rec = dp_registry_add(s->dp, &s->lease, s->w->id, viewer_query_key_type(s->q),
+	                         viewer_query_key(s->q), s->engine_desc, &info);
+	set_viewer_count(s);
+}
+
 /* The first stream byte arrived: 200 to every viewer waiting. */
 static void session_started(struct stream *s)
 {
@@ -408,15 +346,7 @@ static void session_started(struct stream *s)
 	atomic_fetch_add(&dp->stats.streams_started, 1);
 	atomic_fetch_add(&dp->stats.streams_live, 1);
 	atomic_fetch_add(&s->w->nstreams, 1);
-	struct dp_session_info info = {
-	        .playback_session_id = s->ans.playback_session_id,
-	        .stat_url = s->ans.stat_url,
-	        .command_url = s->ans.command_url,
-	        .is_live = s->ans.is_live,
-	};
-	s->rec = dp_registry_add(dp, &s->lease, s->w->id, viewer_query_key_type(s->q),
-	                         viewer_query_key(s->q), s->engine_desc, &info);
-	set_viewer_count(s);
+	stream_registry_add(s);
 	for (struct viewer *v = s->viewers; v; v = v->next)
 		viewer_send_200(v);
 	ALOG(ALOG_INFO, "stream_started", ALOG_S("content", s->content),
@@ -840,15 +770,19 @@ static void api_done(void *ud, CURL *easy, CURLcode res)
 	ev_timer_set(&s->deadline, ms_to_s(cfg_ms(s, ACEXY_S_FIRST_BYTE_TIMEOUT)), 0.);
 	s->deadline.cb = on_first_byte_timeout;
 	ev_timer_start(s->w->loop, &s->deadline);
-	start_playback(s, s->ans.playback_url);
+	if (s->hls)
+		hls_after_api(s);
+	else
+		start_playback(s, s->ans.playback_url);
 }
 
 static void start_engine_api(struct stream *s)
 {
 	char url[4096];
-	int n = snprintf(url, sizeof(url), "%s://%s%s%s:%u/ace/getstream?", s->lease.scheme,
+	int n = snprintf(url, sizeof(url), "%s://%s%s%s:%u/ace/%s?", s->lease.scheme,
 	                 strchr(s->lease.host, ':') ? "[" : "", s->lease.host,
-	                 strchr(s->lease.host, ':') ? "]" : "", s->lease.port);
+	                 strchr(s->lease.host, ':') ? "]" : "", s->lease.port,
+	                 s->hls ? "manifest.m3u8" : "getstream");
 	if (n < 0 || (size_t)n >= sizeof(url) ||
 	    viewer_query_engine_query(s->q, s->pid, url + n, sizeof(url) - (size_t)n) < 0) {
 		stream_fail(s, 400, "request too long for the engine", 0);
@@ -975,7 +909,7 @@ static void head_response(struct conn *c)
 	ev_io_start(c->w->loop, &c->wio);
 }
 
-static struct viewer *viewer_add(struct stream *s, struct conn *c)
+struct viewer *viewer_add(struct stream *s, struct conn *c)
 {
 	struct viewer *v = calloc(1, sizeof(*v));
 	if (!v)
@@ -1012,7 +946,7 @@ static struct viewer *viewer_add(struct stream *s, struct conn *c)
 	return v;
 }
 
-static struct stream *stream_new(struct worker *w, struct viewer_query *q, bool shared)
+struct stream *stream_new(struct worker *w, struct viewer_query *q, bool shared)
 {
 	struct dp *dp = w->dp;
 	struct stream *s = calloc(1, sizeof(*s));
@@ -1052,7 +986,7 @@ static struct stream *stream_new(struct worker *w, struct viewer_query *q, bool 
 	return s;
 }
 
-static unsigned mux_owner(const char *key, int nworkers)
+unsigned stream_mux_owner(const char *key, int nworkers)
 {
 	uint32_t h = 2166136261u;
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
@@ -1089,11 +1023,11 @@ void stream_begin(struct conn *c, const char *raw)
 	struct stream *s = NULL;
 	if (shared) {
 		const char *key = viewer_query_mux_key(q);
-		unsigned owner = mux_owner(key, dp->nworkers);
+		unsigned owner = stream_mux_owner(key, dp->nworkers);
 		if ((int)owner != c->w->id) {
 			/* the content's stream lives on another loop: hand the viewer over */
 			viewer_query_free(q);
-			conn_handoff(c, &dp->workers[owner], raw);
+			conn_handoff(c, &dp->workers[owner], HANDOFF_STREAM, raw);
 			return;
 		}
 		for (struct stream *x = c->w->streams; x; x = x->next) {
@@ -1134,12 +1068,17 @@ void stream_begin(struct conn *c, const char *raw)
 		conn_respond_error(c, 503, "out of memory", 5);
 		return;
 	}
-	if (dp_control_connected(dp)) {
+	stream_start(s);
+}
+
+void stream_start(struct stream *s)
+{
+	if (dp_control_connected(s->dp)) {
 		request_lease(s);
 	} else {
 		s->state = S_CONTROL_WAIT;
 		ev_timer_set(&s->deadline, 0.05, 0.);
-		ev_timer_start(c->w->loop, &s->deadline);
+		ev_timer_start(s->w->loop, &s->deadline);
 	}
 }
 

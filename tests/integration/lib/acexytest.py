@@ -23,12 +23,28 @@ def binpath(name):
     return os.path.join(BIN_DIR, name)
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free loopback port below the kernel's ephemeral range (32768+), so
+    that no outgoing connection or bind(0) of a parallel test takes it
+    between this check and the server's own bind."""
+    import random
+    for _ in range(1000):
+        port = random.randint(20000, 32000)
+        if port in _PORTS_GIVEN:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _PORTS_GIVEN.add(port)
+        return port
+    raise RuntimeError("no free port")
 
 
 def wait_until(pred, timeout, interval=0.02, what="condition"):

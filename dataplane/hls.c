@@ -1,0 +1,554 @@
+/* HLS through the proxy.
+ *
+ * GET /ace/manifest.m3u8?id=… (and /ace/getstream when ACEXY_M3U8=true)
+ * starts an engine session with manifest.m3u8?format=json (lease, events and
+ * limits as for TS streams), fetches the engine's playlist once and, when it
+ * is one, answers a small master playlist whose only URI is
+ * hls/<session>/index.m3u8 — relative, so the player's refreshes come back
+ * to the same session instead of starting new ones.
+ *
+ * GET /ace/hls/<session>/index.m3u8 fetches the engine's playlist and serves
+ * it with every URI rewritten (hls_playlist.c) to hls/<session>/<n>.<ext>
+ * names, relative to the playlist; GET /ace/hls/<session>/<n>.<ext> fetches
+ * what <n> stands for from the engine. Only URLs an engine playlist named can
+ * be fetched. The session lives on the worker loop its id names (a request
+ * that lands elsewhere is handed over) and ends — engine stop, lease and
+ * events as for TS — after ACEXY_M3U8_STREAM_TIMEOUT without a request. In
+ * multiplex mode all HLS viewers of one content share one session. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acexy/log.h"
+#include "dataplane/curl_ev.h"
+#include "dataplane/stream_int.h"
+
+#define PLAYLIST_MAX HLS_PLAYLIST_MAX
+#define RESOURCE_MAX (64 * 1024 * 1024) /* a segment */
+#define MPEGURL      "application/vnd.apple.mpegurl"
+
+struct hls_fetch {
+	struct hls_fetch *next; /* the session's fetches */
+	struct stream *s;
+	struct conn *c;
+	CURL *easy;
+	char *body;
+	size_t len, cap, max;
+	bool too_big;
+	bool playlist;
+	bool probe; /* the session's first playlist, before the 200 */
+	char url[HLS_URI_MAX + 1];
+	char ctype[64];
+};
+
+static double cfg_s(struct stream *s, enum acexy_setting_id id)
+{
+	return (double)acexy_cfg_u(s->dp->cfg, id) / 1000.0;
+}
+
+static void touch(struct stream *s)
+{
+	ev_timer_stop(s->w->loop, &s->hls_idle);
+	ev_timer_set(&s->hls_idle, cfg_s(s, ACEXY_S_M3U8_STREAM_TIMEOUT), 0.);
+	ev_timer_start(s->w->loop, &s->hls_idle);
+}
+
+static void on_idle(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct stream *s = t->data;
+	ALOG(ALOG_INFO, "hls_idle", ALOG_S("content", s->content), ALOG_S("session", s->hls_id),
+	     ALOG_D("idle_s", cfg_s(s, ACEXY_S_M3U8_STREAM_TIMEOUT)));
+	if (s->started)
+		stream_finish(s, DP_END_HLS_IDLE);
+}
+
+/* ---- the URL map ---- */
+
+static int map_url(void *ud, const char *abs, char *out, size_t cap)
+{
+	struct stream *s = ud;
+	struct hls_entry *e = NULL;
+	for (unsigned i = 0; i < s->hls_nmap; i++) {
+		if (strcmp(s->hls_map[i].url, abs) == 0) {
+			e = &s->hls_map[i];
+			break;
+		}
+	}
+	if (!e) {
+		if (!s->hls_map) {
+			s->hls_map = calloc(HLS_MAP_MAX, sizeof(*s->hls_map));
+			if (!s->hls_map)
+				return -1;
+		}
+		/* a live playlist slides: reuse the oldest entry when full */
+		unsigned slot =
+		        s->hls_nmap < HLS_MAP_MAX ? s->hls_nmap++ : s->hls_next % HLS_MAP_MAX;
+		e = &s->hls_map[slot];
+		char *u = strdup(abs);
+		if (!u)
+			return -1;
+		free(e->url);
+		e->url = u;
+		e->id = s->hls_next++;
+		hls_url_ext(abs, e->ext, sizeof(e->ext));
+	}
+	int n = snprintf(out, cap, "%u%s%s", e->id, e->ext[0] ? "." : "", e->ext);
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static const struct hls_entry *map_find(const struct stream *s, uint32_t id)
+{
+	for (unsigned i = 0; i < s->hls_nmap; i++)
+		if (s->hls_map[i].id == id && s->hls_map[i].url)
+			return &s->hls_map[i];
+	return NULL;
+}
+
+/* ---- fetches ---- */
+
+static size_t on_body(char *d, size_t sz, size_t n, void *ud)
+{
+	struct hls_fetch *f = ud;
+	size_t len = sz * n;
+	if (f->len + len > f->max) {
+		f->too_big = true;
+		return 0;
+	}
+	if (f->len + len + 1 > f->cap) {
+		size_t cap = f->cap ? f->cap : 65536;
+		while (cap < f->len + len + 1)
+			cap *= 2;
+		char *nb = realloc(f->body, cap);
+		if (!nb)
+			return 0;
+		f->body = nb;
+		f->cap = cap;
+	}
+	memcpy(f->body + f->len, d, len);
+	f->len += len;
+	f->body[f->len] = '\0';
+	return len;
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *ud)
+{
+	struct hls_fetch *f = ud;
+	size_t len = size * n;
+	if (len > 13 && strncasecmp(buf, "content-type:", 13) == 0) {
+		size_t a = 13, b = len;
+		while (a < b && (buf[a] == ' ' || buf[a] == '\t'))
+			a++;
+		while (b > a && (buf[b - 1] == '\r' || buf[b - 1] == '\n' || buf[b - 1] == ' '))
+			b--;
+		if (b - a < sizeof(f->ctype)) {
+			memcpy(f->ctype, buf + a, b - a);
+			f->ctype[b - a] = '\0';
+		}
+	}
+	return len;
+}
+
+static void fetch_unlink(struct hls_fetch *f)
+{
+	if (f->s) {
+		for (struct hls_fetch **pp = &f->s->fetches; *pp; pp = &(*pp)->next) {
+			if (*pp == f) {
+				*pp = f->next;
+				break;
+			}
+		}
+	}
+	if (f->c)
+		f->c->fetch = NULL;
+}
+
+static void fetch_free(struct hls_fetch *f)
+{
+	free(f->body);
+	free(f);
+}
+
+static void probe_done(struct stream *s, struct hls_fetch *f, CURLcode res, long code);
+static void resource_done(struct hls_fetch *f, CURLcode res, long code);
+
+static void on_done(void *ud, CURL *easy, CURLcode res)
+{
+	struct hls_fetch *f = ud;
+	long code = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(easy);
+	f->easy = NULL;
+	struct stream *s = f->s;
+	fetch_unlink(f);
+	if (f->probe)
+		probe_done(s, f, res, code);
+	else
+		resource_done(f, res, code);
+	fetch_free(f);
+}
+
+static struct hls_fetch *fetch_start(struct stream *s, struct conn *c, const char *url,
+                                     bool playlist, bool probe)
+{
+	struct hls_fetch *f = calloc(1, sizeof(*f));
+	CURL *e = curl_easy_init();
+	if (!f || !e || strlen(url) > HLS_URI_MAX) {
+		free(f);
+		if (e)
+			curl_easy_cleanup(e);
+		return NULL;
+	}
+	f->s = s;
+	f->c = c;
+	f->playlist = playlist;
+	f->probe = probe;
+	f->max = playlist ? PLAYLIST_MAX : RESOURCE_MAX;
+	snprintf(f->url, sizeof(f->url), "%s", url);
+	curl_easy_setopt(e, CURLOPT_URL, f->url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L); /* bodies here are complete answers */
+	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	                 (long)acexy_cfg_u(s->dp->cfg, ACEXY_S_NO_RESPONSE_TIMEOUT));
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L); /* no progress for long: give up */
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+	                 (long)(acexy_cfg_u(s->dp->cfg, ACEXY_S_FIRST_BYTE_TIMEOUT) / 1000 + 1));
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	if (curl_ev_add(s->w->curl, e, on_done, f) < 0) {
+		curl_easy_cleanup(e);
+		free(f);
+		return NULL;
+	}
+	f->easy = e;
+	f->next = s->fetches;
+	s->fetches = f;
+	if (c)
+		c->fetch = f;
+	return f;
+}
+
+static void fetch_cancel(struct hls_fetch *f)
+{
+	fetch_unlink(f);
+	if (f->easy) {
+		curl_ev_remove(f->s->w->curl, f->easy);
+		curl_easy_cleanup(f->easy);
+	}
+	fetch_free(f);
+}
+
+/* ---- the session's start ---- */
+
+static void master_playlist(struct stream *s, struct conn *c)
+{
+	char body[256];
+	int n = snprintf(body, sizeof(body),
+	                 "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=4000000\n"
+	                 "hls/%s/index.m3u8\n",
+	                 s->hls_id);
+	conn_respond(c, 200, MPEGURL, NULL, body, (size_t)n);
+}
+
+/* The first playlist arrived (or not): the waiting viewers get the master
+ * playlist, or the status that says why not. */
+static void probe_done(struct stream *s, struct hls_fetch *f, CURLcode res, long code)
+{
+	if (s->state == S_DONE)
+		return;
+	char why[300];
+	if (res == CURLE_OPERATION_TIMEDOUT) {
+		stream_fail(s, 504, "engine did not deliver the HLS playlist in time", 0);
+		return;
+	}
+	if (res != CURLE_OK) {
+		snprintf(why, sizeof(why), "engine playlist request failed: %s",
+		         curl_easy_strerror(res));
+		stream_fail(s, 502, why, 0);
+		return;
+	}
+	if (code != 200) {
+		snprintf(why, sizeof(why), "engine answered the playlist request with HTTP %ld",
+		         code);
+		stream_fail(s, 502, why, 0);
+		return;
+	}
+	char *out = NULL, err[200];
+	size_t len;
+	if (hls_rewrite(f->body ? f->body : "", f->len, f->url, map_url, s, &out, &len, err,
+	                sizeof(err)) < 0) {
+		snprintf(why, sizeof(why), "engine playlist unusable: %s", err);
+		stream_fail(s, 502, why, 0);
+		return;
+	}
+	free(out);
+	ev_timer_stop(s->w->loop, &s->deadline);
+	s->started = true;
+	s->state = S_RELAY;
+	s->t_first = dp_now();
+	struct dp *dp = s->dp;
+	atomic_fetch_add(&dp->stats.streams_started, 1);
+	atomic_fetch_add(&dp->stats.streams_live, 1);
+	atomic_fetch_add(&s->w->nstreams, 1);
+	stream_registry_add(s);
+	ALOG(ALOG_INFO, "stream_started", ALOG_S("content", s->content),
+	     ALOG_S("engine", s->engine_desc), ALOG_U("lease", s->lease.lease_id),
+	     ALOG_D("ttfb_ms", (s->t_first - s->t_start) * 1000), ALOG_S("hls", s->hls_id),
+	     ALOG_B("shared", s->shared));
+	touch(s);
+	while (s->viewers) {
+		struct viewer *v = s->viewers;
+		struct conn *c = v->c;
+		viewer_end(v, DP_END_UPSTREAM_EOF, false); /* answered, not gone */
+		c->state = C_READING;
+		c->close_after = false;
+		master_playlist(s, c);
+	}
+}
+
+void hls_after_api(struct stream *s)
+{
+	/* the 200 waits for a real playlist */
+	if (!fetch_start(s, NULL, s->ans.playback_url, true, true))
+		stream_fail(s, 502, "cannot start the playlist request", 0);
+}
+
+void hls_release(struct stream *s)
+{
+	ev_timer_stop(s->w->loop, &s->hls_idle);
+	while (s->fetches) {
+		struct hls_fetch *f = s->fetches;
+		struct conn *c = f->c;
+		fetch_cancel(f);
+		if (c) {
+			c->state = C_READING;
+			c->close_after = true;
+			conn_respond_error(c, 502, "the HLS session ended", 0);
+		}
+	}
+	for (unsigned i = 0; i < s->hls_nmap; i++)
+		free(s->hls_map[i].url);
+	free(s->hls_map);
+	s->hls_map = NULL;
+	s->hls_nmap = 0;
+}
+
+void hls_conn_closing(struct conn *c)
+{
+	if (c->fetch)
+		fetch_cancel(c->fetch);
+}
+
+/* ---- requests ---- */
+
+void hls_begin(struct conn *c, const char *raw)
+{
+	struct dp *dp = c->w->dp;
+	char err[300];
+	struct viewer_query *q = NULL;
+	if (viewer_query_parse(raw, strlen(raw), &q, err, sizeof(err)) < 0) {
+		c->close_after = true;
+		conn_respond_error(c, 400, err, 0);
+		return;
+	}
+	if (atomic_load(&dp->draining)) {
+		viewer_query_free(q);
+		conn_respond_error(c, 503, "draining", 10);
+		return;
+	}
+	if (c->head) {
+		viewer_query_free(q);
+		conn_respond(c, 200, MPEGURL, NULL, "", 0);
+		return;
+	}
+	bool shared = acexy_cfg_b(dp->cfg, ACEXY_S_MULTIPLEX);
+	struct stream *s = NULL;
+	if (shared) {
+		char key[QUERY_TEXT_MAX + 8];
+		snprintf(key, sizeof(key), "hls|%s", viewer_query_mux_key(q));
+		unsigned owner = stream_mux_owner(key, dp->nworkers);
+		if ((int)owner != c->w->id) {
+			viewer_query_free(q);
+			conn_handoff(c, &dp->workers[owner], HANDOFF_HLS, raw);
+			return;
+		}
+		for (struct stream *x = c->w->streams; x; x = x->next) {
+			if (x->hls && x->shared && x->state != S_DONE &&
+			    strcmp(viewer_query_mux_key(x->q), viewer_query_mux_key(q)) == 0) {
+				s = x;
+				break;
+			}
+		}
+	}
+	if (s) {
+		viewer_query_free(q);
+		if (s->started) {
+			touch(s);
+			master_playlist(s, c);
+		} else if (!viewer_add(s, c)) {
+			conn_respond_error(c, 503, "out of memory", 5);
+		}
+		return;
+	}
+	if (atomic_load(&dp->stats.streams_live) >= acexy_cfg_u(dp->cfg, ACEXY_S_MAX_STREAMS)) {
+		viewer_query_free(q);
+		conn_respond_error(c, 503, "stream limit reached", 10);
+		return;
+	}
+	s = stream_new(c->w, q, shared);
+	if (!s) {
+		viewer_query_free(q);
+		conn_respond_error(c, 503, "out of memory", 5);
+		return;
+	}
+	s->hls = true;
+	char hex[17];
+	snprintf(hex, sizeof(hex), "%.16s", s->pid);
+	snprintf(s->hls_id, sizeof(s->hls_id), "%d-%s", c->w->id, hex);
+	ev_init(&s->hls_idle, on_idle);
+	s->hls_idle.data = s;
+	if (!viewer_add(s, c)) {
+		stream_finish(s, DP_END_SHUTDOWN);
+		conn_respond_error(c, 503, "out of memory", 5);
+		return;
+	}
+	stream_start(s);
+}
+
+static const char *content_type(const struct hls_fetch *f)
+{
+	if (f->playlist)
+		return MPEGURL;
+	char ext[8];
+	hls_url_ext(f->url, ext, sizeof(ext));
+	if (strcmp(ext, "ts") == 0)
+		return "video/mp2t";
+	if (strcmp(ext, "aac") == 0)
+		return "audio/aac";
+	if (strcmp(ext, "mp4") == 0 || strcmp(ext, "m4s") == 0)
+		return "video/mp4";
+	return f->ctype[0] ? f->ctype : "application/octet-stream";
+}
+
+static void resource_done(struct hls_fetch *f, CURLcode res, long code)
+{
+	struct conn *c = f->c;
+	struct stream *s = f->s;
+	if (!c)
+		return;
+	c->state = C_READING;
+	if (res == CURLE_OPERATION_TIMEDOUT) {
+		conn_respond_error(c, 504, "engine did not answer in time", 0);
+		return;
+	}
+	if (f->too_big) {
+		conn_respond_error(c, 502, "engine answer too large", 0);
+		return;
+	}
+	if (res != CURLE_OK) {
+		char why[200];
+		snprintf(why, sizeof(why), "engine unreachable: %s", curl_easy_strerror(res));
+		conn_respond_error(c, 502, why, 0);
+		return;
+	}
+	if (code != 200) {
+		char why[100];
+		snprintf(why, sizeof(why), "engine answered HTTP %ld", code);
+		conn_respond_error(c, code == 404 ? 404 : 502, why, 0);
+		return;
+	}
+	if (f->playlist) {
+		char *out = NULL, err[200];
+		size_t len;
+		if (!s || hls_rewrite(f->body ? f->body : "", f->len, f->url, map_url, s, &out,
+		                      &len, err, sizeof(err)) < 0) {
+			char why[300];
+			snprintf(why, sizeof(why), "engine playlist unusable: %s",
+			         s ? err : "session gone");
+			conn_respond_error(c, 502, why, 0);
+			return;
+		}
+		conn_respond(c, 200, MPEGURL, NULL, out, len);
+		free(out);
+		return;
+	}
+	if (s) {
+		s->bytes_out += f->len;
+		if (s->rec)
+			atomic_fetch_add(&s->rec->bytes, (uint64_t)f->len);
+		atomic_fetch_add(&s->dp->stats.bytes_relayed, (uint64_t)f->len);
+	}
+	conn_respond(c, 200, content_type(f), NULL, f->body ? f->body : "", f->len);
+}
+
+void hls_resource(struct conn *c, const char *path)
+{
+	struct dp *dp = c->w->dp;
+	/* /ace/hls/<worker>-<hex>/<resource> */
+	const char *id = path + strlen("/ace/hls/");
+	const char *slash = strchr(id, '/');
+	char sid[48];
+	char *end = NULL;
+	long wid = strtol(id, &end, 10);
+	if (!slash || (size_t)(slash - id) >= sizeof(sid) || end == id || *end != '-' || wid < 0 ||
+	    wid >= dp->nworkers) {
+		conn_respond_error(c, 404, "unknown HLS session", 0);
+		return;
+	}
+	if (wid != c->w->id) {
+		conn_handoff(c, &dp->workers[wid], HANDOFF_HLS_RESOURCE, path);
+		return;
+	}
+	memcpy(sid, id, (size_t)(slash - id));
+	sid[slash - id] = '\0';
+	struct stream *s = NULL;
+	for (struct stream *x = c->w->streams; x; x = x->next)
+		if (x->hls && x->started && x->state != S_DONE && strcmp(x->hls_id, sid) == 0)
+			s = x;
+	if (!s) {
+		conn_respond_error(c, 404, "unknown or ended HLS session", 0);
+		return;
+	}
+	if (c->head) {
+		conn_respond(c, 200, MPEGURL, NULL, "", 0);
+		return;
+	}
+	touch(s);
+	const char *res = slash + 1;
+	const char *url = NULL;
+	bool playlist = false;
+	if (strcmp(res, "index.m3u8") == 0) {
+		url = s->ans.playback_url;
+		playlist = true;
+	} else {
+		char *e2 = NULL;
+		unsigned long n = strtoul(res, &e2, 10);
+		const struct hls_entry *e =
+		        e2 != res && (*e2 == '\0' || *e2 == '.') ? map_find(s, (uint32_t)n) : NULL;
+		if (e) {
+			url = e->url;
+			playlist = strcmp(e->ext, "m3u8") == 0;
+		}
+	}
+	if (!url) {
+		conn_respond_error(c, 404, "unknown HLS resource", 0);
+		return;
+	}
+	c->state = C_STREAM; /* reads now only detect the viewer leaving */
+	if (!fetch_start(s, c, url, playlist, false)) {
+		c->state = C_READING;
+		conn_respond_error(c, 503, "out of memory", 5);
+		return;
+	}
+	ev_io_start(c->w->loop, &c->rio);
+}

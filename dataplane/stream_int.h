@@ -1,0 +1,129 @@
+/* Internals shared by stream.c (engine sessions, TS viewers) and hls.c
+ * (HLS sessions' playlists and segments). Not for other modules. */
+#ifndef ACEXY_DP_STREAM_INT_H
+#define ACEXY_DP_STREAM_INT_H
+
+#include <curl/curl.h>
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dataplane/conn.h"
+#include "dataplane/control.h"
+#include "dataplane/engine_answer.h"
+#include "dataplane/hls_playlist.h"
+#include "dataplane/query.h"
+#include "dataplane/ring.h"
+
+#define API_BODY_MAX  (64 * 1024)
+#define MAX_REDIRECTS 5
+#define WRITE_BUDGET  (1024 * 1024) /* bytes per writable event, for fairness */
+#define CHUNK_SIZE    (64 * 1024)
+#define CURL_BUF      (64 * 1024)
+#define TS_PACKET     188
+
+enum sstate {
+	S_CONTROL_WAIT,
+	S_ASSIGN,
+	S_ENGINE_API,
+	S_PLAYBACK,
+	S_RELAY,
+	S_DONE,
+};
+
+struct assign_token {
+	struct stream *s; /* NULL once the stream is gone */
+};
+
+struct viewer {
+	struct viewer *next;
+	struct stream *s;
+	struct conn *c;
+	struct ring_reader *rd;
+	ev_timer write_timer;
+	uint64_t bytes_out;
+	double t_start;
+	bool sent_200;
+};
+
+struct stream {
+	struct stream *next; /* the worker's streams */
+	struct worker *w;
+	struct dp *dp;
+	enum sstate state;
+	struct viewer_query *q;
+	bool shared; /* multiplex */
+	char pid[33];
+	char content[200];
+	struct assign_token *tok;
+	struct dp_lease lease;
+	bool have_lease;
+	struct viewer *viewers;
+	unsigned nviewers;
+	ev_timer deadline; /* control wait, first byte */
+	ev_timer empty_timer;
+	ev_timer grace_timer; /* multiplex: after the last viewer */
+	enum dp_end_reason last_viewer_reason;
+	CURL *api;
+	char *api_body;
+	size_t api_len;
+	bool api_too_big;
+	struct engine_answer ans;
+	bool have_session;
+	CURL *play;
+	char play_url[2048];
+	char redirect[2048];
+	int redirects;
+	bool play_headers_done;
+	long play_status;
+	struct ring *ring;
+	bool paused;
+	bool started; /* first stream byte seen, 200 sent */
+	bool upstream_done;
+	CURLcode upstream_result;
+	uint64_t bytes_in, bytes_out;
+	double t_start, t_first;
+	struct stream_rec *rec;
+	char engine_desc[420];
+	/* inside a curl callback the transfer cannot be torn down: an end is
+	 * recorded here and carried out by the transfer's done callback */
+	bool in_cb;
+	int pending_status; /* >0: stream_fail(pending_status, pending_reason) */
+	char pending_reason[200];
+	int pending_end; /* >=0: stream_finish(pending_end) */
+	/* HLS sessions */
+	bool hls;
+	char hls_id[48];           /* "<worker>-<hex>": /ace/hls/<hls_id>/... */
+	struct hls_entry *hls_map; /* proxy resource number -> engine URL */
+	unsigned hls_nmap;
+	uint32_t hls_next;
+	struct hls_fetch *fetches; /* requests in flight for this session */
+	ev_timer hls_idle;
+};
+
+#define HLS_MAP_MAX 512
+
+struct hls_entry {
+	uint32_t id;
+	char ext[8];
+	char *url;
+};
+
+/* stream.c */
+void stream_fail(struct stream *s, int status, const char *reason, unsigned retry_after);
+void stream_finish(struct stream *s, enum dp_end_reason reason);
+struct stream *stream_new(struct worker *w, struct viewer_query *q, bool shared);
+void stream_start(struct stream *s); /* control wait or lease request */
+struct viewer *viewer_add(struct stream *s, struct conn *c);
+void viewer_end(struct viewer *v, enum dp_end_reason reason, bool close_conn);
+void stream_registry_add(struct stream *s);
+unsigned stream_mux_owner(const char *key, int nworkers);
+
+/* hls.c */
+void hls_begin(struct conn *c, const char *query);
+void hls_resource(struct conn *c, const char *path);
+void hls_after_api(struct stream *s); /* the engine answered format=json */
+void hls_release(struct stream *s);   /* the session ends: cancel its fetches */
+void hls_conn_closing(struct conn *c);
+
+#endif

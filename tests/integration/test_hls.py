@@ -1,0 +1,143 @@
+"""HLS through the proxy: playlists rewritten to relative proxy paths,
+segments fetched through the dataplane, ffmpeg plays it, the engine session
+ends after the idle timeout, shared in multiplex mode, mixed with TS."""
+import json
+import re
+import subprocess
+import threading
+import time
+
+import acexytest as t
+from acexytest import http_get, wait_until
+
+
+def uris(playlist):
+    out = []
+    for line in playlist.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            out += re.findall(r'URI="([^"]*)"', line)
+        else:
+            out.append(line)
+    return out
+
+
+class HlsTest(t.TestCase):
+    def stack(self, env=None, workers=1):
+        st = t.Stack(self, env=env or {}, workers=workers)
+        st.start()
+        return st
+
+    def get(self, st, path, **kw):
+        return http_get(st.port, path, timeout=15, **kw)
+
+    def master(self, st, content):
+        code, hdrs, body = self.get(st, "/ace/manifest.m3u8?id=%s" % content)
+        self.assertEqual(code, 200, body)
+        self.assertEqual(hdrs["content-type"], "application/vnd.apple.mpegurl")
+        us = uris(body.decode())
+        self.assertEqual(len(us), 1)
+        return us[0]
+
+    def test_every_uri_points_at_the_proxy(self):
+        st = self.stack()
+        variant = self.master(st, "hls1")
+        self.assertRegex(variant, r"^hls/[0-9]+-[0-9a-f]+/index\.m3u8$")  # relative to /ace/
+        base = "/ace/" + variant.rsplit("/", 1)[0] + "/"
+        code, hdrs, body = self.get(st, "/ace/" + variant)
+        self.assertEqual(code, 200)
+        media = body.decode()
+        self.assertTrue(media.startswith("#EXTM3U"))
+        segs = uris(media)
+        self.assertGreaterEqual(len(segs), 3)
+        for u in segs:
+            self.assertNotIn("://", u)
+            self.assertFalse(u.startswith("/"), u)
+        code, hdrs, seg = self.get(st, base + segs[0])
+        self.assertEqual(code, 200)
+        self.assertEqual(hdrs["content-type"], "video/mp2t")
+        self.assertGreater(len(seg), 1000)
+        self.assertEqual(seg[0], 0x47)
+        self.assertEqual(len(seg) % 188, 0)
+        # only what a playlist named can be fetched
+        self.assertEqual(self.get(st, base + "999999.ts")[0], 404)
+        self.assertEqual(self.get(st, "/ace/hls/0-deadbeef/index.m3u8")[0], 404)
+        self.assertEqual(self.get(st, "/ace/hls/zz/index.m3u8")[0], 404)
+        self.assertEqual(len(st.engine_state()["sessions"]), 1)
+
+    def test_ffmpeg_reads_5s_through_the_proxy(self):
+        st = self.stack(workers=2)
+        r = subprocess.run(["ffmpeg", "-v", "error", "-i",
+                            "http://127.0.0.1:%d/ace/manifest.m3u8?id=hlsff" % st.port,
+                            "-t", "5", "-f", "null", "-"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr.strip(), "")
+        # every request went through the proxy: the engine saw no segment
+        # request from anyone else, and one session
+        self.assertEqual(len(st.engine_state()["sessions"]), 1)
+
+    def test_idle_timeout_ends_the_engine_session(self):
+        st = self.stack(env={"ACEXY_M3U8_STREAM_TIMEOUT": "1500ms"})
+        variant = self.master(st, "hlsidle")
+        self.assertEqual(self.get(st, "/ace/" + variant)[0], 200)
+        time.sleep(0.8)
+        self.assertEqual(self.get(st, "/ace/" + variant)[0], 200)  # a request keeps it
+        self.assertEqual(st.engine_state()["stops"], [])
+        wait_until(lambda: len(st.engine_state()["stops"]) == 1, 4, what="engine stop after idle")
+        wait_until(lambda: "reason=hls_idle" in st.dp.log(), 2, what="hls_idle end")
+        self.assertEqual(self.get(st, "/ace/" + variant)[0], 404)
+
+    def test_getstream_serves_hls_when_m3u8(self):
+        st = self.stack(env={"ACEXY_M3U8": "true"})
+        code, hdrs, body = self.get(st, "/ace/getstream?id=hlsget")
+        self.assertEqual(code, 200)
+        self.assertEqual(hdrs["content-type"], "application/vnd.apple.mpegurl")
+        self.assertIn(b"hls/", body)
+
+    def test_engine_failure_is_a_status(self):
+        st = self.stack()
+        code, _, body = self.get(st, "/ace/manifest.m3u8?id=fail-load")
+        self.assertEqual(code, 502)
+        self.assertIn(b"failed to load content", body)
+        code, _, _ = self.get(st, "/ace/manifest.m3u8?pid=1&id=x")
+        self.assertEqual(code, 400)
+
+    def test_multiplex_viewers_share_one_session(self):
+        st = self.stack(env={"ACEXY_MULTIPLEX": "true"}, workers=2)
+        got = [None] * 6
+
+        def one(i):
+            got[i] = self.master(st, "hlsshared")
+        th = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+        [x.start() for x in th]
+        [x.join() for x in th]
+        self.assertEqual(len(set(got)), 1)
+        self.assertEqual(len(st.engine_state()["sessions"]), 1)
+        self.assertEqual(self.get(st, "/ace/" + got[0])[0], 200)
+
+    def test_mixed_ts_and_hls_viewers(self):
+        st = self.stack(env={"ACEXY_MULTIPLEX": "true"}, workers=2)
+        res = {}
+
+        def ts():
+            r = subprocess.run([t.binpath("acexy-tscheck"), "--url", st.url("id=mixts"), "--seconds", "4",
+                                "--json"], capture_output=True, text=True, timeout=60)
+            res["ts"] = json.loads(r.stdout)
+
+        th = threading.Thread(target=ts)
+        th.start()
+        r = subprocess.run(["ffmpeg", "-v", "error", "-i",
+                            "http://127.0.0.1:%d/ace/manifest.m3u8?id=mixhls" % st.port,
+                            "-t", "3", "-f", "null", "-"], capture_output=True, text=True, timeout=60)
+        th.join()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(res["ts"]["status"], 200)
+        self.assertEqual(res["ts"]["sync_errors"] + res["ts"]["cc_errors"], 0)
+        self.assertLess(res["ts"]["max_gap_ms"], 1000)
+        self.assertEqual(len(st.engine_state()["sessions"]), 2)
+
+
+if __name__ == "__main__":
+    t.main()
