@@ -364,13 +364,20 @@ void stream_conn_closing(struct conn *c)
 
 /* ---- relay ---- */
 
+/* Data arrived: the empty timeout counts from now. The timer is not moved
+ * on every chunk (a heap operation each time); it fires at the old deadline
+ * and re-arms itself for what is left (libev's "last activity" pattern). */
 static void arm_empty_timer(struct stream *s)
 {
-	ev_timer_stop(s->w->loop, &s->empty_timer);
-	if (s->paused)
+	s->last_data = ev_now(s->w->loop);
+	if (s->paused) {
+		ev_timer_stop(s->w->loop, &s->empty_timer);
 		return; /* time paused by backpressure does not count */
-	ev_timer_set(&s->empty_timer, ms_to_s(cfg_ms(s, ACEXY_S_EMPTY_TIMEOUT)), 0.);
-	ev_timer_start(s->w->loop, &s->empty_timer);
+	}
+	if (!ev_is_active(&s->empty_timer)) {
+		ev_timer_set(&s->empty_timer, ms_to_s(cfg_ms(s, ACEXY_S_EMPTY_TIMEOUT)), 0.);
+		ev_timer_start(s->w->loop, &s->empty_timer);
+	}
 }
 
 static void maybe_unpause(struct stream *s)
@@ -500,9 +507,15 @@ void stream_on_viewer_readable(struct conn *c)
 
 static void on_empty_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	(void)loop;
 	(void)revents;
-	stream_finish(t->data, DP_END_EMPTY_TIMEOUT);
+	struct stream *s = t->data;
+	double left = s->last_data + ms_to_s(cfg_ms(s, ACEXY_S_EMPTY_TIMEOUT)) - ev_now(loop);
+	if (left > 0.001) {
+		ev_timer_set(t, left, 0.);
+		ev_timer_start(loop, t);
+		return;
+	}
+	stream_finish(s, DP_END_EMPTY_TIMEOUT);
 }
 
 /* ---- playback transfer ---- */
@@ -556,6 +569,7 @@ static bool carry_out_pending(struct stream *s)
 }
 
 static size_t play_write_body(struct stream *s, char *data, size_t len);
+static size_t play_write_body_ring(struct stream *s, char *data, size_t len);
 
 static size_t play_write_cb(char *data, size_t size, size_t n, void *ud)
 {
@@ -586,6 +600,39 @@ static size_t play_write_body(struct stream *s, char *data, size_t len)
 		if (s->state == S_DONE)
 			return 0;
 	}
+	struct viewer *v1 = s->viewers;
+	if (!s->shared && v1 && !v1->next && ring_reader_lag(v1->rd) == 0 &&
+	    !ev_is_active(&v1->c->wio) && len > 0) {
+		/* write-through: the one viewer keeps up, so the bytes go from
+		 * curl's buffer straight to its socket; only what the socket does
+		 * not take now is copied into the ring */
+		ssize_t w = send(v1->c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			v1->bytes_out += (size_t)w;
+			s->bytes_out += (size_t)w;
+			s->bytes_in += (size_t)w;
+			if (s->rec)
+				atomic_fetch_add(&s->rec->bytes, (uint64_t)w);
+			atomic_fetch_add(&s->dp->stats.bytes_relayed, (uint64_t)w);
+			ev_timer_stop(s->w->loop, &v1->write_timer);
+			arm_empty_timer(s);
+			if ((size_t)w == len)
+				return len;
+			/* the rest through the ring (same positions: nothing lags) */
+			size_t rest = play_write_body_ring(s, data + w, len - (size_t)w);
+			return rest == CURL_WRITEFUNC_PAUSE ? (size_t)w : (size_t)w + rest;
+		}
+		if (w == 0 || (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+			viewer_end(v1, DP_END_CLIENT_GONE, true);
+			return 0;
+		}
+	}
+	return play_write_body_ring(s, data, len);
+}
+
+/* Bytes for the ring, and from there to the viewers. */
+static size_t play_write_body_ring(struct stream *s, char *data, size_t len)
+{
 	if (!s->shared && ring_write_space(s->ring) < len) {
 		s->paused = true; /* the viewer is slower than the engine */
 		ev_timer_stop(s->w->loop, &s->empty_timer);
