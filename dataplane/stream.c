@@ -622,7 +622,8 @@ static size_t play_write_body(struct stream *s, char *data, size_t len)
 			size_t rest = play_write_body_ring(s, data + w, len - (size_t)w);
 			return rest == CURL_WRITEFUNC_PAUSE ? (size_t)w : (size_t)w + rest;
 		}
-		if (w == 0 || (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+		if (w == 0 ||
+		    (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
 			viewer_end(v1, DP_END_CLIENT_GONE, true);
 			return 0;
 		}

@@ -62,7 +62,7 @@ struct stream {
 	unsigned nviewers;
 	ev_timer deadline; /* control wait, first byte */
 	ev_timer empty_timer;
-	double last_data; /* ev_now() of the last engine bytes */
+	double last_data;     /* ev_now() of the last engine bytes */
 	ev_timer grace_timer; /* multiplex: after the last viewer */
 	enum dp_end_reason last_viewer_reason;
 	CURL *api;

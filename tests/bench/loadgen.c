@@ -507,7 +507,8 @@ int main(int argc, char **argv)
 			ramp_batch = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: acexy-loadgen --url URL [--conns N] [--seconds S] "
-			                "[--mode stream|ttfb] [--direct] [--ramp-ms MS] [--ramp-batch N]\n");
+			                "[--mode stream|ttfb] [--direct] [--ramp-ms MS] "
+			                "[--ramp-batch N]\n");
 			return 2;
 		}
 	}
