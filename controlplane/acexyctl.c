@@ -118,8 +118,9 @@ static void print_table(json_t *rows, const char *const *cols, const char *const
 	{
 		for (int c = 0; c < n; c++) {
 			json_t *v = json_object_get(r, cols[c]);
-			char *t = json_is_string(v)
-			                  ? strdup(json_string_value(v))
+			char *t = json_is_string(v) ? strdup(json_string_value(v))
+			          : (json_is_null(v) || !v)
+			                  ? strdup("-")
 			                  : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
 			snprintf(cell[c], sizeof(cell[c]), "%s", t ? t : "");
 			free(t);
@@ -133,8 +134,9 @@ static void print_table(json_t *rows, const char *const *cols, const char *const
 	{
 		for (int c = 0; c < n; c++) {
 			json_t *v = json_object_get(r, cols[c]);
-			char *t = json_is_string(v)
-			                  ? strdup(json_string_value(v))
+			char *t = json_is_string(v) ? strdup(json_string_value(v))
+			          : (json_is_null(v) || !v)
+			                  ? strdup("-")
 			                  : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
 			printf("%-*s%s", (int)w[c], t ? t : "", c + 1 < n ? "  " : "\n");
 			free(t);
@@ -145,12 +147,14 @@ static void print_table(json_t *rows, const char *const *cols, const char *const
 static void print_human(const char *cmd, json_t *res)
 {
 	if (strcmp(cmd, "streams") == 0) {
-		static const char *const cols[] = {"id",          "content",  "engine_host",
-		                                   "engine_port", "instance", "viewers",
-		                                   "bytes",       "age_s"};
-		static const char *const heads[] = {"ID",        "CONTENT", "ENGINE", "PORT",
-		                                    "DATAPLANE", "VIEWERS", "BYTES",  "AGE(s)"};
-		print_table(json_object_get(res, "streams"), cols, heads, 8);
+		static const char *const cols[] = {"id",          "content",        "engine_host",
+		                                   "engine_port", "instance",       "viewers",
+		                                   "bytes",       "rate_mbps",      "age_s",
+		                                   "peers",       "speed_down_kbps"};
+		static const char *const heads[] = {"ID",        "CONTENT", "ENGINE",    "PORT",
+		                                    "DATAPLANE", "VIEWERS", "BYTES",     "MBIT/S",
+		                                    "AGE(s)",    "PEERS",   "DOWN(KB/s)"};
+		print_table(json_object_get(res, "streams"), cols, heads, 11);
 		return;
 	}
 	if (strcmp(cmd, "engines") == 0) {
@@ -189,8 +193,9 @@ static void print_human(const char *cmd, json_t *res)
 		{
 			if (json_is_null(v) || (json_is_string(v) && !json_string_length(v)))
 				continue;
-			char *t = json_is_string(v)
-			                  ? strdup(json_string_value(v))
+			char *t = json_is_string(v) ? strdup(json_string_value(v))
+			          : (json_is_null(v) || !v)
+			                  ? strdup("-")
 			                  : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
 			char key[64];
 			snprintf(key, sizeof(key), "%s.%s", groups[g], k);

@@ -10,6 +10,7 @@
 #include "acexy/log.h"
 #include "acexy/proto.h"
 #include "controlplane/cp.h"
+#include "controlplane/engstat.h"
 #include "controlplane/events.h"
 #include "controlplane/fallback.h"
 #include "controlplane/orch.h"
@@ -328,6 +329,16 @@ static void handle_heartbeat(struct cp *cp, struct ipc_req *req, const struct pr
 		if (l) {
 			l->bytes = juint(s, "bytes");
 			l->viewers = (unsigned)juint(s, "viewers");
+			double t = cp_now();
+			if (l->rate_at > 0 && t - l->rate_at >= 0.9) {
+				l->rate_bps =
+				        (double)(l->bytes - l->rate_bytes) * 8.0 / (t - l->rate_at);
+				l->rate_bytes = l->bytes;
+				l->rate_at = t;
+			} else if (l->rate_at == 0) {
+				l->rate_bytes = l->bytes;
+				l->rate_at = t;
+			}
 		}
 	}
 	json_t *cmds = json_array();
@@ -483,16 +494,30 @@ json_t *cp_admin_result(struct cp *cp, const char *command, const char *arg, con
 		unsigned nleases = 0;
 		for (struct cp_lease *l = cp->leases; l; l = l->next) {
 			nleases++;
-			json_array_append_new(
-			        streams,
-			        json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:b,s:s,s:I,s:i,s:f}", "id",
-			                  (json_int_t)l->id, "instance", l->instance, "key_type",
-			                  l->key_type, "content", l->key, "engine_host", l->host,
-			                  "engine_port", (int)l->port, "container_id",
-			                  l->container_id, "fallback", l->fallback, "state",
-			                  l->state == LEASE_STARTED ? "started" : "assigned",
-			                  "bytes", (json_int_t)l->bytes, "viewers", (int)l->viewers,
-			                  "age_s", now - l->created));
+			json_t *row = json_pack(
+			        "{s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:b,s:s,s:I,s:i,s:f,s:f,s:s}", "id",
+			        (json_int_t)l->id, "instance", l->instance, "key_type", l->key_type,
+			        "content", l->key, "engine_host", l->host, "engine_port",
+			        (int)l->port, "container_id", l->container_id, "fallback",
+			        l->fallback, "state",
+			        l->state == LEASE_STARTED ? "started" : "assigned", "bytes",
+			        (json_int_t)l->bytes, "viewers", (int)l->viewers, "age_s",
+			        now - l->created, "rate_mbps", l->rate_bps / 1e6, "stream_id",
+			        l->stream_id);
+			/* the engine's view, when read (null before) */
+			json_object_set_new(row, "engine_status",
+			                    l->stat_at > 0 ? json_string(l->stat_status)
+			                                   : json_null());
+			json_object_set_new(row, "peers",
+			                    l->stat_at > 0 ? json_integer(l->stat_peers)
+			                                   : json_null());
+			json_object_set_new(row, "speed_down_kbps",
+			                    l->stat_at > 0 ? json_integer(l->stat_down_kbps)
+			                                   : json_null());
+			json_object_set_new(row, "speed_up_kbps",
+			                    l->stat_at > 0 ? json_integer(l->stat_up_kbps)
+			                                   : json_null());
+			json_array_append_new(streams, row);
 		}
 		json_t *engines = cp->orch ? orch_engines_json(cp->orch) : json_array();
 		unsigned nfallback = 0;
@@ -656,6 +681,9 @@ int cp_start(struct cp *cp)
 	rc = fallback_start(cp, &cp->fallback);
 	if (rc < 0)
 		return rc;
+	rc = engstat_start(cp, &cp->engstat);
+	if (rc < 0)
+		return rc;
 	if (acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_URL)[0]) {
 		rc = orch_start(cp, &cp->orch);
 		if (rc < 0)
@@ -684,6 +712,8 @@ void cp_stop(struct cp *cp)
 	cp->orch = NULL;
 	fallback_stop(cp->fallback);
 	cp->fallback = NULL;
+	engstat_stop(cp->engstat);
+	cp->engstat = NULL;
 	if (cp->ce)
 		curl_ev_free(cp->ce);
 	cp->ce = NULL;

@@ -49,6 +49,14 @@ struct cp_lease {
 	char stream_id[200]; /* reported to the orchestrator ("" = not reported) */
 	uint64_t bytes;
 	unsigned viewers;
+	/* rate from the heartbeats' byte counts */
+	double rate_bps;
+	uint64_t rate_bytes;
+	double rate_at;
+	/* the engine's view (engstat.c) */
+	double stat_at, stat_tried;
+	char stat_status[40];
+	int64_t stat_peers, stat_down_kbps, stat_up_kbps;
 	double created;
 	uint64_t assign_req; /* the request id that made it, for resends */
 };
@@ -73,6 +81,7 @@ struct cp {
 	struct events *events;     /* orchestrator mode: stream events + spool */
 	struct curl_ev *ce;        /* engine stop commands for lost dataplanes */
 	struct debuglog *dl;       /* JSON Lines debug logs (DEBUG_MODE), or NULL */
+	struct engstat *engstat;   /* stat_url reads for acexyctl streams */
 	char start_error[400];     /* why cp_start failed, when it says */
 };
 

@@ -269,6 +269,37 @@ void cp_metrics_text(struct cp *cp, char **ret, size_t *ret_len)
 		        "# TYPE acexy_cp_assign_waiting gauge\nacexy_cp_assign_waiting %u\n",
 		        (int)oc.state, oc.engines, oc.provisions_ok, oc.provisions_failed,
 		        oc.waiting);
+		fprintf(f,
+		        "# HELP acexy_cp_engines Orchestrator engines by health.\n"
+		        "# TYPE acexy_cp_engines gauge\n"
+		        "acexy_cp_engines{health=\"healthy\"} %u\n"
+		        "acexy_cp_engines{health=\"unknown\"} %u\n"
+		        "acexy_cp_engines{health=\"unhealthy\"} %u\n",
+		        oc.by_health[0], oc.by_health[1], oc.by_health[2]);
+		struct events_counters ec;
+		events_counters(cp->events, &ec);
+		fprintf(f,
+		        "# HELP acexy_cp_events_total Stream events to the orchestrator by "
+		        "outcome.\n"
+		        "# TYPE acexy_cp_events_total counter\n"
+		        "acexy_cp_events_total{outcome=\"delivered\"} %" PRIu64 "\n"
+		        "acexy_cp_events_total{outcome=\"skipped_unknown\"} %" PRIu64 "\n"
+		        "acexy_cp_events_total{outcome=\"rejected\"} %" PRIu64 "\n"
+		        "acexy_cp_events_total{outcome=\"dropped\"} %" PRIu64 "\n"
+		        "# HELP acexy_cp_events_pending Stream events waiting for delivery (the "
+		        "outbox).\n"
+		        "# TYPE acexy_cp_events_pending gauge\nacexy_cp_events_pending %" PRIu64
+		        "\n"
+		        "# HELP acexy_cp_event_retries_total Delivery attempts that failed.\n"
+		        "# TYPE acexy_cp_event_retries_total counter\nacexy_cp_event_retries_total "
+		        "%" PRIu64 "\n"
+		        "# HELP acexy_cp_spool_bytes Size of the event spool file.\n"
+		        "# TYPE acexy_cp_spool_bytes gauge\nacexy_cp_spool_bytes %" PRIu64 "\n"
+		        "# HELP acexy_cp_spool_errors_total Spool writes that failed.\n"
+		        "# TYPE acexy_cp_spool_errors_total counter\nacexy_cp_spool_errors_total "
+		        "%" PRIu64 "\n",
+		        ec.delivered, ec.skipped_unknown, ec.rejected, ec.dropped, ec.pending,
+		        ec.retries, ec.spool_bytes, ec.spool_errors);
 	}
 	fclose(f);
 	*ret = buf;

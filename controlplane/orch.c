@@ -906,6 +906,9 @@ void orch_counters(const struct orch *o, struct orch_counters *c)
 {
 	c->state = o->state;
 	c->engines = (unsigned)o->nengines;
+	memset(c->by_health, 0, sizeof(c->by_health));
+	for (size_t i = 0; i < o->nengines; i++)
+		c->by_health[o->engines[i].health % 3]++;
 	c->waiting = 0;
 	for (const struct waiter *w = o->waiting; w; w = w->next)
 		c->waiting++;

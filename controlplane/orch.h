@@ -34,6 +34,7 @@ const char *orch_state_name(enum orch_state s);
 struct orch_counters {
 	enum orch_state state;
 	unsigned engines, waiting;
+	unsigned by_health[3]; /* healthy, unknown, unhealthy */
 	uint64_t provisions_ok, provisions_failed;
 };
 void orch_counters(const struct orch *o, struct orch_counters *c);

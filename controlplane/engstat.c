@@ -1,0 +1,174 @@
+#include "controlplane/engstat.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acexy/log.h"
+#include "controlplane/cp.h"
+#include "dataplane/curl_ev.h"
+#include "dataplane/engine_answer.h"
+
+#define TICK_S       0.25
+#define EVERY_S      10.0
+#define MAX_INFLIGHT 4
+#define BODY_MAX     16384
+
+struct stat_call {
+	struct stat_call *next;
+	struct engstat *e;
+	uint64_t lease;
+	CURL *easy;
+	char body[BODY_MAX + 1];
+	size_t len;
+	bool overflow;
+};
+
+struct engstat {
+	struct cp *cp;
+	struct curl_ev *ce;
+	ev_timer tick;
+	struct stat_call *calls;
+	unsigned inflight;
+};
+
+static size_t on_body(char *d, size_t sz, size_t n, void *ud)
+{
+	struct stat_call *c = ud;
+	size_t len = sz * n;
+	if (c->len + len > BODY_MAX) {
+		c->overflow = true;
+		return 0;
+	}
+	memcpy(c->body + c->len, d, len);
+	c->len += len;
+	c->body[c->len] = '\0';
+	return len;
+}
+
+static void unlink_call(struct engstat *e, struct stat_call *c)
+{
+	for (struct stat_call **pp = &e->calls; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	e->inflight--;
+}
+
+static struct cp_lease *find(struct cp *cp, uint64_t id)
+{
+	for (struct cp_lease *l = cp->leases; l; l = l->next)
+		if (l->id == id)
+			return l;
+	return NULL;
+}
+
+static void on_done(void *ud, CURL *easy, CURLcode res)
+{
+	struct stat_call *c = ud;
+	struct engstat *e = c->e;
+	long code = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(easy);
+	unlink_call(e, c);
+	struct cp_lease *l = find(e->cp, c->lease);
+	struct engine_stat st;
+	if (l && res == CURLE_OK && code == 200 && !c->overflow &&
+	    engine_stat_parse(c->body, c->len, &st) == 0) {
+		l->stat_at = cp_now();
+		if (!st.known) {
+			snprintf(l->stat_status, sizeof(l->stat_status), "unknown session");
+		} else if (!st.empty) {
+			snprintf(l->stat_status, sizeof(l->stat_status), "%s", st.status);
+			l->stat_peers = st.peers;
+			l->stat_down_kbps = st.speed_down;
+			l->stat_up_kbps = st.speed_up;
+		}
+	} else if (l) {
+		l->stat_at = cp_now();
+		snprintf(l->stat_status, sizeof(l->stat_status), "stat failed");
+	}
+	free(c);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct engstat *e = t->data;
+	double now = cp_now();
+	/* the lease read longest ago, if it is due */
+	struct cp_lease *due = NULL;
+	for (struct cp_lease *l = e->cp->leases; l; l = l->next) {
+		if (l->state != LEASE_STARTED || !l->stat_url[0] || now - l->stat_at < EVERY_S ||
+		    now - l->stat_tried < EVERY_S)
+			continue;
+		if (!due || l->stat_tried < due->stat_tried)
+			due = l;
+	}
+	if (!due || e->inflight >= MAX_INFLIGHT)
+		return;
+	due->stat_tried = now;
+	struct stat_call *c = calloc(1, sizeof(*c));
+	CURL *h = curl_easy_init();
+	if (!c || !h) {
+		free(c);
+		if (h)
+			curl_easy_cleanup(h);
+		return;
+	}
+	c->e = e;
+	c->lease = due->id;
+	curl_easy_setopt(h, CURLOPT_URL, due->stat_url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (curl_ev_add(e->ce, h, on_done, c) < 0) {
+		curl_easy_cleanup(h);
+		free(c);
+		return;
+	}
+	c->easy = h;
+	c->next = e->calls;
+	e->calls = c;
+	e->inflight++;
+}
+
+int engstat_start(struct cp *cp, struct engstat **ret)
+{
+	struct engstat *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->cp = cp;
+	int rc = curl_ev_new(cp->loop, &e->ce);
+	if (rc < 0) {
+		free(e);
+		return rc;
+	}
+	ev_timer_init(&e->tick, on_tick, TICK_S, TICK_S);
+	e->tick.data = e;
+	ev_timer_start(cp->loop, &e->tick);
+	*ret = e;
+	return 0;
+}
+
+void engstat_stop(struct engstat *e)
+{
+	if (!e)
+		return;
+	ev_timer_stop(e->cp->loop, &e->tick);
+	while (e->calls) {
+		struct stat_call *c = e->calls;
+		e->calls = c->next;
+		curl_ev_remove(e->ce, c->easy);
+		curl_easy_cleanup(c->easy);
+		free(c);
+	}
+	curl_ev_free(e->ce);
+	free(e);
+}
