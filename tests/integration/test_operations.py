@@ -5,6 +5,7 @@ acexyctl --json shapes pinned by golden files."""
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -204,6 +205,21 @@ class OperationsTest(t.TestCase):
         self.assertEqual(cp["acexy_cp_leases"], 0)
         self.assertEqual(cp["acexy_cp_dataplanes"], 1)
         self.assertEqual(cp["acexy_cp_fallback_engine_healthy"], 1)
+
+    def test_admin_sockets_refuse_other_users(self):
+        st = t.Stack(self).start()
+        for name in ("admin.sock", "control.sock"):
+            mode = os.stat(os.path.join(st.run_dir, name)).st_mode & 0o777
+            self.assertEqual(mode, 0o660, name)
+        self.assertEqual(ctl(st, "ping")[0], 0)  # the daemons' own user (root here)
+        if os.geteuid() != 0 or not shutil.which("setpriv"):
+            self.skipTest("needs root and setpriv to act as another user")
+        for d in (os.path.dirname(st.run_dir), st.run_dir):
+            os.chmod(d, 0o755)  # let the other user reach the socket files themselves
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            t.binpath("acexyctl"), "--run-dir", st.run_dir, "ping"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
 
     def test_json_shapes_match_golden_files(self):
         st = t.Stack(self).start()
