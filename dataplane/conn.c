@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "acexy/log.h"
+#include "dataplane/access.h"
 #include "dataplane/conn.h"
 #include "dataplane/control.h"
 #include "dataplane/stream_int.h"
@@ -73,6 +74,7 @@ void conn_close(struct conn *c)
 		stream_conn_closing(c);
 	if (c->fetch)
 		hls_conn_closing(c);
+	access_release(c);
 	c->state = C_CLOSED;
 	ev_io_stop(w->loop, &c->rio);
 	ev_io_stop(w->loop, &c->wio);
@@ -217,6 +219,8 @@ static void route(struct conn *c, const struct http_request *req)
 		conn_respond_error(c, 405, "only GET and HEAD are served", 0);
 		return;
 	}
+	if (access_check(c, req, path) < 0)
+		return;
 	if (strcmp(path, "/ace/getstream") == 0) {
 		if (acexy_cfg_b(c->w->dp->cfg, ACEXY_S_M3U8))
 			hls_begin(c, http_request_query(req));
@@ -377,6 +381,9 @@ void conn_handoff(struct conn *c, struct worker *to, enum handoff_kind kind, con
 	h->fd = c->fd;
 	h->peer = c->peer;
 	h->close_after = c->close_after;
+	h->ip_counted = c->ip_counted;
+	memcpy(h->client_ip, c->client_ip, sizeof(h->client_ip));
+	c->ip_counted = false;
 	memcpy(h->query, query, ql + 1);
 	/* forget the connection here without closing its socket */
 	struct worker *w = c->w;
@@ -404,6 +411,11 @@ void conn_adopt(struct worker *w, struct conn_handoff *h)
 {
 	struct conn *c = w->stopping ? NULL : conn_new(w, h->fd, &h->peer);
 	if (!c) {
+		if (h->ip_counted) {
+			struct conn tmp = {.ip_counted = true};
+			memcpy(tmp.client_ip, h->client_ip, sizeof(tmp.client_ip));
+			access_release(&tmp);
+		}
 		close(h->fd);
 		atomic_fetch_sub(&w->dp->stats.conns_open, 1);
 		free(h);
@@ -411,6 +423,8 @@ void conn_adopt(struct worker *w, struct conn_handoff *h)
 	}
 	ev_timer_stop(w->loop, &c->req_timer);
 	c->close_after = h->close_after;
+	c->ip_counted = h->ip_counted;
+	memcpy(c->client_ip, h->client_ip, sizeof(c->client_ip));
 	if (h->kind == HANDOFF_HLS)
 		hls_begin(c, h->query);
 	else if (h->kind == HANDOFF_HLS_RESOURCE)

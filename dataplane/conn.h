@@ -30,6 +30,8 @@ struct conn {
 	bool head;               /* the request was HEAD */
 	struct viewer *viewer;   /* a stream's viewer once the request is a stream */
 	struct hls_fetch *fetch; /* an HLS resource being fetched for this request */
+	char client_ip[64];      /* counted against ACEXY_MAX_CONNS_PER_IP */
+	bool ip_counted;
 };
 
 /* A viewer connection moving between loops (multiplex). */
@@ -39,6 +41,8 @@ struct conn_handoff {
 	int fd;
 	struct sockaddr_storage peer;
 	bool close_after;
+	bool ip_counted; /* the ACEXY_MAX_CONNS_PER_IP count moves along */
+	char client_ip[64];
 	char query[]; /* the request's raw query string (HLS resource: its path) */
 };
 
