@@ -34,7 +34,9 @@ struct ended_rec {
 
 struct cc_client {
 	struct dp *dp;
-	nng_socket sock;
+	_Atomic uint32_t sock_id; /* the REQ socket; swapped by a redial */
+	char url[300];
+	unsigned fail_streak; /* hello/heartbeat failures in a row */
 	struct ipc_mailbox *mb;
 	ev_timer tick;
 	_Atomic bool connected;
@@ -74,7 +76,8 @@ static int send_msg(struct cc_client *cc, struct ipc_mailbox *mb, enum proto_typ
 	json_decref(body);
 	if (rc < 0)
 		return rc;
-	rc = ipc_call(cc->sock, mb, buf, len, timeout_ms, cb, ud);
+	nng_socket sock = {.id = atomic_load(&cc->sock_id)};
+	rc = ipc_call(sock, mb, buf, len, timeout_ms, cb, ud);
 	free(buf);
 	return rc;
 }
@@ -167,6 +170,21 @@ static void apply_command(struct dp *dp, json_t *c)
 	}
 }
 
+/* A fresh REQ socket and dialer. nng reconnects by itself; this is the
+ * belt to its braces, for a dialer that stays away from a controlplane that
+ * came back (seen once under load after a kill -9). Calls in flight on the
+ * old socket end with an error and are handled as such. */
+static void redial(struct cc_client *cc)
+{
+	nng_socket fresh;
+	if (ipc_client_open(cc->url, -1, &fresh) < 0)
+		return;
+	nng_socket old = {.id = atomic_exchange(&cc->sock_id, fresh.id)};
+	nng_close(old);
+	ALOG(ALOG_INFO, "controlplane_redial", ALOG_S("url", cc->url),
+	     ALOG_U("failures", cc->fail_streak));
+}
+
 static void on_tick_reply(void *ud, int err, const uint8_t *buf, size_t len)
 {
 	struct cc_client *cc = ud;
@@ -175,8 +193,11 @@ static void on_tick_reply(void *ud, int err, const uint8_t *buf, size_t len)
 	if (err != 0) {
 		cc->hello_done = false;
 		set_connected(cc, false);
+		if (++cc->fail_streak % 3 == 0)
+			redial(cc);
 		return;
 	}
+	cc->fail_streak = 0;
 	struct proto_msg m;
 	char perr[256];
 	if (proto_decode(buf, len, &m, perr, sizeof(perr)) < 0) {
@@ -514,9 +535,12 @@ int dp_control_start(struct dp *dp)
 	int rc = ipc_url(run_dir, "control.sock", url, sizeof(url));
 	if (rc < 0)
 		return rc;
-	rc = ipc_client_open(url, -1, &cc->sock);
+	snprintf(cc->url, sizeof(cc->url), "%s", url);
+	nng_socket sock;
+	rc = ipc_client_open(url, -1, &sock);
 	if (rc < 0)
 		return rc;
+	atomic_store(&cc->sock_id, sock.id);
 	rc = ipc_mailbox_new(dp->main_loop, &cc->mb);
 	if (rc < 0)
 		return rc;
@@ -564,5 +588,6 @@ void dp_control_stop(struct dp *dp)
 		return;
 	ev_timer_stop(dp->main_loop, &cc->tick);
 	ipc_server_close(cc->admin);
-	nng_close(cc->sock);
+	nng_socket sock = {.id = atomic_load(&cc->sock_id)};
+	nng_close(sock);
 }

@@ -26,4 +26,7 @@ cmake --build build-asan -j"$jobs"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 (cd build-asan && ctest --output-on-failure -j2 --timeout 900)
+
+echo "== bounded fuzzing (every target ${ACEXY_FUZZ_SECONDS:-15}s under ASan+UBSan)"
+bash scripts/fuzz.sh build-asan/bin "${ACEXY_FUZZ_SECONDS:-15}"
 echo "== all tests passed (normal and sanitizer builds)"
