@@ -528,7 +528,8 @@ json_t *debuglog_text(const char *s, size_t len)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, o = 0;
 	while (i < len) {
-		size_t k = utf8_seq(p + i, len - i);
+		size_t k = p[i] ? utf8_seq(p + i, len - i)
+		                : 0; /* NUL too: not every reader takes \u0000 */
 		const char *src = k ? s + i : "\xEF\xBF\xBD";
 		size_t m = k ? k : 3;
 		if (o + m > DEBUGLOG_TEXT_MAX)

@@ -171,7 +171,7 @@ int hls_rewrite(const char *in, size_t len, const char *base_url, hls_map_fn map
 		if (a == b) {
 			rc = put(&o, "\n", 1);
 		} else if (line[a] == '#') {
-			rc = strncmp(line + a, "#EXT", 4) == 0
+			rc = b - a >= 4 && memcmp(line + a, "#EXT", 4) == 0
 			             ? tag_line(&o, line + a, b - a, base_url, map, ud, err, errcap)
 			             : (put(&o, line + a, b - a) < 0 ? -E2BIG : put(&o, "\n", 1));
 		} else {
