@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acexy/fsutil.h"
 #include "acexy/log.h"
 
 /* ---- the table ---------------------------------------------------------- */
@@ -130,29 +131,9 @@ static void fail(struct debuglog *d, const char *op, const char *file, int e)
 	}
 }
 
-static int mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int open_dir(struct debuglog *d)
 {
-	int r = mkdir_p(d->dir);
+	int r = acexy_mkdir_p(d->dir, 0750);
 	if (r < 0) {
 		fail(d, "mkdir", "", -r);
 		return r;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acexy/fsutil.h"
 #include "acexy/log.h"
 
 #define GARBAGE_SLACK (64 * 1024)
@@ -161,23 +162,6 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char tmp[512];
-	snprintf(tmp, sizeof(tmp), "%s", dir);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* Rewrites the file with the live records only. */
 static int compact(struct spool *s)
 {
@@ -287,7 +271,7 @@ int spool_open(const char *dir, uint64_t max_bytes, struct spool **ret,
 	s->tail = &s->head;
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
 	snprintf(s->path, sizeof(s->path), "%s/events.spool", dir);
-	int rc = mkdir_p(dir);
+	int rc = acexy_mkdir_p(dir, 0750);
 	if (rc < 0) {
 		snprintf(err, errcap, "cannot create %s: %s", dir, strerror(-rc));
 		free(s);

@@ -354,18 +354,9 @@ void hls_conn_closing(struct conn *c)
 void hls_begin(struct conn *c, const char *raw)
 {
 	struct dp *dp = c->w->dp;
-	char err[300];
-	struct viewer_query *q = NULL;
-	if (viewer_query_parse(raw, strlen(raw), &q, err, sizeof(err)) < 0) {
-		c->close_after = true;
-		conn_respond_error(c, 400, err, 0);
+	struct viewer_query *q = stream_request_query(c, raw);
+	if (!q)
 		return;
-	}
-	if (atomic_load(&dp->draining)) {
-		viewer_query_free(q);
-		conn_respond_error(c, 503, "draining", 10);
-		return;
-	}
 	if (c->head) {
 		viewer_query_free(q);
 		conn_respond(c, 200, MPEGURL, NULL, "", 0);

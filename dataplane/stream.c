@@ -1042,21 +1042,29 @@ unsigned stream_mux_owner(const char *key, int nworkers)
 	return nworkers > 0 ? h % (unsigned)nworkers : 0;
 }
 
-void stream_begin(struct conn *c, const char *raw)
+struct viewer_query *stream_request_query(struct conn *c, const char *raw)
 {
-	struct dp *dp = c->w->dp;
 	char err[300];
 	struct viewer_query *q = NULL;
 	if (viewer_query_parse(raw, strlen(raw), &q, err, sizeof(err)) < 0) {
 		c->close_after = true;
 		conn_respond_error(c, 400, err, 0);
-		return;
+		return NULL;
 	}
-	if (atomic_load(&dp->draining)) {
+	if (atomic_load(&c->w->dp->draining)) {
 		viewer_query_free(q);
 		conn_respond_error(c, 503, "draining", 10);
-		return;
+		return NULL;
 	}
+	return q;
+}
+
+void stream_begin(struct conn *c, const char *raw)
+{
+	struct dp *dp = c->w->dp;
+	struct viewer_query *q = stream_request_query(c, raw);
+	if (!q)
+		return;
 	if (c->head) {
 		viewer_query_free(q);
 		head_response(c);

@@ -115,6 +115,8 @@ void stream_fail(struct stream *s, int status, const char *reason, unsigned retr
 void stream_finish(struct stream *s, enum dp_end_reason reason);
 struct stream *stream_new(struct worker *w, struct viewer_query *q, bool shared);
 void stream_start(struct stream *s); /* control wait or lease request */
+/* The viewer's query, or NULL when the request was answered (400, draining). */
+struct viewer_query *stream_request_query(struct conn *c, const char *raw);
 struct viewer *viewer_add(struct stream *s, struct conn *c);
 void viewer_end(struct viewer *v, enum dp_end_reason reason, bool close_conn);
 void stream_registry_add(struct stream *s);
