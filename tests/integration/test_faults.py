@@ -1,0 +1,210 @@
+"""Fault injection (issue 12): a misbehaving engine, oversized messages, an
+unusable state directory, too few file descriptors, thousands of idle or
+slow connections, a request flood. Every case: no crash, no hang past its
+deadline, other viewers unaffected, the engine session stopped, the lease
+released."""
+import json
+import os
+import resource
+import socket
+import subprocess
+import threading
+import time
+
+import acexytest as t
+from acexytest import http_get, wait_until
+
+
+def tscheck(url, nbytes=None, seconds=None):
+    args = [t.binpath("acexy-tscheck"), "--url", url, "--json"]
+    if nbytes:
+        args += ["--bytes", str(nbytes)]
+    if seconds:
+        args += ["--seconds", str(seconds)]
+    return json.loads(subprocess.run(args, capture_output=True, text=True, timeout=60).stdout)
+
+
+def raise_nofile(n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
+
+
+class FaultsTest(t.TestCase):
+    def stack(self, env=None, **kw):
+        e = {"ACEXY_FIRST_BYTE_TIMEOUT": "2s", "ACEXY_NO_RESPONSE_TIMEOUT": "3s"}
+        e.update(env or {})
+        return t.Stack(self, env=e, **kw).start()
+
+    def released(self, st, n):
+        wait_until(lambda: st.cp.log().count("event=lease_released") >= n, 4, what="%d leases released" % n)
+
+    def test_misbehaving_engine(self):
+        st = self.stack(engine_args=["--bitrate", "8000000"])
+        good = {}
+        th = threading.Thread(target=lambda: good.update(r=tscheck(st.url("id=steady"), seconds=6)))
+        th.start()
+        time.sleep(0.5)
+        # a chunk that announces more than it sends, then the connection ends
+        r = tscheck(st.url("id=truncchunk-400000"), nbytes=10000000)
+        self.assertEqual(r["status"], 200)
+        self.assertLessEqual(r["bytes"], 400000 + 188)
+        self.assertEqual(r["sync_errors"], 0)
+        # header lines that never end: 504 within the first-byte timeout
+        t0 = time.monotonic()
+        code, _, body = http_get(st.port, "/ace/getstream?id=endlesshdr", timeout=10)
+        self.assertEqual(code, 504, body)
+        self.assertLess(time.monotonic() - t0, 4)
+        # a redirect loop
+        code, _, body = http_get(st.port, "/ace/getstream?id=loop302", timeout=10)
+        self.assertEqual(code, 502)
+        self.assertIn(b"redirect", body)
+        # a huge and a deeply nested engine answer
+        code, _, body = http_get(st.port, "/ace/getstream?id=hugejson", timeout=10)
+        self.assertEqual(code, 502)
+        self.assertIn(b"too large", body)
+        code, _, body = http_get(st.port, "/ace/getstream?id=deepjson", timeout=10)
+        self.assertEqual(code, 502)
+        th.join()
+        # the steady viewer never noticed
+        self.assertEqual(good["r"]["status"], 200)
+        self.assertEqual(good["r"]["sync_errors"] + good["r"]["cc_errors"], 0)
+        self.assertLess(good["r"]["max_gap_ms"], 1000)
+        # every engine session whose answer was understood was stopped (an
+        # unreadable answer names no command URL to stop it with), every
+        # lease released
+        self.released(st, 6)
+        sessions = st.engine_state()["sessions"]
+        try:
+            wait_until(lambda: all(s.get("stop_reason") for s in st.engine_state()["sessions"]
+                                   if s["content"] not in ("hugejson", "deepjson")), 4,
+                       what="every engine session stopped")
+        except AssertionError:
+            print(json.dumps(st.engine_state()["sessions"], indent=1))
+            raise
+        self.assertGreaterEqual(len(sessions), 4)
+        self.assertTrue(st.cp.alive() and st.dp.alive())
+
+    def test_oversized_and_garbage_messages(self):
+        st = self.stack()
+        poke = t.binpath("ipc_poke")
+        for payload in (os.urandom(2 * 1024 * 1024), b"\x94\x01\x0c\x01" + b"\xdf\xff\xff\xff\xff"):
+            for sock in ("control.sock", "admin.sock"):
+                subprocess.run([poke, "ipc://" + os.path.join(st.run_dir, sock), "-"], input=payload,
+                               capture_output=True, timeout=10)
+        time.sleep(0.5)
+        self.assertTrue(st.cp.alive() and st.dp.alive())
+        self.assertEqual(http_get(st.port, "/readyz")[0], 200)
+        self.assertEqual(tscheck(st.url("id=after"), nbytes=100000)["status"], 200)
+
+    def test_unusable_state_dir(self):
+        d = self.tmpdir()
+        blocker = os.path.join(d, "file")
+        open(blocker, "w").close()
+        eport = t.free_port()
+        env = dict(os.environ, ACEXY_RUN_DIR=os.path.join(d, "run"),
+                   ACEXY_STATE_DIR=os.path.join(blocker, "state"),
+                   ACEXY_ORCH_URL="http://127.0.0.1:%d" % eport,
+                   ACEXY_CP_LISTEN_ADDR="127.0.0.1:%d" % t.free_port())
+        r = subprocess.run([t.binpath("acexy-controlplane")], env=env, capture_output=True, text=True,
+                           timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("ACEXY_STATE_DIR", r.stderr)
+        self.assertIn("cannot use the event spool (ACEXY_STATE_DIR)", r.stderr)
+
+    def test_few_descriptors_many_attempts(self):
+        raise_nofile(4096)
+        st = t.Stack(self)
+        st.start_cp()
+        st.dp = self.start(["prlimit", "--nofile=256:256", t.binpath("acexy-dataplane")], env=st.env,
+                           name="dataplane")
+        st.wait_ready()
+        socks, answered, refused = [], 0, 0
+        for _ in range(1000):
+            s = socket.socket()
+            s.settimeout(5)
+            try:
+                s.connect(("127.0.0.1", st.port))
+                s.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+                socks.append(s)
+            except OSError:
+                refused += 1
+                s.close()
+        for s in socks:
+            try:
+                data = s.recv(256)
+                if data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.1 503"):
+                    answered += 1
+                else:
+                    refused += 1
+            except OSError:
+                refused += 1
+            s.close()
+        self.assertGreater(answered, 100)
+        self.assertTrue(st.dp.alive())
+        # recovery once the load is gone
+        wait_until(lambda: http_get(st.port, "/livez")[0] == 200, 5, what="serving again")
+        self.assertEqual(tscheck(st.url("id=recovered"), nbytes=100000)["status"], 200)
+
+    def test_5000_idle_connections_and_slowloris(self):
+        raise_nofile(12000)
+        st = self.stack(env={"ACEXY_REQUEST_TIMEOUT": "2s"})
+        idle = []
+        for _ in range(5000):
+            s = socket.socket()
+            s.connect(("127.0.0.1", st.port))
+            idle.append(s)
+        slow = []
+        for _ in range(100):
+            s = socket.socket()
+            s.connect(("127.0.0.1", st.port))
+            s.sendall(b"GET /ace/getstream?id=x HTTP/1.1\r\n")
+            slow.append(s)
+        # a real viewer meanwhile: served, and fast
+        t0 = time.monotonic()
+        self.assertEqual(http_get(st.port, "/livez")[0], 200)
+        self.assertLess(time.monotonic() - t0, 1.0)
+        r = tscheck(st.url("id=realviewer"), nbytes=300000)
+        self.assertEqual(r["status"], 200)
+        # idle ones closed after the request deadline, slow ones answered 408
+        time.sleep(2.5)
+        for s in slow[:10]:
+            s.settimeout(3)
+            self.assertIn(b"408", s.recv(1024))
+        idle[0].settimeout(3)
+        self.assertEqual(idle[0].recv(16), b"")
+        for s in idle + slow:
+            s.close()
+        self.assertTrue(st.dp.alive())
+        with open("/proc/%d/status" % st.dp.pid) as f:
+            rss = [int(l.split()[1]) for l in f if l.startswith("RssAnon")][0]
+        if "asan" not in t.BIN_DIR:
+            self.assertLess(rss, 128 * 1024)  # KiB
+
+    def test_request_flood(self):
+        st = self.stack()
+        codes = []
+        lock = threading.Lock()
+
+        def flood():
+            c = __import__("http.client").client.HTTPConnection("127.0.0.1", st.port, timeout=10)
+            mine = []
+            for _ in range(200):
+                c.request("GET", "/livez")
+                r = c.getresponse()
+                r.read()
+                mine.append(r.status)
+            c.close()
+            with lock:
+                codes.extend(mine)
+        th = [threading.Thread(target=flood) for _ in range(20)]
+        t0 = time.monotonic()
+        [x.start() for x in th]
+        [x.join() for x in th]
+        self.assertEqual(codes.count(200), 4000)
+        self.assertLess(time.monotonic() - t0, 30)
+        self.assertEqual(tscheck(st.url("id=afterflood"), nbytes=100000)["status"], 200)
+
+
+if __name__ == "__main__":
+    t.main()
