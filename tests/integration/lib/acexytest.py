@@ -97,7 +97,8 @@ class Proc:
         self.pid = self.p.pid
 
     def log(self):
-        self.logf.flush()
+        if not self.logf.closed:
+            self.logf.flush()
         with open(self.logpath, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
