@@ -1,6 +1,7 @@
 /* acexy-dataplane: serves viewers and relays engine streams. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,28 @@ static const struct acexy_program prog = {
 static struct dp g_dp;
 static ev_signal sig_term, sig_int;
 static ev_timer drain_timer;
+static ev_timer trim_timer;
+
+/* Memory freed by ended streams stays in glibc's per-thread arenas; when
+ * the dataplane is idle, give it back to the system so that RssAnon returns
+ * to its baseline (measured by tests/bench/soak.py). */
+static void on_trim_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct dp *dp = t->data;
+	static bool busy_since_trim = true;
+	bool idle = atomic_load(&dp->stats.streams_live) == 0 &&
+	            atomic_load(&dp->stats.conns_open) == 0;
+	if (!idle) {
+		busy_since_trim = true;
+		return;
+	}
+	if (busy_since_trim) {
+		malloc_trim(0);
+		busy_since_trim = false;
+	}
+}
 static double drain_started;
 static bool shutdown_posted;
 
@@ -142,6 +165,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	ev_timer_init(&trim_timer, on_trim_tick, 5., 5.);
+	trim_timer.data = dp;
+	ev_timer_start(dp->main_loop, &trim_timer);
 	ev_signal_init(&sig_term, on_signal, SIGTERM);
 	sig_term.data = dp;
 	ev_signal_start(dp->main_loop, &sig_term);
