@@ -499,11 +499,9 @@ static void refuse_all(struct orch *o, const char *reason, int eta)
 static void engines_done(struct orch *o, struct call *c, CURLcode res, long code)
 {
 	o->engines_inflight = false;
-	json_error_t jerr;
-	json_t *arr = res == CURLE_OK && code == 200
-	                      ? json_loadb(c->body ? c->body : "", c->len, 0, &jerr)
-	                      : NULL;
-	if (!json_is_array(arr)) {
+	struct orch_engine *e = NULL;
+	size_t k = 0;
+	if (res != CURLE_OK || code != 200 || orch_parse_engines(c->body, c->len, &e, &k) < 0) {
 		CP_DEBUG(o->cp, DEBUGLOG_ERRORS, "orchestrator_error", "{s:s,s:s,s:s}", "error",
 		         "bad /engines answer", "where", "orchestrator /engines", "detail",
 		         res != CURLE_OK ? curl_easy_strerror(res)
@@ -511,36 +509,10 @@ static void engines_done(struct orch *o, struct call *c, CURLcode res, long code
 		ALOG(ALOG_WARN, "orchestrator_error", ALOG_S("call", "engines"),
 		     ALOG_S("error", res != CURLE_OK ? curl_easy_strerror(res) : "bad answer"),
 		     ALOG_I("http_status", code));
-		json_decref(arr);
 		o->state = ORCH_UNREACHABLE;
 		serve_waiters(o); /* fallback or refusal */
 		return;
 	}
-	size_t n = json_array_size(arr);
-	struct orch_engine *e = calloc(n ? n : 1, sizeof(*e));
-	size_t k = 0;
-	for (size_t i = 0; e && i < n; i++) {
-		json_t *j = json_array_get(arr, i);
-		const char *cid = json_string_value(json_object_get(j, "container_id"));
-		const char *host = json_string_value(json_object_get(j, "host"));
-		json_int_t port = json_integer_value(json_object_get(j, "port"));
-		if (!json_is_object(j) || !cid || !host || port <= 0 || port > 65535)
-			continue; /* unusable record: skipped */
-		snprintf(e[k].container_id, sizeof(e[k].container_id), "%s", cid);
-		snprintf(e[k].host, sizeof(e[k].host), "%s", host);
-		e[k].port = (unsigned)port;
-		const char *h = json_string_value(json_object_get(j, "health_status"));
-		e[k].health = h && strcmp(h, "healthy") == 0     ? 0
-		              : h && strcmp(h, "unhealthy") == 0 ? 2
-		                                                 : 1;
-		e[k].forwarded = json_is_true(json_object_get(j, "forwarded"));
-		e[k].last_usage =
-		        orch_parse_time(json_string_value(json_object_get(j, "last_stream_usage")));
-		json_t *st = json_object_get(j, "streams");
-		e[k].orch_streams = json_is_array(st) ? (unsigned)json_array_size(st) : 0;
-		k++;
-	}
-	json_decref(arr);
 	free(o->engines);
 	o->engines = e;
 	o->nengines = k;
@@ -563,13 +535,11 @@ static void engines_fetch(struct orch *o)
 static void status_done(struct orch *o, struct call *c, CURLcode res, long code)
 {
 	o->status_inflight = false;
-	json_error_t jerr;
-	json_t *j = res == CURLE_OK && code == 200
-	                    ? json_loadb(c->body ? c->body : "", c->len, 0, &jerr)
-	                    : NULL;
+	struct orch_status_answer sa;
+	bool ok = res == CURLE_OK && code == 200 && orch_parse_status(c->body, c->len, &sa) == 0;
 	enum orch_state before = o->state;
 	bool could = o->can_provision;
-	if (!json_is_object(j)) {
+	if (!ok) {
 		o->state = ORCH_UNREACHABLE;
 		if (before != ORCH_UNREACHABLE)
 			CP_DEBUG(o->cp, DEBUGLOG_ORCHESTRATOR_HEALTH, "state_change",
@@ -584,29 +554,19 @@ static void status_done(struct orch *o, struct call *c, CURLcode res, long code)
 		     ALOG_S("error", res != CURLE_OK ? curl_easy_strerror(res) : "bad answer"),
 		     ALOG_I("http_status", code));
 	} else {
-		const char *s = json_string_value(json_object_get(j, "status"));
-		o->state = s && strcmp(s, "unavailable") == 0 ? ORCH_UNREACHABLE
-		           : s && strcmp(s, "healthy") == 0   ? ORCH_HEALTHY
-		                                              : ORCH_DEGRADED;
-		json_t *p = json_object_get(j, "provisioning");
-		json_t *can = json_object_get(p, "can_provision");
-		o->can_provision = !json_is_false(can);
-		json_t *d = json_object_get(p, "blocked_reason_details");
-		const char *code_s = json_string_value(json_object_get(d, "code"));
-		const char *msg = json_string_value(json_object_get(d, "message"));
-		if (!msg)
-			msg = json_string_value(json_object_get(p, "blocked_reason"));
-		snprintf(o->block_code, sizeof(o->block_code), "%s", code_s ? code_s : "");
-		snprintf(o->block_msg, sizeof(o->block_msg), "%s", msg ? msg : "");
-		json_t *eta = json_object_get(d, "recovery_eta_seconds");
-		o->block_eta = json_is_number(eta) ? (int)json_number_value(eta) : 0;
-		o->block_should_wait = json_is_true(json_object_get(d, "should_wait"));
+		const char *s = sa.status;
+		o->state = sa.state;
+		o->can_provision = sa.can_provision;
+		snprintf(o->block_code, sizeof(o->block_code), "%s", sa.block_code);
+		snprintf(o->block_msg, sizeof(o->block_msg), "%s", sa.block_msg);
+		o->block_eta = sa.block_eta;
+		o->block_should_wait = sa.should_wait;
 		if (before != o->state)
 			CP_DEBUG(o->cp, DEBUGLOG_ORCHESTRATOR_HEALTH, "state_change",
 			         "{s:s,s:s,s:s,s:b,s:s,s:s,s:i}", "from", orch_state_name(before),
-			         "to", orch_state_name(o->state), "status", s ? s : "",
-			         "can_provision", o->can_provision, "blocked_code", o->block_code,
-			         "blocked_reason", o->block_msg, "eta_s", o->block_eta);
+			         "to", orch_state_name(o->state), "status", s, "can_provision",
+			         o->can_provision, "blocked_code", o->block_code, "blocked_reason",
+			         o->block_msg, "eta_s", o->block_eta);
 		if (could != o->can_provision)
 			CP_DEBUG(o->cp, DEBUGLOG_ORCHESTRATOR_HEALTH,
 			         o->can_provision ? "unblocked" : "blocked", "{s:b,s:s,s:s,s:i}",
@@ -618,7 +578,6 @@ static void status_done(struct orch *o, struct call *c, CURLcode res, long code)
 			     ALOG_B("can_provision", o->can_provision),
 			     ALOG_S("blocked_code", o->block_code), ALOG_I("eta", o->block_eta));
 	}
-	json_decref(j);
 	if (o->state == ORCH_UNREACHABLE)
 		serve_waiters(o);
 	else if (before == ORCH_UNREACHABLE || before == ORCH_UNKNOWN)
@@ -731,14 +690,12 @@ static void provision_done(struct orch *o, struct call *c, CURLcode res, long co
 	o->provisions_failed++;
 	/* 503/500 with detail {code, message, recovery_eta_seconds, can_retry,
 	 * should_wait}, or a plain string in older versions */
-	json_t *d = json_object_get(j, "detail");
-	const char *dcode = json_string_value(json_object_get(d, "code"));
-	const char *msg = json_is_string(d) ? json_string_value(d)
-	                                    : json_string_value(json_object_get(d, "message"));
-	json_t *eta_j = json_object_get(d, "recovery_eta_seconds");
-	int eta = json_is_number(eta_j) ? (int)json_number_value(eta_j) : 0;
-	bool can_retry = json_is_object(d) ? json_is_true(json_object_get(d, "can_retry")) : false;
-	bool should_wait = json_is_true(json_object_get(d, "should_wait"));
+	struct orch_prov_error pe;
+	orch_parse_prov_error(c->body, c->len, &pe);
+	const char *dcode = pe.code[0] ? pe.code : NULL;
+	const char *msg = pe.message[0] ? pe.message : NULL;
+	int eta = pe.eta;
+	bool can_retry = pe.can_retry, should_wait = pe.should_wait;
 	char why[400];
 	snprintf(why, sizeof(why), "provisioning failed: %s%s%s",
 	         res != CURLE_OK ? curl_easy_strerror(res) : (msg ? msg : "error"),

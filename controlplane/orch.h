@@ -52,6 +52,29 @@ struct orch_engine {
 };
 /* Index of the best engine with fewer than `max` streams, or -1. */
 int orch_select(const struct orch_engine *e, size_t n, unsigned max);
+/* Pure, tolerant parsers of the orchestrator's answers (orch_parse.c,
+ * fuzzed): missing fields, nulls and wrong types read as absent; numbers
+ * clamped. */
+/* GET /engines: the usable records (container_id, host, port 1-65535).
+ * -EINVAL when the body is not a JSON array; -ENOMEM. */
+int orch_parse_engines(const char *body, size_t len, struct orch_engine **ret, size_t *ret_n);
+struct orch_status_answer {
+	enum orch_state state; /* healthy, degraded (anything else), unreachable (unavailable) */
+	char status[32];
+	bool can_provision;
+	char block_code[64], block_msg[256];
+	int block_eta; /* seconds, 0..86400 */
+	bool should_wait;
+};
+/* GET /orchestrator/status. -EINVAL when not a JSON object. */
+int orch_parse_status(const char *body, size_t len, struct orch_status_answer *ret);
+struct orch_prov_error {
+	char code[64], message[256];
+	int eta; /* seconds, 0..86400 */
+	bool can_retry, should_wait;
+};
+/* A failed POST /provision/acestream: {"detail": {...}} or a plain string. */
+void orch_parse_prov_error(const char *body, size_t len, struct orch_prov_error *ret);
 /* Parses an ISO-8601 UTC timestamp ("Z" or "+00:00", any fraction). */
 double orch_parse_time(const char *s);
 
