@@ -34,6 +34,7 @@ int main(int argc, char **argv)
 	alog_init(prog.name, (enum alog_level)acexy_cfg_u(&cfg, ACEXY_S_LOG_LEVEL),
 	          (enum alog_format)acexy_cfg_u(&cfg, ACEXY_S_LOG_FORMAT));
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN); /* a file size limit: EFBIG, handled like a full disk */
 	acexy_raise_nofile();
 	if (getuid() == 0)
 		ALOG(ALOG_WARN, "running_as_root",

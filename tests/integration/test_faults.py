@@ -8,11 +8,14 @@ import os
 import resource
 import socket
 import subprocess
+import sys
 import threading
 import time
 
 import acexytest as t
-from acexytest import http_get, wait_until
+from acexytest import http_get, http_json, wait_until
+
+FAKE_ORCH = os.path.join(t.SOURCE_DIR, "tests", "fixtures", "fake_orchestrator.py")
 
 
 def tscheck(url, nbytes=None, seconds=None):
@@ -111,6 +114,43 @@ class FaultsTest(t.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("ACEXY_STATE_DIR", r.stderr)
         self.assertIn("cannot use the event spool (ACEXY_STATE_DIR)", r.stderr)
+
+    def test_full_disk_under_state_and_debug_dirs(self):
+        d = self.tmpdir()
+        mnt = os.path.join(d, "small")
+        os.makedirs(mnt)
+        if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
+                                               capture_output=True).returncode != 0:
+            self.skipTest("needs root and tmpfs mounts")
+        self.addCleanup(lambda: subprocess.run(["umount", "-l", mnt], capture_output=True))
+        os.makedirs(os.path.join(mnt, "state"))
+        with open(os.path.join(mnt, "filler"), "wb") as f:  # leave almost nothing
+            try:
+                f.write(b"x" * (64 * 1024))
+            except OSError:
+                pass
+        oport = t.free_port()
+        self.start([sys.executable, FAKE_ORCH, "--listen", "127.0.0.1:%d" % oport, "--engines", "1",
+                    "--engine-bin", t.binpath("acexy-fake-engine")], name="fake-orchestrator")
+        wait_until(lambda: http_get(oport, "/__fake/state")[0] == 200, 15, what="fake orchestrator")
+        st = self.stack(env={"ACEXY_ORCH_URL": "http://127.0.0.1:%d" % oport,
+                             "ACEXY_STATE_DIR": os.path.join(mnt, "state"), "DEBUG_MODE": "true",
+                             "DEBUG_LOG_DIR": os.path.join(mnt, "debug"),
+                             "ACEXY_MAX_STREAMS_PER_ENGINE": "5"})
+        for i in range(3):
+            r = tscheck(st.url("id=full%d" % i), nbytes=200000)
+            self.assertEqual(r["status"], 200)
+            self.assertEqual(r["sync_errors"], 0)
+        # the events still reached the orchestrator (kept in memory), the
+        # failures were counted and logged, once for the debug logs
+        wait_until(lambda: len([e for e in http_json(oport, "/__fake/state")[1]["events"]
+                                if e["type"] == "stream_ended"]) == 3, 8, what="3 ends delivered")
+        status = json.loads(subprocess.run([t.binpath("acexyctl"), "--run-dir", st.run_dir, "--json",
+                                            "status"], capture_output=True, text=True).stdout)
+        self.assertGreater(status["events"]["spool_errors"], 0)
+        self.assertIn("spool_write_failed", st.cp.log())
+        wait_until(lambda: st.cp.log().count("debug_log_unwritable") == 1, 3, what="one unwritable line")
+        self.assertTrue(st.cp.alive() and st.dp.alive())
 
     def test_few_descriptors_many_attempts(self):
         raise_nofile(4096)
