@@ -42,11 +42,15 @@ def free_port():
     raise RuntimeError("no free port")
 
 
-def cpu_s(pid):
-    """user+sys seconds of a process (all its threads)."""
+def cpu_s(pid, children=False):
+    """user+sys seconds of a process (all its threads), with children=True
+    also those of its reaped children (socat forks one per connection)."""
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    t = int(fields[11]) + int(fields[12])
+    if children:
+        t += int(fields[13]) + int(fields[14])
+    return t / TICK
 
 
 def rss_anon(pid):
@@ -210,12 +214,15 @@ http { access_log off; client_body_temp_path %s; proxy_temp_path %s;
         for r in range(self.runs(3)):
             for name, (url, direct, pid) in variants.items():
                 pids = [pid] if pid else []
-                if name.startswith("nginx") or name == "socat":  # the workers do the relaying
+                if name.startswith("nginx"):  # the worker does the relaying
                     pids = [int(x) for x in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
                                                            text=True).stdout.split()] + [pid]
-                c0 = sum(cpu_s(x) for x in pids)
+                kids = name == "socat"
+                c0 = sum(cpu_s(x, kids) for x in pids)
                 out = self.loadgen(url.format(r), "--seconds", str(secs), *(["--direct"] if direct else []))
-                c1 = sum(cpu_s(x) for x in pids)
+                if kids:
+                    time.sleep(0.3)  # the per-connection child exits and is reaped
+                c1 = sum(cpu_s(x, kids) for x in pids)
                 res[name].append(out["gib_per_s"])
                 if pids and out["bytes"]:
                     cpu_per_gib[name].append((c1 - c0) / (out["bytes"] / 2 ** 30))
