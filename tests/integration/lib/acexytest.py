@@ -93,7 +93,10 @@ class Proc:
             full_env.update({k: str(v) for k, v in env.items()})
         self.p = subprocess.Popen(args, env=full_env, stdout=self.logf,
                                   stderr=subprocess.STDOUT, cwd=cwd,
-                                  stdin=subprocess.DEVNULL)
+                                  stdin=subprocess.DEVNULL,
+                                  # its own process group: whatever it starts
+                                  # (the fake orchestrator's engines) goes too
+                                  start_new_session=True)
         self.pid = self.p.pid
 
     def log(self):
@@ -122,8 +125,12 @@ class Proc:
         return self.p.returncode
 
     def kill(self):
-        if self.alive():
-            os.kill(self.pid, signal.SIGKILL)
+        """SIGKILL to the process and everything in its process group."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.p.poll() is None:
             self.p.wait()
         return self.p.returncode
 
