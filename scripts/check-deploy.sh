@@ -15,8 +15,8 @@
 #   7. config smoke: both daemons start with the Kubernetes ConfigMap's
 #      acexy.yaml, answer /livez and /readyz, acexyctl reaches both, SIGTERM
 #      ends both with status 0 (needs BIN_DIR)
-# Installs what it needs (Debian: yamllint, docker-compose, nodejs/npm when
-# node is missing; npm ci in tests/deploy) and fails loudly when it cannot.
+# Needs what scripts/deps.sh installs (yamllint, docker-compose, node/npm,
+# systemd-analyze, objdump); runs npm ci in tests/deploy; fails loudly.
 #
 #   scripts/check-deploy.sh [BIN_DIR]      # BIN_DIR defaults to build/bin
 set -uo pipefail
@@ -57,33 +57,10 @@ run() {
 }
 die() { echo "check-deploy: $*" >&2; exit 1; }
 
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
-apt_updated=0
-apt_install() {
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "check-deploy: installing ${missing[*]}" >&2
-  if [ $apt_updated -eq 0 ]; then
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get update -qq >/dev/null || die "apt-get update failed"
-    apt_updated=1
-  fi
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-    die "could not install ${missing[*]} (needed by the deploy checks)"
-}
-
-# ---- tools ----
-apt_install yamllint docker-compose curl
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  apt_install nodejs npm
-fi
-command -v yamllint >/dev/null || die "yamllint missing after install"
-command -v docker-compose >/dev/null || die "docker-compose missing after install"
-command -v node >/dev/null || die "node missing after install"
-command -v systemd-analyze >/dev/null || apt_install systemd
+# ---- tools (installed by scripts/deps.sh, the project's one package list) ----
+for tool in yamllint docker-compose node npm systemd-analyze objdump curl; do
+  command -v "$tool" >/dev/null || die "$tool missing: run scripts/deps.sh"
+done
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' || die "node >= 18 needed, have $(node --version)"
 if [ ! -f tests/deploy/node_modules/.package-lock.json ] ||
   [ tests/deploy/package-lock.json -nt tests/deploy/node_modules/.package-lock.json ]; then

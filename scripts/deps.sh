@@ -12,10 +12,19 @@ PACKAGES=(
   libjansson-dev libhttp-parser-dev
   # tests
   libcmocka-dev clang libclang-rt-14-dev clang-format ffmpeg curl python3
-  procps iproute2 socat
-  # deploy checks (scripts/check-deploy.sh; it adds nodejs/npm when node is missing)
-  yamllint docker-compose binutils
+  procps iproute2 socat util-linux mount
+  # deploy checks (scripts/check-deploy.sh)
+  yamllint docker-compose binutils systemd
 )
+# Node.js (the deploy checks' schema validation) from Debian unless one is
+# already on PATH
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
+# `scripts/deps.sh --bench`: also what the benchmark compares with
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(nginx-light)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -169,12 +169,9 @@ class Bench:
         return p, port
 
     def nginx(self, engine_port, buffers):
-        if not shutil.which("nginx") and not os.path.exists("/usr/sbin/nginx"):
-            subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "nginx-light"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"  # scripts/deps.sh --bench
         if not os.path.exists(nginx):
+            print("nginx missing (scripts/deps.sh --bench installs it): no nginx baseline", flush=True)
             return None, None
         port = free_port()
         d = tempfile.mkdtemp(dir=self.tmp)
