@@ -65,6 +65,24 @@ static void conn_unlink(struct conn *c)
 	c->prev = c->next = NULL;
 }
 
+/* The connection leaves this worker (closed, or handed to another one):
+ * watchers, buffers and the struct go; the socket is the caller's. */
+static void conn_forget(struct conn *c)
+{
+	struct worker *w = c->w;
+	ev_io_stop(w->loop, &c->rio);
+	ev_io_stop(w->loop, &c->wio);
+	ev_timer_stop(w->loop, &c->req_timer);
+	conn_unlink(c);
+	http_request_free(c->req);
+	free(c->in);
+	free(c->out);
+	free(c);
+	atomic_fetch_sub(&w->nconns, 1);
+	if (w->stopping && atomic_load(&w->nconns) == 0)
+		ev_async_send(w->loop, &w->wake); /* let the worker finish */
+}
+
 void conn_close(struct conn *c)
 {
 	if (c->state == C_CLOSED)
@@ -76,19 +94,9 @@ void conn_close(struct conn *c)
 		hls_conn_closing(c);
 	access_release(c);
 	c->state = C_CLOSED;
-	ev_io_stop(w->loop, &c->rio);
-	ev_io_stop(w->loop, &c->wio);
-	ev_timer_stop(w->loop, &c->req_timer);
 	close(c->fd);
-	conn_unlink(c);
-	http_request_free(c->req);
-	free(c->in);
-	free(c->out);
-	free(c);
-	atomic_fetch_sub(&w->nconns, 1);
 	atomic_fetch_sub(&w->dp->stats.conns_open, 1);
-	if (w->stopping && atomic_load(&w->nconns) == 0)
-		ev_async_send(w->loop, &w->wake); /* let the worker finish */
+	conn_forget(c);
 }
 
 static void conn_count_status(struct conn *c, int status)
@@ -369,6 +377,19 @@ static struct conn *conn_new(struct worker *w, int fd, const struct sockaddr_sto
 	return c;
 }
 
+/* A handoff nobody will carry on: the socket closes, the counts go. */
+static void handoff_drop(struct dp *dp, struct conn_handoff *h)
+{
+	if (h->ip_counted) {
+		struct conn tmp = {.ip_counted = true};
+		memcpy(tmp.client_ip, h->client_ip, sizeof(tmp.client_ip));
+		access_release(&tmp);
+	}
+	close(h->fd);
+	atomic_fetch_sub(&dp->stats.conns_open, 1);
+	free(h);
+}
+
 void conn_handoff(struct conn *c, struct worker *to, enum handoff_kind kind, const char *query)
 {
 	size_t ql = strlen(query);
@@ -385,40 +406,19 @@ void conn_handoff(struct conn *c, struct worker *to, enum handoff_kind kind, con
 	memcpy(h->client_ip, c->client_ip, sizeof(h->client_ip));
 	c->ip_counted = false;
 	memcpy(h->query, query, ql + 1);
-	/* forget the connection here without closing its socket */
-	struct worker *w = c->w;
-	ev_io_stop(w->loop, &c->rio);
-	ev_io_stop(w->loop, &c->wio);
-	ev_timer_stop(w->loop, &c->req_timer);
-	conn_unlink(c);
-	http_request_free(c->req);
-	free(c->in);
-	free(c->out);
-	free(c);
-	atomic_fetch_sub(&w->nconns, 1);
-	atomic_fetch_add(&w->dp->stats.handoffs, 1);
+	struct dp *dp = c->w->dp;
+	conn_forget(c); /* the socket goes with the handoff */
+	atomic_fetch_add(&dp->stats.handoffs, 1);
 	struct worker_cmd cmd = {.type = WCMD_ADOPT, .handoff = h};
-	if (!worker_post(to, &cmd)) {
-		close(h->fd);
-		free(h);
-		atomic_fetch_sub(&w->dp->stats.conns_open, 1);
-	}
-	if (w->stopping && atomic_load(&w->nconns) == 0)
-		ev_async_send(w->loop, &w->wake);
+	if (!worker_post(to, &cmd))
+		handoff_drop(dp, h);
 }
 
 void conn_adopt(struct worker *w, struct conn_handoff *h)
 {
 	struct conn *c = w->stopping ? NULL : conn_new(w, h->fd, &h->peer);
 	if (!c) {
-		if (h->ip_counted) {
-			struct conn tmp = {.ip_counted = true};
-			memcpy(tmp.client_ip, h->client_ip, sizeof(tmp.client_ip));
-			access_release(&tmp);
-		}
-		close(h->fd);
-		atomic_fetch_sub(&w->dp->stats.conns_open, 1);
-		free(h);
+		handoff_drop(w->dp, h);
 		return;
 	}
 	ev_timer_stop(w->loop, &c->req_timer);

@@ -353,7 +353,6 @@ void hls_conn_closing(struct conn *c)
 
 void hls_begin(struct conn *c, const char *raw)
 {
-	struct dp *dp = c->w->dp;
 	struct viewer_query *q = stream_request_query(c, raw);
 	if (!q)
 		return;
@@ -362,24 +361,11 @@ void hls_begin(struct conn *c, const char *raw)
 		conn_respond(c, 200, MPEGURL, NULL, "", 0);
 		return;
 	}
-	bool shared = acexy_cfg_b(dp->cfg, ACEXY_S_MULTIPLEX);
-	struct stream *s = NULL;
-	if (shared) {
-		char key[QUERY_TEXT_MAX + 8];
-		snprintf(key, sizeof(key), "hls|%s", viewer_query_mux_key(q));
-		unsigned owner = stream_mux_owner(key, dp->nworkers);
-		if ((int)owner != c->w->id) {
-			viewer_query_free(q);
-			conn_handoff(c, &dp->workers[owner], HANDOFF_HLS, raw);
-			return;
-		}
-		for (struct stream *x = c->w->streams; x; x = x->next) {
-			if (x->hls && x->shared && x->state != S_DONE &&
-			    strcmp(viewer_query_mux_key(x->q), viewer_query_mux_key(q)) == 0) {
-				s = x;
-				break;
-			}
-		}
+	bool handed_over;
+	struct stream *s = stream_shared_find(c, q, true, raw, &handed_over);
+	if (handed_over) {
+		viewer_query_free(q);
+		return;
 	}
 	if (s) {
 		viewer_query_free(q);
@@ -391,28 +377,14 @@ void hls_begin(struct conn *c, const char *raw)
 		}
 		return;
 	}
-	if (atomic_load(&dp->stats.streams_live) >= acexy_cfg_u(dp->cfg, ACEXY_S_MAX_STREAMS)) {
-		viewer_query_free(q);
-		conn_respond_error(c, 503, "stream limit reached", 10);
+	s = stream_open(c, q, true);
+	if (!s)
 		return;
-	}
-	s = stream_new(c->w, q, shared);
-	if (!s) {
-		viewer_query_free(q);
-		conn_respond_error(c, 503, "out of memory", 5);
-		return;
-	}
-	s->hls = true;
 	char hex[17];
 	snprintf(hex, sizeof(hex), "%.16s", s->pid);
 	snprintf(s->hls_id, sizeof(s->hls_id), "%d-%s", c->w->id, hex);
 	ev_init(&s->hls_idle, on_idle);
 	s->hls_idle.data = s;
-	if (!viewer_add(s, c)) {
-		stream_finish(s, DP_END_SHUTDOWN);
-		conn_respond_error(c, 503, "out of memory", 5);
-		return;
-	}
 	stream_start(s);
 }
 

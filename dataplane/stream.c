@@ -1051,17 +1051,70 @@ struct viewer_query *stream_request_query(struct conn *c, const char *raw)
 		conn_respond_error(c, 400, err, 0);
 		return NULL;
 	}
-	if (atomic_load(&c->w->dp->draining)) {
+	struct dp *dp = c->w->dp;
+	if (atomic_load(&dp->draining)) {
 		viewer_query_free(q);
 		conn_respond_error(c, 503, "draining", 10);
+		return NULL;
+	}
+	if (atomic_load(&dp->stats.conns_open) > acexy_cfg_u(dp->cfg, ACEXY_S_MAX_VIEWERS)) {
+		viewer_query_free(q);
+		conn_respond_error(c, 503, "viewer limit reached", 10);
 		return NULL;
 	}
 	return q;
 }
 
-void stream_begin(struct conn *c, const char *raw)
+struct stream *stream_shared_find(struct conn *c, const struct viewer_query *q, bool hls,
+                                  const char *raw, bool *handed_over)
 {
 	struct dp *dp = c->w->dp;
+	*handed_over = false;
+	if (!acexy_cfg_b(dp->cfg, ACEXY_S_MULTIPLEX))
+		return NULL;
+	const char *key = viewer_query_mux_key(q);
+	char owner_key[QUERY_TEXT_MAX + 8];
+	snprintf(owner_key, sizeof(owner_key), "%s|%s", hls ? "hls" : "ts", key);
+	unsigned owner = stream_mux_owner(owner_key, dp->nworkers);
+	if ((int)owner != c->w->id) {
+		/* the content's stream lives on another loop: hand the viewer over */
+		conn_handoff(c, &dp->workers[owner], hls ? HANDOFF_HLS : HANDOFF_STREAM, raw);
+		*handed_over = true;
+		return NULL;
+	}
+	for (struct stream *x = c->w->streams; x; x = x->next)
+		if (x->shared && x->hls == hls && x->state != S_DONE &&
+		    strcmp(viewer_query_mux_key(x->q), key) == 0)
+			return x;
+	return NULL;
+}
+
+struct stream *stream_open(struct conn *c, struct viewer_query *q, bool hls)
+{
+	struct dp *dp = c->w->dp;
+	if (atomic_load(&dp->stats.streams_live) >= acexy_cfg_u(dp->cfg, ACEXY_S_MAX_STREAMS)) {
+		viewer_query_free(q);
+		conn_respond_error(c, 503, "stream limit reached", 10);
+		return NULL;
+	}
+	struct stream *s = stream_new(c->w, q, acexy_cfg_b(dp->cfg, ACEXY_S_MULTIPLEX));
+	if (!s) {
+		viewer_query_free(q);
+		conn_respond_error(c, 503, "out of memory", 5);
+		return NULL;
+	}
+	s->hls = hls;
+	if (!viewer_add(s, c)) {
+		stream_release(s);
+		free(s);
+		conn_respond_error(c, 503, "out of memory", 5);
+		return NULL;
+	}
+	return s;
+}
+
+void stream_begin(struct conn *c, const char *raw)
+{
 	struct viewer_query *q = stream_request_query(c, raw);
 	if (!q)
 		return;
@@ -1070,29 +1123,11 @@ void stream_begin(struct conn *c, const char *raw)
 		head_response(c);
 		return;
 	}
-	bool shared = acexy_cfg_b(dp->cfg, ACEXY_S_MULTIPLEX);
-	if (atomic_load(&dp->stats.conns_open) > acexy_cfg_u(dp->cfg, ACEXY_S_MAX_VIEWERS)) {
+	bool handed_over;
+	struct stream *s = stream_shared_find(c, q, false, raw, &handed_over);
+	if (handed_over) {
 		viewer_query_free(q);
-		conn_respond_error(c, 503, "viewer limit reached", 10);
 		return;
-	}
-	struct stream *s = NULL;
-	if (shared) {
-		const char *key = viewer_query_mux_key(q);
-		unsigned owner = stream_mux_owner(key, dp->nworkers);
-		if ((int)owner != c->w->id) {
-			/* the content's stream lives on another loop: hand the viewer over */
-			viewer_query_free(q);
-			conn_handoff(c, &dp->workers[owner], HANDOFF_STREAM, raw);
-			return;
-		}
-		for (struct stream *x = c->w->streams; x; x = x->next) {
-			if (x->shared && x->state != S_DONE &&
-			    strcmp(viewer_query_mux_key(x->q), key) == 0) {
-				s = x;
-				break;
-			}
-		}
 	}
 	if (s) {
 		viewer_query_free(q);
@@ -1107,24 +1142,9 @@ void stream_begin(struct conn *c, const char *raw)
 		}
 		return;
 	}
-	if (atomic_load(&dp->stats.streams_live) >= acexy_cfg_u(dp->cfg, ACEXY_S_MAX_STREAMS)) {
-		viewer_query_free(q);
-		conn_respond_error(c, 503, "stream limit reached", 10);
-		return;
-	}
-	s = stream_new(c->w, q, shared);
-	if (!s) {
-		viewer_query_free(q);
-		conn_respond_error(c, 503, "out of memory", 5);
-		return;
-	}
-	if (!viewer_add(s, c)) {
-		stream_release(s);
-		free(s);
-		conn_respond_error(c, 503, "out of memory", 5);
-		return;
-	}
-	stream_start(s);
+	s = stream_open(c, q, false);
+	if (s)
+		stream_start(s);
 }
 
 void stream_start(struct stream *s)

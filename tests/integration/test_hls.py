@@ -117,6 +117,18 @@ class HlsTest(t.TestCase):
         self.assertEqual(len(st.engine_state()["sessions"]), 1)
         self.assertEqual(self.get(st, "/ace/" + got[0])[0], 200)
 
+    def test_ts_and_hls_of_one_content_are_separate_sessions(self):
+        # multiplex on one loop: a TS viewer never joins the HLS session of
+        # the same content (nor the other way round)
+        st = self.stack(env={"ACEXY_MULTIPLEX": "true"}, workers=1)
+        variant = self.master(st, "samecontent")
+        r = subprocess.run([t.binpath("acexy-tscheck"), "--url", st.url("id=samecontent"), "--bytes",
+                            "200000", "--json"], capture_output=True, text=True, timeout=30)
+        res = json.loads(r.stdout)
+        self.assertEqual(res["status"], 200)
+        self.assertGreaterEqual(res["bytes"], 200000)
+        self.assertEqual(res["sync_errors"], 0)
+
     def test_mixed_ts_and_hls_viewers(self):
         st = self.stack(env={"ACEXY_MULTIPLEX": "true"}, workers=2)
         res = {}
