@@ -145,11 +145,7 @@ int engstat_start(struct cp *cp, struct engstat **ret)
 	if (!e)
 		return -ENOMEM;
 	e->cp = cp;
-	int rc = curl_ev_new(cp->loop, &e->ce);
-	if (rc < 0) {
-		free(e);
-		return rc;
-	}
+	e->ce = cp->ce; /* the controlplane's one curl multi */
 	ev_timer_init(&e->tick, on_tick, TICK_S, TICK_S);
 	e->tick.data = e;
 	ev_timer_start(cp->loop, &e->tick);
@@ -169,6 +165,5 @@ void engstat_stop(struct engstat *e)
 		curl_easy_cleanup(c->easy);
 		free(c);
 	}
-	curl_ev_free(e->ce);
 	free(e);
 }

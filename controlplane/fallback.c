@@ -138,11 +138,7 @@ int fallback_start(struct cp *cp, struct fallback **ret)
 	if (!f)
 		return -ENOMEM;
 	f->cp = cp;
-	int rc = curl_ev_new(cp->loop, &f->ce);
-	if (rc < 0) {
-		free(f);
-		return rc;
-	}
+	f->ce = cp->ce; /* the controlplane's one curl multi */
 	const char *host = acexy_cfg_s(cp->cfg, ACEXY_S_HOST);
 	bool v6 = strchr(host, ':') != NULL;
 	snprintf(f->url, sizeof(f->url), "%s://%s%s%s:%u/webui/api/service?method=get_version",
@@ -164,7 +160,6 @@ void fallback_stop(struct fallback *f)
 		curl_ev_remove(f->ce, f->easy);
 		curl_easy_cleanup(f->easy);
 	}
-	curl_ev_free(f->ce);
 	free(f);
 }
 

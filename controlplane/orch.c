@@ -828,11 +828,7 @@ int orch_start(struct cp *cp, struct orch **ret)
 	if (key[0])
 		snprintf(o->auth, sizeof(o->auth), "Authorization: Bearer %s", key);
 	o->can_provision = true;
-	int rc = curl_ev_new(cp->loop, &o->ce);
-	if (rc < 0) {
-		free(o);
-		return rc;
-	}
+	o->ce = cp->ce; /* the controlplane's one curl multi */
 	ev_timer_init(&o->poll, on_poll, 0., 0.);
 	o->poll.data = o;
 	ev_timer_start(cp->loop, &o->poll);
@@ -854,7 +850,6 @@ void orch_stop(struct orch *o)
 		o->waiting = w->next;
 		waiter_free(w);
 	}
-	curl_ev_free(o->ce);
 	free(o->engines);
 	free(o);
 }
