@@ -455,9 +455,8 @@ static void on_admin(void *ud, struct ipc_req *req, const uint8_t *buf, size_t l
 			        dp->instance, "controlplane_connected", dp_control_connected(dp),
 			        "draining", atomic_load(&dp->draining), "workers", dp->nworkers,
 			        "viewers", (json_int_t)atomic_load(&dp->stats.conns_open),
-			        "bytes_relayed", (json_int_t)atomic_load(&dp->stats.bytes_relayed),
-			        "ended_pending", (int)pending, "uptime_s", now - dp->start_time,
-			        "streams", streams);
+			        "bytes_relayed", (json_int_t)dp_bytes_relayed(dp), "ended_pending",
+			        (int)pending, "uptime_s", now - dp->start_time, "streams", streams);
 		}
 	} else if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0) {
 		json_t *c = json_pack("{s:s}", "cmd", cmd);

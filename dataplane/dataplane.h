@@ -24,7 +24,6 @@ struct dp_stats {
 	_Atomic uint64_t requests;
 	_Atomic uint64_t streams_started; /* 200 sent */
 	_Atomic uint64_t streams_live;
-	_Atomic uint64_t bytes_relayed;
 	_Atomic uint64_t upstream_errors;
 	_Atomic uint64_t viewers_dropped; /* multiplex: a whole ring behind */
 	_Atomic uint64_t handoffs;        /* multiplex: viewers moved to the owning loop */
@@ -80,6 +79,9 @@ struct worker {
 	struct stream *streams;      /* engine sessions owned by this loop */
 	_Atomic uint64_t nconns;
 	_Atomic uint64_t nstreams;
+	/* written by this worker only (no shared cache line on the byte path);
+	 * dp_bytes_relayed() sums them */
+	_Atomic uint64_t bytes_relayed;
 	bool stopping;
 };
 
@@ -130,6 +132,7 @@ int worker_run(struct worker *w);
 bool worker_post(struct worker *w, const struct worker_cmd *cmd);
 void worker_join(struct worker *w);
 double dp_now(void); /* monotonic seconds */
+uint64_t dp_bytes_relayed(struct dp *dp);
 
 /* server.c: connections and request routing */
 void conn_accept_cb(struct ev_loop *loop, ev_io *w, int revents);

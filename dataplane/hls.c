@@ -449,7 +449,7 @@ static void resource_done(struct hls_fetch *f, CURLcode res, long code)
 		s->bytes_out += f->len;
 		if (s->rec)
 			atomic_fetch_add(&s->rec->bytes, (uint64_t)f->len);
-		atomic_fetch_add(&s->dp->stats.bytes_relayed, (uint64_t)f->len);
+		atomic_fetch_add(&s->w->bytes_relayed, (uint64_t)f->len);
 	}
 	conn_respond(c, 200, content_type(f), NULL, f->body ? f->body : "", f->len);
 }

@@ -136,7 +136,7 @@ void serve_metrics(struct conn *c)
 	COUNTER("acexy_streams_started_total", "Streams that reached 200.",
 	        atomic_load(&st->streams_started));
 	COUNTER("acexy_bytes_relayed_total", "Stream bytes written to viewers.",
-	        atomic_load(&st->bytes_relayed));
+	        dp_bytes_relayed(dp));
 	COUNTER("acexy_upstream_errors_total", "Engine failures (502/504 or broken streams).",
 	        atomic_load(&st->upstream_errors));
 	GAUGE("acexy_ring_memory_bytes", "Memory held by stream rings.",

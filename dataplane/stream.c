@@ -426,7 +426,7 @@ static void relay_write(struct viewer *v)
 		s->bytes_out += (size_t)w;
 		if (s->rec)
 			atomic_fetch_add(&s->rec->bytes, (uint64_t)w);
-		atomic_fetch_add(&s->dp->stats.bytes_relayed, (uint64_t)w);
+		atomic_fetch_add(&s->w->bytes_relayed, (uint64_t)w);
 		budget = (size_t)w >= budget ? 0 : budget - (size_t)w;
 		progressed = true;
 	}
@@ -613,7 +613,7 @@ static size_t play_write_body(struct stream *s, char *data, size_t len)
 			s->bytes_in += (size_t)w;
 			if (s->rec)
 				atomic_fetch_add(&s->rec->bytes, (uint64_t)w);
-			atomic_fetch_add(&s->dp->stats.bytes_relayed, (uint64_t)w);
+			atomic_fetch_add(&s->w->bytes_relayed, (uint64_t)w);
 			ev_timer_stop(s->w->loop, &v1->write_timer);
 			arm_empty_timer(s);
 			if ((size_t)w == len)

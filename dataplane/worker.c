@@ -30,6 +30,14 @@ const char *dp_end_reason_name(enum dp_end_reason r)
 	return (unsigned)r < DP_END_COUNT_ ? end_names[r] : "unknown";
 }
 
+uint64_t dp_bytes_relayed(struct dp *dp)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < dp->nworkers; i++)
+		n += atomic_load(&dp->workers[i].bytes_relayed);
+	return n;
+}
+
 double dp_now(void)
 {
 	struct timespec ts;
