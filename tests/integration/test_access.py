@@ -1,19 +1,11 @@
 """Access control (ACEXY_ACCESS_TOKEN, ACEXY_ALLOW_NETS, ACEXY_TRUSTED_PROXIES,
 ACEXY_MAX_CONNS_PER_IP): statuses, the token never forwarded or printed."""
-import socket
 import subprocess
 
 import acexytest as t
-from acexytest import http_get, wait_until
+from acexytest import http_get, open_stream, wait_until
 
 TOKEN = "tok-3f9a-never-print-me"
-
-
-def hold(port, query, headers=""):
-    s = socket.create_connection(("127.0.0.1", port), timeout=15)
-    s.sendall(("GET /ace/getstream?%s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (query, headers)).encode())
-    head = s.recv(4096)
-    return s, head
 
 
 class AccessTest(t.TestCase):
@@ -26,10 +18,10 @@ class AccessTest(t.TestCase):
         self.assertEqual(http_get(st.port, "/ace/status")[0], 401)
         for path in ("/livez", "/readyz", "/metrics"):
             self.assertEqual(http_get(st.port, path)[0], 200, path)
-        s, head = hold(st.port, "id=a&token=%s&transcode_audio=1" % TOKEN)
+        s, head = open_stream(st.port, "id=a&token=%s&transcode_audio=1" % TOKEN)
         self.assertIn(b"200 OK", head)
         s.close()
-        s, head = hold(st.port, "id=b", "Authorization: Bearer %s\r\n" % TOKEN)
+        s, head = open_stream(st.port, "id=b", "Authorization: Bearer %s\r\n" % TOKEN)
         self.assertIn(b"200 OK", head)
         s.close()
         self.assertEqual(http_get(st.port, "/ace/status", headers={"Authorization": "Bearer " + TOKEN})[0], 200)
@@ -51,7 +43,7 @@ class AccessTest(t.TestCase):
         self.assertIn(b"not allowed", body)
         self.assertEqual(http_get(st.port, "/readyz")[0], 200)  # probes still answered
         st2 = t.Stack(self, env={"ACEXY_ALLOW_NETS": "10.0.0.0/8, 127.0.0.0/8"}).start()
-        s, head = hold(st2.port, "id=ok")
+        s, head = open_stream(st2.port, "id=ok")
         self.assertIn(b"200 OK", head)
         s.close()
 
@@ -61,20 +53,20 @@ class AccessTest(t.TestCase):
         # the proxy itself is not allowed; the client it names is
         self.assertEqual(http_get(st.port, "/ace/getstream?id=a")[0], 403)
         xff = "X-Forwarded-For: 203.0.113.50, 10.0.0.1\r\n"
-        a, h1 = hold(st.port, "id=c1", xff)
-        b, h2 = hold(st.port, "id=c2", xff)
+        a, h1 = open_stream(st.port, "id=c1", xff)
+        b, h2 = open_stream(st.port, "id=c2", xff)
         self.assertIn(b"200 OK", h1)
         self.assertIn(b"200 OK", h2)
-        c, h3 = hold(st.port, "id=c3", xff)
+        c, h3 = open_stream(st.port, "id=c3", xff)
         self.assertIn(b"503", h3)
         self.assertIn(b"Retry-After", h3)
         c.close()
-        d, h4 = hold(st.port, "id=c4", "X-Forwarded-For: 10.0.0.2\r\n")  # another client
+        d, h4 = open_stream(st.port, "id=c4", "X-Forwarded-For: 10.0.0.2\r\n")  # another client
         self.assertIn(b"200 OK", h4)
         a.close()
 
         def again():
-            e, h = hold(st.port, "id=c5", xff)
+            e, h = open_stream(st.port, "id=c5", xff)
             e.close()
             return b"200 OK" in h
         wait_until(again, 3, what="a slot freed when a connection closed")

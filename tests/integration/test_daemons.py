@@ -2,7 +2,6 @@
 start orders, kill -9 of either, garbage on the control socket, acexyctl."""
 import json
 import os
-import signal
 import subprocess
 import time
 

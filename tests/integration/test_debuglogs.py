@@ -5,15 +5,12 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 
 import acexytest as t
 from acexytest import http_get, wait_until
 
-FAKE_ORCH = os.path.join(t.SOURCE_DIR, "tests", "fixtures", "fake_orchestrator.py")
 DOC = os.path.join(t.SOURCE_DIR, "doc", "DEBUG_MODE.md")
 COMMON = {"ts", "category", "event"}
 
@@ -41,18 +38,9 @@ def documented():
 
 class DebugLogTest(t.TestCase):
     def orch(self, engines):
-        self.oport = t.free_port()
-        self.start([sys.executable, FAKE_ORCH, "--listen", "127.0.0.1:%d" % self.oport,
-                    "--engines", str(engines), "--engine-bin", t.binpath("acexy-fake-engine")],
-                   name="fake-orchestrator")
-        wait_until(lambda: http_get(self.oport, "/__fake/state")[0] == 200, 15, what="fake orchestrator")
+        self.oport = t.start_fake_orchestrator(self, "--engines", str(engines))
         return "http://127.0.0.1:%d" % self.oport
 
-    def hold(self, st, content):
-        s = socket.create_connection(("127.0.0.1", st.port), timeout=30)
-        s.sendall(("GET /ace/getstream?id=%s HTTP/1.1\r\nHost: x\r\n\r\n" % content).encode())
-        self.assertIn(b"200 OK", s.recv(4096))
-        return s
 
     def test_records_valid_and_documented(self):
         logdir = os.path.join(self.tmpdir(), "dl", "nested")
@@ -61,7 +49,7 @@ class DebugLogTest(t.TestCase):
                                 "ACEXY_ORCH_POLL_INTERVAL": "1s"},
                      engine_args=["--first-byte-delay", "2200"])
         st.start()
-        s = self.hold(st, "dbg1")  # provisions an engine
+        s = self.hold_stream(st.port, "dbg1")  # provisions an engine
         time.sleep(0.3)
         s.close()
         # the fallback engine (slow first byte) while the orchestrator is away
@@ -71,9 +59,19 @@ class DebugLogTest(t.TestCase):
         wait_until(lambda: "unreachable" in subprocess.run(
             [t.binpath("acexyctl"), "--run-dir", st.run_dir, "--json", "status"],
             capture_output=True, text=True).stdout, 6, what="unreachable")
-        s = self.hold(st, "dbg2")
+        s = self.hold_stream(st.port, "dbg2")
         s.close()
-        time.sleep(1.0)
+
+        def logged(name, text):
+            try:
+                with open(os.path.join(logdir, name)) as f:
+                    return f.read().count(text)
+            except OSError:
+                return 0
+        # the dataplane's records of the second stream, forwarded and written
+        # (0.5 s flushes)
+        wait_until(lambda: logged("disconnects.jsonl", "viewer_gone") >= 2 and
+                   logged("stress.jsonl", "slow_first_byte") >= 1, 5, what="the dataplane's records")
         st.cp.signal(signal.SIGTERM)
         self.assertEqual(st.cp.wait(10), 0)
         doc = documented()

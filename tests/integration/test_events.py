@@ -4,15 +4,12 @@ controlplane restarts, never ending another viewer's stream, spool
 corruption tolerated, fallback streams not reported."""
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
 
 import acexytest as t
 from acexytest import http_get, http_json, wait_until
 
-FAKE_ORCH = os.path.join(t.SOURCE_DIR, "tests", "fixtures", "fake_orchestrator.py")
 KEY = "ev-key-123"
 
 
@@ -31,11 +28,7 @@ def spool_line(obj):
 
 class EventsTest(t.TestCase):
     def setup_orch(self, engines=1, per_engine=2, env=None, state_dir=None, script=None):
-        self.oport = t.free_port()
-        self.orch = self.start([sys.executable, FAKE_ORCH, "--listen", "127.0.0.1:%d" % self.oport,
-                                "--apikey", KEY, "--engines", str(engines),
-                                "--engine-bin", t.binpath("acexy-fake-engine")], name="fake-orchestrator")
-        wait_until(lambda: http_get(self.oport, "/__fake/state")[0] == 200, 15, what="fake orchestrator")
+        self.oport = t.start_fake_orchestrator(self, "--apikey", KEY, "--engines", str(engines))
         if script:
             self.script(**script)
         e = {"ACEXY_ORCH_URL": "http://127.0.0.1:%d" % self.oport, "ACEXY_ORCH_APIKEY": KEY,
@@ -65,12 +58,6 @@ class EventsTest(t.TestCase):
                            capture_output=True, text=True, timeout=10)
         return json.loads(r.stdout)
 
-    def hold(self, content):
-        s = socket.create_connection(("127.0.0.1", self.st.port), timeout=30)
-        s.sendall(("GET /ace/getstream?id=%s HTTP/1.1\r\nHost: x\r\n\r\n" % content).encode())
-        data = s.recv(4096)
-        self.assertIn(b"200 OK", data, content)
-        return s
 
     def started_id(self, content):
         wait_until(lambda: [e for e in self.events("stream_started")
@@ -80,7 +67,7 @@ class EventsTest(t.TestCase):
 
     def test_started_then_ended_with_matching_ids(self):
         self.setup_orch()
-        s = self.hold("evone")
+        s = self.hold_stream(self.st.port, "evone")
         sid, started = self.started_id("evone")
         self.assertEqual(len({e["body"]["labels"]["stream_id"] for e in started}), 1)
         b = started[0]["body"]
@@ -108,7 +95,7 @@ class EventsTest(t.TestCase):
 
     def test_orchestrator_down_while_stream_ends(self):
         self.setup_orch()
-        s = self.hold("evdown")
+        s = self.hold_stream(self.st.port, "evdown")
         sid, _ = self.started_id("evdown")
         self.script(down=True)
         s.close()
@@ -122,7 +109,7 @@ class EventsTest(t.TestCase):
     def test_controlplane_kill9_with_pending_events(self):
         sd = os.path.join(self.tmpdir(), "state")
         self.setup_orch(state_dir=sd)
-        s = self.hold("evkill")
+        s = self.hold_stream(self.st.port, "evkill")
         sid, _ = self.started_id("evkill")
         self.script(down=True)
         s.close()
@@ -136,10 +123,10 @@ class EventsTest(t.TestCase):
 
     def test_orchestrator_lost_state_never_ends_another_stream(self):
         self.setup_orch(engines=1, per_engine=3)
-        a = self.hold("viewera")
+        a = self.hold_stream(self.st.port, "viewera")
         sid_a, _ = self.started_id("viewera")
         self.script(forget_streams=True)  # the orchestrator restarted and forgot
-        b = self.hold("viewerb")
+        b = self.hold_stream(self.st.port, "viewerb")
         sid_b, _ = self.started_id("viewerb")
         a.close()
         wait_until(lambda: self.ctl_status()["events"]["skipped_unknown"] >= 1, 8,
@@ -178,7 +165,7 @@ class EventsTest(t.TestCase):
         self.script(down=True)
         wait_until(lambda: self.ctl_status()["orchestrator"]["state"] == "unreachable", 6,
                    what="unreachable")
-        s = self.hold("onfallback")
+        s = self.hold_stream(self.st.port, "onfallback")
         s.close()
         time.sleep(1)
         self.script(down=False)
@@ -203,7 +190,7 @@ class EventsTest(t.TestCase):
                 f.write(line)
                 total += len(line)
         self.setup_orch(env={"ACEXY_SPOOL_MAX": "64KiB"}, state_dir=sd, script={"events_fail": 503})
-        s = self.hold("nospace")
+        s = self.hold_stream(self.st.port, "nospace")
         wait_until(lambda: self.ctl_status()["events"]["dropped"] >= 1, 5, what="dropped event")
         self.assertIn("stream_event_dropped", self.st.cp.log())
         self.assertIn("spool full", self.st.cp.log())
@@ -218,7 +205,7 @@ class EventsTest(t.TestCase):
 
     def test_dataplane_lost_stops_engine_and_ends_stream(self):
         self.setup_orch(env={"ACEXY_DATAPLANE_LOST_AFTER": "2s"})
-        s = self.hold("evlost")
+        s = self.hold_stream(self.st.port, "evlost")
         sid, _ = self.started_id("evlost")
         port = self.ostate()["engines"][0]["port"]
         self.assertEqual(self.engine_stops(port), [])
@@ -233,18 +220,19 @@ class EventsTest(t.TestCase):
         s.close()
         # a new dataplane (new instance) serves at once
         self.st.start_dp()
-        s2 = self.hold("evnewdp")
+        s2 = self.hold_stream(self.st.port, "evnewdp")
         s2.close()
 
     def test_stream_ends_while_controlplane_down(self):
         self.setup_orch()
-        s = self.hold("evaway")
+        s = self.hold_stream(self.st.port, "evaway")
         sid, _ = self.started_id("evaway")
-        keep = self.hold("evstays")
+        keep = self.hold_stream(self.st.port, "evstays")
         sid2, _ = self.started_id("evstays")
         self.st.cp.kill()
         s.close()
-        time.sleep(0.5)
+        wait_until(lambda: "content=content_id:evaway" in self.st.dp.log() and
+                   "reason=client_gone" in self.st.dp.log(), 3, what="the stream ended while away")
         self.st.start_cp()
         wait_until(lambda: self.events("stream_ended"), 10, what="stream_ended after the restart")
         ended = self.events("stream_ended")

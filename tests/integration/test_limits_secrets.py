@@ -4,37 +4,29 @@ output: logs, debug logs, metrics, /ace/status, acexyctl, error answers."""
 import os
 import socket
 import subprocess
-import sys
 
 import acexytest as t
-from acexytest import http_get, wait_until
+from acexytest import http_get, open_stream, wait_until
 
-FAKE_ORCH = os.path.join(t.SOURCE_DIR, "tests", "fixtures", "fake_orchestrator.py")
 KEY = "orch-key-71c2-SECRET"
 TOKEN = "viewer-token-5d1e-SECRET"
-
-
-def hold(port, query):
-    s = socket.create_connection(("127.0.0.1", port), timeout=15)
-    s.sendall(("GET /ace/getstream?%s HTTP/1.1\r\nHost: x\r\n\r\n" % query).encode())
-    return s, s.recv(4096)
 
 
 class LimitsSecretsTest(t.TestCase):
     def test_stream_and_viewer_limits(self):
         st = t.Stack(self, env={"ACEXY_MAX_STREAMS": "2", "ACEXY_MAX_VIEWERS": "3"}).start()
-        a, ha = hold(st.port, "id=l1")
-        b, hb = hold(st.port, "id=l2")
+        a, ha = open_stream(st.port, "id=l1")
+        b, hb = open_stream(st.port, "id=l2")
         self.assertIn(b"200 OK", ha)
         self.assertIn(b"200 OK", hb)
-        c, hc = hold(st.port, "id=l3")
+        c, hc = open_stream(st.port, "id=l3")
         self.assertIn(b"503", hc)
         self.assertIn(b"stream limit", hc)
         self.assertIn(b"Retry-After", hc)
         c.close()
         a.close()
         def slot():
-            s, h = hold(st.port, "id=l4")
+            s, h = open_stream(st.port, "id=l4")
             s.close()
             return b"200 OK" in h
         wait_until(slot, 3, what="a stream slot freed")
@@ -49,15 +41,12 @@ class LimitsSecretsTest(t.TestCase):
         self.assertTrue(st.dp.alive())
 
     def test_secrets_never_printed(self):
-        oport = t.free_port()
-        self.start([sys.executable, FAKE_ORCH, "--listen", "127.0.0.1:%d" % oport, "--apikey", KEY,
-                    "--engines", "1", "--engine-bin", t.binpath("acexy-fake-engine")], name="fake-orchestrator")
-        wait_until(lambda: http_get(oport, "/__fake/state")[0] == 200, 15, what="fake orchestrator")
+        oport = t.start_fake_orchestrator(self, "--apikey", KEY, "--engines", "1")
         dl = os.path.join(self.tmpdir(), "debug")
         st = t.Stack(self, env={"ACEXY_ORCH_URL": "http://127.0.0.1:%d" % oport, "ACEXY_ORCH_APIKEY": KEY,
                                 "ACEXY_ACCESS_TOKEN": TOKEN, "DEBUG_MODE": "true", "DEBUG_LOG_DIR": dl,
                                 "ACEXY_LOG_LEVEL": "debug"}).start()
-        s, head = hold(st.port, "id=sec&token=" + TOKEN)
+        s, head = open_stream(st.port, "id=sec&token=" + TOKEN)
         self.assertIn(b"200 OK", head)
         s.close()
         outputs = []

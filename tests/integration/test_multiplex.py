@@ -9,17 +9,7 @@ import threading
 import time
 
 import acexytest as t
-from acexytest import http_get, wait_until
-
-
-def tscheck(url, nbytes=None, seconds=None, timeout=60):
-    args = [t.binpath("acexy-tscheck"), "--url", url, "--json"]
-    if nbytes:
-        args += ["--bytes", str(nbytes)]
-    if seconds:
-        args += ["--seconds", str(seconds)]
-    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
-    return json.loads(r.stdout)
+from acexytest import http_get, tscheck, wait_until
 
 
 def metric(port, name):
@@ -42,12 +32,6 @@ class MultiplexTest(t.TestCase):
     def stops(self, st):
         return st.engine_state()["stops"]
 
-    def hold(self, st, content="mux"):
-        s = socket.create_connection(("127.0.0.1", st.port), timeout=30)
-        s.sendall(("GET /ace/getstream?id=%s HTTP/1.1\r\nHost: x\r\n\r\n" % content).encode())
-        data = s.recv(4096)
-        self.assertIn(b"200 OK", data)
-        return s
 
     def test_20_viewers_one_engine_session_across_loops(self):
         st = self.stack(workers=2)
@@ -69,7 +53,7 @@ class MultiplexTest(t.TestCase):
 
     def test_viewers_shown_per_session(self):
         st = self.stack(workers=1)
-        socks = [self.hold(st) for _ in range(3)]
+        socks = [self.hold_stream(st.port, "mux") for _ in range(3)]
         wait_until(lambda: json.loads(subprocess.run(
             [t.binpath("acexyctl"), "--run-dir", st.run_dir, "--json", "streams"],
             capture_output=True, text=True).stdout)["streams"][0]["viewers"] == 3, 4,
@@ -116,7 +100,7 @@ class MultiplexTest(t.TestCase):
 
     def test_late_joiner_starts_on_a_packet_boundary(self):
         st = self.stack(env={"ACEXY_MULTIPLEX_JOIN_BEHIND": "100000"}, workers=1)
-        first = self.hold(st, "late")
+        first = self.hold_stream(st.port, "late")
         time.sleep(1.0)  # the stream runs ahead
         r = tscheck(st.url("id=late"), nbytes=300000)
         self.assertEqual(r["status"], 200)
@@ -125,11 +109,11 @@ class MultiplexTest(t.TestCase):
 
     def test_different_parameters_different_sessions(self):
         st = self.stack(workers=2)
-        a = self.hold(st, "same")
-        c = self.hold(st, "same")
+        a = self.hold_stream(st.port, "same")
+        c = self.hold_stream(st.port, "same")
         self.assertEqual(len(self.sessions(st)), 1)
         # a parameter that changes the bytes: its own engine session
-        b = self.hold(st, "same&transcode_audio=1")
+        b = self.hold_stream(st.port, "same&transcode_audio=1")
         self.assertEqual(len(self.sessions(st)), 2)
         api = [r["path"] for r in st.engine_state()["requests"] if "format=json" in r["path"]]
         self.assertEqual(len(api), 2)

@@ -7,13 +7,12 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
 
 import acexytest as t
-from acexytest import http_get, wait_until
+from acexytest import http_get, tscheck, wait_until
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 
@@ -22,15 +21,6 @@ def ctl(st, *args):
     r = subprocess.run([t.binpath("acexyctl"), "--run-dir", st.run_dir] + list(args),
                        capture_output=True, text=True, timeout=10)
     return r.returncode, r.stdout, r.stderr
-
-
-def tscheck(url, seconds=None, nbytes=None):
-    args = [t.binpath("acexy-tscheck"), "--url", url, "--json"]
-    if seconds:
-        args += ["--seconds", str(seconds)]
-    if nbytes:
-        args += ["--bytes", str(nbytes)]
-    return json.loads(subprocess.run(args, capture_output=True, text=True, timeout=60).stdout)
 
 
 def parse_metrics(text):
@@ -87,11 +77,6 @@ def same_shape(golden, got, path="$"):
 
 
 class OperationsTest(t.TestCase):
-    def hold(self, port, content):
-        s = socket.create_connection(("127.0.0.1", port), timeout=30)
-        s.sendall(("GET /ace/getstream?id=%s HTTP/1.1\r\nHost: x\r\n\r\n" % content).encode())
-        self.assertIn(b"200 OK", s.recv(4096))
-        return s
 
     def test_stream_survives_controlplane_restart(self):
         st = t.Stack(self, engine_args=["--bitrate", "4000000"]).start()
@@ -114,7 +99,7 @@ class OperationsTest(t.TestCase):
 
     def test_drain_by_sigterm(self):
         st = t.Stack(self, env={"ACEXY_DRAIN_TIMEOUT": "2s"}, engine_args=["--bitrate", "4000000"]).start()
-        s = self.hold(st.port, "draining")
+        s = self.hold_stream(st.port, "draining")
         t0 = time.monotonic()
         st.dp.signal(signal.SIGTERM)
         wait_until(lambda: http_get(st.port, "/readyz")[0] == 503, 0.5, what="readyz 503 at once")
@@ -140,7 +125,7 @@ class OperationsTest(t.TestCase):
 
     def test_acexyctl_drain_and_resume(self):
         st = t.Stack(self).start()
-        s = self.hold(st.port, "keep")
+        s = self.hold_stream(st.port, "keep")
         rc, out, _ = ctl(st, "drain")
         self.assertEqual(rc, 0, out)
         wait_until(lambda: http_get(st.port, "/readyz")[0] == 503, 3, what="drained")
@@ -168,8 +153,8 @@ class OperationsTest(t.TestCase):
                          env=dict(st.env, ACEXY_LISTEN_ADDR="127.0.0.1:%d" % port2, ACEXY_INSTANCE="second"),
                          name="dataplane-2")
         wait_until(lambda: http_get(port2, "/readyz")[0] == 200, 5, what="second dataplane ready")
-        a = self.hold(st.port, "one")
-        b = self.hold(port2, "two")
+        a = self.hold_stream(st.port, "one")
+        b = self.hold_stream(port2, "two")
         wait_until(lambda: len(json.loads(ctl(st, "--json", "status")[1])["dataplanes"]) == 2, 3,
                    what="two dataplanes")
         streams = json.loads(ctl(st, "--json", "streams")[1])["streams"]
@@ -190,7 +175,9 @@ class OperationsTest(t.TestCase):
             self.assertEqual(tscheck(st.url("id=m%d" % i), nbytes=50000)["status"], 200)
         self.assertEqual(http_get(st.port, "/ace/getstream?pid=1&id=x")[0], 400)
         self.assertEqual(http_get(st.port, "/ace/getstream?id=fail-load")[0], 502)
-        time.sleep(1.5)  # ends reach the controlplane with the heartbeats
+        # the ends reach the controlplane
+        wait_until(lambda: parse_metrics(http_get(st.cp_port, "/metrics")[2].decode())["acexy_cp_leases"] == 0,
+                   5, what="leases released")
         dp = parse_metrics(http_get(st.port, "/metrics")[2].decode())
         self.assertEqual(dp["acexy_streams_started_total"], 3)
         self.assertEqual(dp['acexy_streams_ended_total{reason="client_gone"}'], 3)
@@ -223,9 +210,10 @@ class OperationsTest(t.TestCase):
 
     def test_json_shapes_match_golden_files(self):
         st = t.Stack(self).start()
-        s = self.hold(st.port, "golden")
-        wait_until(lambda: json.loads(ctl(st, "--json", "streams")[1])["streams"], 3, what="a stream")
-        time.sleep(1.2)
+        s = self.hold_stream(st.port, "golden")
+        # a stream whose engine view was read, so every field has its value
+        wait_until(lambda: [x for x in json.loads(ctl(st, "--json", "streams")[1])["streams"]
+                            if x["engine_status"] is not None], 5, what="a stream with its engine view")
         cases = [("status", []), ("engines", []), ("streams", []), ("config", []), ("ping", []),
                  ("dp-status", ["--dataplane"]), ("dp-streams", ["--dataplane"])]
         for name, extra in cases:

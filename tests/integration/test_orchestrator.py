@@ -1,34 +1,20 @@
 """Orchestrator mode (issue 6) against the fake orchestrator: selection with
 leases, shared provisioning, ETAs, blocking, fallback, auth."""
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
 
 import acexytest as t
-from acexytest import http_get, http_json, wait_until
+from acexytest import http_get, http_json, tscheck, wait_until
 
-FAKE_ORCH = os.path.join(t.SOURCE_DIR, "tests", "fixtures", "fake_orchestrator.py")
 KEY = "s3cr3t-key-do-not-log"
-
-
-def tscheck(url, nbytes=200000, timeout=90):
-    r = subprocess.run([t.binpath("acexy-tscheck"), "--url", url, "--bytes", str(nbytes), "--json"],
-                       capture_output=True, text=True, timeout=timeout)
-    return json.loads(r.stdout)
 
 
 class OrchTest(t.TestCase):
     def setup_orch(self, engines=2, per_engine=1, env=None, prefix=""):
-        self.oport = t.free_port()
-        args = [sys.executable, FAKE_ORCH, "--listen", "127.0.0.1:%d" % self.oport, "--apikey", KEY,
-                "--engines", str(engines), "--engine-bin", t.binpath("acexy-fake-engine")]
-        if prefix:
-            args += ["--prefix", prefix]
-        self.orch = self.start(args, name="fake-orchestrator")
-        wait_until(lambda: http_get(self.oport, "/__fake/state")[0] == 200, 15, what="fake orchestrator")
+        self.oport = t.start_fake_orchestrator(self, "--apikey", KEY, "--engines", str(engines),
+                                               *(["--prefix", prefix] if prefix else []))
         e = {"ACEXY_ORCH_URL": "http://127.0.0.1:%d%s" % (self.oport, prefix),
              "ACEXY_ORCH_APIKEY": KEY, "ACEXY_MAX_STREAMS_PER_ENGINE": str(per_engine),
              "ACEXY_ORCH_POLL_INTERVAL": "1s", "ACEXY_ASSIGN_TIMEOUT": "10s"}
@@ -58,21 +44,13 @@ class OrchTest(t.TestCase):
     def fallback_sessions(self):
         return [s["content"] for s in self.st.engine_state()["sessions"]]
 
-    def hold(self, content):
-        """Opens a stream and keeps it open; returns the socket."""
-        import socket
-        s = socket.create_connection(("127.0.0.1", self.st.port), timeout=30)
-        s.sendall(("GET /ace/getstream?id=%s HTTP/1.1\r\nHost: x\r\n\r\n" % content).encode())
-        data = s.recv(4096)
-        self.assertIn(b"200 OK", data, content)
-        return s
 
     def test_two_viewers_two_engines_then_shared_provisioning(self):
         self.setup_orch(engines=2, per_engine=1)
         socks = [None, None]
 
         def open_one(i):
-            socks[i] = self.hold("v%d" % i)
+            socks[i] = self.hold_stream(self.st.port, "v%d" % i)
         th = [threading.Thread(target=open_one, args=(i,)) for i in range(2)]
         [x.start() for x in th]
         [x.join() for x in th]
@@ -83,7 +61,7 @@ class OrchTest(t.TestCase):
         more = [None] * 3
 
         def open_more(i):
-            more[i] = self.hold("m%d" % i)
+            more[i] = self.hold_stream(self.st.port, "m%d" % i)
         th = [threading.Thread(target=open_more, args=(i,)) for i in range(3)]
         [x.start() for x in th]
         [x.join() for x in th]
@@ -232,7 +210,7 @@ class OrchTest(t.TestCase):
 
     def test_engines_listing(self):
         self.setup_orch(engines=2, per_engine=2)
-        s = self.hold("listed")
+        s = self.hold_stream(self.st.port, "listed")
         rc, out = self.ctl("--json", "engines")
         self.assertEqual(rc, 0)
         engines = json.loads(out)["engines"]
@@ -256,11 +234,7 @@ class OrchTest(t.TestCase):
         s.close()
 
     def test_unhealthy_fallback_engine_not_used(self):
-        self.oport = t.free_port()
-        self.orch = self.start([sys.executable, FAKE_ORCH, "--listen", "127.0.0.1:%d" % self.oport,
-                                "--engines", "1", "--engine-bin", t.binpath("acexy-fake-engine")],
-                               name="fake-orchestrator")
-        wait_until(lambda: http_get(self.oport, "/__fake/state")[0] == 200, 15, what="fake orchestrator")
+        self.oport = t.start_fake_orchestrator(self, "--engines", "1")
         self.st = t.Stack(self, start_engine=False, env={
             "ACEXY_ORCH_URL": "http://127.0.0.1:%d" % self.oport, "ACEXY_ORCH_POLL_INTERVAL": "1s"})
         self.st.start()

@@ -1,29 +1,14 @@
 """/ace/getstream end to end through the dataplane (issue 5), single-engine
 mode: real daemons, the fake engine and the TS checker on every viewer byte."""
 import json
-import os
 import socket
 import subprocess
 import threading
 import time
 
 import acexytest as t
-from acexytest import http_get, wait_until
+from acexytest import http_get, tscheck, wait_until
 
-TSCHECK = t.binpath("acexy-tscheck")
-
-
-def tscheck(url, nbytes=None, seconds=None, timeout=60):
-    args = [TSCHECK, "--url", url, "--json"]
-    if nbytes:
-        args += ["--bytes", str(nbytes)]
-    if seconds:
-        args += ["--seconds", str(seconds)]
-    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
-    try:
-        return json.loads(r.stdout)
-    except ValueError:
-        raise AssertionError("tscheck printed no JSON: rc=%d out=%r err=%r" % (r.returncode, r.stdout, r.stderr))
 
 
 def raw_request(port, request, timeout=10):

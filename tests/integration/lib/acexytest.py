@@ -75,6 +75,45 @@ def http_get(port, path, method="GET", headers=None, timeout=5, host="127.0.0.1"
         c.close()
 
 
+def tscheck(url, nbytes=None, seconds=None, timeout=90):
+    """acexy-tscheck on a URL (every byte checked as MPEG-TS): its JSON report
+    (status, bytes, sync_errors, cc_errors, max_gap_ms). Without a bound it
+    reads 200,000 bytes."""
+    args = [binpath("acexy-tscheck"), "--url", url, "--json"]
+    if not nbytes and not seconds:
+        nbytes = 200000
+    if nbytes:
+        args += ["--bytes", str(nbytes)]
+    if seconds:
+        args += ["--seconds", str(seconds)]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    try:
+        return json.loads(r.stdout)
+    except ValueError:
+        raise AssertionError("tscheck printed no JSON: rc=%d out=%r err=%r" % (r.returncode, r.stdout, r.stderr))
+
+
+def open_stream(port, query, headers="", path="/ace/getstream"):
+    """Sends a stream request on a raw socket; returns (socket, first bytes
+    of the answer). The caller closes the socket."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(("GET %s?%s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (path, query, headers)).encode())
+    return s, s.recv(4096)
+
+
+FAKE_ORCH = os.path.join(SOURCE_DIR, "tests", "fixtures", "fake_orchestrator.py")
+
+
+def start_fake_orchestrator(tc, *args):
+    """Starts tests/fixtures/fake_orchestrator.py (extra args as given) on a
+    free port for test case tc; returns the port once it answers."""
+    port = free_port()
+    tc.start([sys.executable, FAKE_ORCH, "--listen", "127.0.0.1:%d" % port,
+              "--engine-bin", binpath("acexy-fake-engine")] + list(args), name="fake-orchestrator")
+    wait_until(lambda: http_get(port, "/__fake/state")[0] == 200, 15, what="fake orchestrator")
+    return port
+
+
 def http_json(port, path, **kw):
     st, _, body = http_get(port, path, **kw)
     return st, json.loads(body) if body else None
@@ -152,6 +191,13 @@ class TestCase(unittest.TestCase):
     def setUp(self):
         self.procs = []
         self.tmpdirs = []
+
+    def hold_stream(self, port, content):
+        """Opens /ace/getstream?id=content, asserts its 200; returns the
+        socket, left open (the stream goes on until it is closed)."""
+        s, head = open_stream(port, "id=" + content)
+        self.assertIn(b"200 OK", head, content)
+        return s
 
     def tmpdir(self):
         d = tempfile.mkdtemp(prefix="acexy-test-")
