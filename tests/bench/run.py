@@ -12,7 +12,6 @@ suite: nothing here passes or fails."""
 import argparse
 import json
 import os
-import random
 import resource
 import shutil
 import signal
@@ -25,21 +24,9 @@ import time
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "lib"))
+from acexytest import free_port  # noqa: E402  (ports below the ephemeral range)
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    for _ in range(1000):
-        port = random.randint(20000, 32000)
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise RuntimeError("no free port")
 
 
 def cpu_s(pid, children=False):
