@@ -2,6 +2,7 @@
 # libFuzzer target. Included from dataplane/CMakeLists.txt.
 add_library(acexy_dp_pure STATIC
   ${CMAKE_SOURCE_DIR}/dataplane/http_request.c
+  ${CMAKE_SOURCE_DIR}/dataplane/http_response.c
   ${CMAKE_SOURCE_DIR}/dataplane/query.c
   ${CMAKE_SOURCE_DIR}/dataplane/ring.c
   ${CMAKE_SOURCE_DIR}/dataplane/engine_answer.c
@@ -10,7 +11,7 @@ add_library(acexy_dp_pure STATIC
 target_include_directories(acexy_dp_pure PUBLIC ${CMAKE_SOURCE_DIR} ${CMAKE_SOURCE_DIR}/include)
 target_link_libraries(acexy_dp_pure PUBLIC acexy_common acexy::http_parser acexy::jansson acexy::curl)
 
-foreach(m http_request query ring engine_answer hls_playlist access)
+foreach(m http_request http_response query ring engine_answer hls_playlist access)
   acexy_unit_test(test_dp_${m} SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_dp_${m}.c
     LIBS acexy_dp_pure)
   acexy_fuzz_target(fuzz_dp_${m} SOURCES ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_dp_${m}.c
