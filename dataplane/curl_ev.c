@@ -16,6 +16,7 @@ struct sock_watch {
 
 struct xfer_ctx {
 	curl_ev_done_fn done;
+	curl_ev_connected_fn connected; /* CONNECT_ONLY transfers */
 	void *ud;
 };
 
@@ -37,6 +38,27 @@ static void check_done(struct curl_ev *ce)
 		CURLcode res = msg->data.result;
 		struct xfer_ctx *x = NULL;
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+		if (x && x->connected) {
+			curl_ev_connected_fn connected = x->connected;
+			void *ud = x->ud;
+			curl_socket_t sock = CURL_SOCKET_BAD;
+			if (res == CURLE_OK &&
+			    (curl_easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
+			     sock == CURL_SOCKET_BAD))
+				res = CURLE_COULDNT_CONNECT;
+			if (res != CURLE_OK) {
+				curl_multi_remove_handle(ce->multi, easy);
+				curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+				free(x);
+				connected(ud, easy, res, -1);
+			} else {
+				/* stays in the multi handle until curl_ev_remove():
+				 * removing a CONNECT_ONLY transfer closes its connection */
+				x->connected = NULL;
+				connected(ud, easy, res, (int)sock);
+			}
+			continue;
+		}
 		curl_multi_remove_handle(ce->multi, easy);
 		curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
 		if (x) {
@@ -144,12 +166,14 @@ void curl_ev_free(struct curl_ev *ce)
 	free(ce);
 }
 
-int curl_ev_add(struct curl_ev *ce, CURL *easy, curl_ev_done_fn done, void *ud)
+static int add_xfer(struct curl_ev *ce, CURL *easy, curl_ev_done_fn done,
+                    curl_ev_connected_fn connected, void *ud)
 {
 	struct xfer_ctx *x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
 	x->done = done;
+	x->connected = connected;
 	x->ud = ud;
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
 	if (curl_multi_add_handle(ce->multi, easy) != CURLM_OK) {
@@ -158,6 +182,17 @@ int curl_ev_add(struct curl_ev *ce, CURL *easy, curl_ev_done_fn done, void *ud)
 		return -EIO;
 	}
 	return 0;
+}
+
+int curl_ev_add(struct curl_ev *ce, CURL *easy, curl_ev_done_fn done, void *ud)
+{
+	return add_xfer(ce, easy, done, NULL, ud);
+}
+
+int curl_ev_add_connect(struct curl_ev *ce, CURL *easy, curl_ev_connected_fn connected, void *ud)
+{
+	curl_easy_setopt(easy, CURLOPT_CONNECT_ONLY, 1L);
+	return add_xfer(ce, easy, NULL, connected, ud);
 }
 
 void curl_ev_remove(struct curl_ev *ce, CURL *easy)

@@ -74,6 +74,7 @@ struct worker {
 	struct worker_cmd cmdq[WORKER_CMDQ_MAX];
 	unsigned cmd_head, cmd_len;
 	struct curl_ev *curl;
+	char *scratch;               /* SCRATCH_SIZE bytes: engine body reads on this loop */
 	struct ipc_mailbox *mailbox; /* replies from the controlplane land here */
 	struct conn *conns;          /* doubly linked list of open connections */
 	struct stream *streams;      /* engine sessions owned by this loop */
@@ -82,6 +83,8 @@ struct worker {
 	/* written by this worker only (no shared cache line on the byte path);
 	 * dp_bytes_relayed() sums them */
 	_Atomic uint64_t bytes_relayed;
+	_Atomic uint64_t upstream_reads; /* engine body reads that brought bytes */
+	_Atomic uint64_t upstream_zcopy; /* bytes moved engine -> viewer by splice */
 	bool stopping;
 };
 
@@ -133,6 +136,8 @@ bool worker_post(struct worker *w, const struct worker_cmd *cmd);
 void worker_join(struct worker *w);
 double dp_now(void); /* monotonic seconds */
 uint64_t dp_bytes_relayed(struct dp *dp);
+uint64_t dp_upstream_reads(struct dp *dp);
+uint64_t dp_upstream_zcopy(struct dp *dp);
 
 /* server.c: connections and request routing */
 void conn_accept_cb(struct ev_loop *loop, ev_io *w, int revents);

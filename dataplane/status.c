@@ -137,6 +137,12 @@ void serve_metrics(struct conn *c)
 	        atomic_load(&st->streams_started));
 	COUNTER("acexy_bytes_relayed_total", "Stream bytes written to viewers.",
 	        dp_bytes_relayed(dp));
+	COUNTER("acexy_upstream_reads_total",
+	        "Engine stream reads that brought bytes (fewer per byte: coalescing works).",
+	        dp_upstream_reads(dp));
+	COUNTER("acexy_upstream_spliced_bytes_total",
+	        "Stream bytes moved engine to viewer with splice, never copied to user space.",
+	        dp_upstream_zcopy(dp));
 	COUNTER("acexy_upstream_errors_total", "Engine failures (502/504 or broken streams).",
 	        atomic_load(&st->upstream_errors));
 	GAUGE("acexy_ring_memory_bytes", "Memory held by stream rings.",

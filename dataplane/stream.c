@@ -40,6 +40,10 @@
 #include "dataplane/stream_int.h"
 
 static void start_playback(struct stream *s, const char *url);
+static void ring_account(struct stream *s, size_t held);
+static void pump(struct stream *s);
+static void pipe_unblock(struct stream *s);
+static void play_write_body_ring(struct stream *s, const char *data, size_t len);
 static void relay_write(struct viewer *v);
 static void relay_all(struct stream *s);
 static bool carry_out_pending(struct stream *s);
@@ -107,16 +111,20 @@ static void stream_release(struct stream *s)
 	ev_timer_stop(loop, &s->deadline);
 	ev_timer_stop(loop, &s->empty_timer);
 	ev_timer_stop(loop, &s->grace_timer);
+	ev_timer_stop(loop, &s->stall_timer);
+	ev_timer_stop(loop, &s->coalesce_timer);
 	if (s->api) {
 		curl_ev_remove(s->w->curl, s->api);
 		curl_easy_cleanup(s->api);
 		s->api = NULL;
 	}
-	if (s->play) {
-		curl_ev_remove(s->w->curl, s->play);
-		curl_easy_cleanup(s->play);
-		s->play = NULL;
+	upstream_close(&s->up);
+	for (int i = 0; i < 2; i++) {
+		if (s->pipe[i] >= 0)
+			close(s->pipe[i]);
+		s->pipe[i] = -1;
 	}
+	s->pipe_fill = 0;
 	if (s->tok) {
 		s->tok->s = NULL; /* a late lease is released by the callback */
 		s->tok = NULL;
@@ -199,7 +207,7 @@ void stream_fail(struct stream *s, int status, const char *reason, unsigned retr
 	if (s->in_cb) {
 		if (s->pending_end < 0 && !s->pending_status) {
 			s->pending_status = status;
-			snprintf(s->pending_reason, sizeof(s->pending_reason), "%s", reason);
+			snprintf(s->pending_reason, sizeof(s->pending_reason), "%.299s", reason);
 		}
 		return;
 	}
@@ -209,7 +217,7 @@ void stream_fail(struct stream *s, int status, const char *reason, unsigned retr
 	if (status == 502 || status == 504)
 		atomic_fetch_add(&s->dp->stats.upstream_errors, 1);
 	char why[300]; /* the reason may live in the stream freed below */
-	snprintf(why, sizeof(why), "%s", reason);
+	snprintf(why, sizeof(why), "%.299s", reason);
 	session_close(s, DP_END_UPSTREAM_ERROR);
 	while (s->viewers) {
 		struct viewer *v = s->viewers;
@@ -251,7 +259,13 @@ void viewer_end(struct viewer *v, enum dp_end_reason reason, bool close_conn)
 	}
 	s->nviewers--;
 	ev_timer_stop(s->w->loop, &v->write_timer);
-	ring_reader_detach(v->rd);
+	if (s->ring) {
+		size_t held = ring_memory(s->ring);
+		ring_reader_detach(v->rd); /* may give chunks back */
+		ring_account(s, held);
+	} else {
+		ring_reader_detach(v->rd);
+	}
 	struct conn *c = v->c;
 	c->viewer = NULL;
 	if (s->shared && v->sent_200)
@@ -336,12 +350,53 @@ void stream_registry_add(struct stream *s)
 	set_viewer_count(s);
 }
 
+/* Coalescing: a paced stream is read about every COALESCE_MS instead of at
+ * every packet the engine sends (the fake engine: every 10 ms). The socket's
+ * receive low-water mark is set to the bytes the stream brings in that time,
+ * measured each second; this timer reads bytes that stay below the mark
+ * (the stream slowed down or paused) after COALESCE_CHECK_MS at the latest.
+ * The first bytes and the prebuffer burst go at once: the mark is set only
+ * after a second of data. */
+static void on_coalesce(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)revents;
+	struct stream *s = t->data;
+	double now = ev_now(loop);
+	if (now - s->rate_t0 >= 1.0) {
+		double rate = (double)(s->bytes_in - s->rate_b0) / (now - s->rate_t0);
+		s->rate_t0 = now;
+		s->rate_b0 = s->bytes_in;
+		double mark = rate * COALESCE_MS / 1000.0;
+		if (s->pipe_grown && s->pipe_fill == 0 && rate < PIPE_SHRINK_RATE &&
+		    fcntl(s->pipe[1], F_SETPIPE_SZ, 64 * 1024) > 0) {
+			/* a steady stream again: give the pipe's pages back (they count
+			 * against fs.pipe-user-pages-soft for non-root users) */
+			s->pipe_cap = (size_t)fcntl(s->pipe[1], F_GETPIPE_SZ);
+			s->pipe_grown = false;
+		}
+		upstream_set_lowat(&s->up, mark > COALESCE_MAX ? COALESCE_MAX
+		                           : mark < 1          ? 1
+		                                               : (int)mark);
+	}
+	if (now - s->last_data >= COALESCE_CHECK_MS / 1000.0 && !s->paused && !s->pipe_blocked &&
+	    !s->upstream_done && s->state == S_RELAY)
+		pump(s); /* last: may end the stream */
+}
+
 /* The first stream byte arrived: 200 to every viewer waiting. */
 static void session_started(struct stream *s)
 {
 	s->started = true;
 	s->state = S_RELAY;
 	s->t_first = dp_now();
+	if (!s->hls) {
+		s->rate_t0 = ev_now(s->w->loop);
+		s->rate_b0 = 0;
+		ev_timer_init(&s->coalesce_timer, on_coalesce, COALESCE_CHECK_MS / 1000.0,
+		              COALESCE_CHECK_MS / 1000.0);
+		s->coalesce_timer.data = s;
+		ev_timer_start(s->w->loop, &s->coalesce_timer);
+	}
 	struct dp *dp = s->dp;
 	atomic_fetch_add(&dp->stats.streams_started, 1);
 	atomic_fetch_add(&dp->stats.streams_live, 1);
@@ -382,22 +437,89 @@ static void arm_empty_timer(struct stream *s)
 
 static void maybe_unpause(struct stream *s)
 {
-	if (s->paused && s->play && ring_write_space(s->ring) >= CURL_BUF) {
+	if (!s->paused || s->upstream_done)
+		return;
+	size_t space = ring_write_space(s->ring);
+	if (space >= SCRATCH_SIZE ||
+	    (space > 0 && s->viewers && ring_reader_lag(s->viewers->rd) == 0)) {
 		s->paused = false;
-		curl_easy_pause(s->play, CURLPAUSE_CONT);
-		curl_ev_kick(s->w->curl);
+		upstream_want(&s->up, true);
 		arm_empty_timer(s);
 	}
 }
 
-/* Writes what the viewer has not read yet, within the budget. May end the
- * viewer (and with it, in per-request mode, the stream). */
+/* The ring's memory changed from `held` bytes: keep the gauge in step. */
+static void ring_account(struct stream *s, size_t held)
+{
+	size_t now = ring_memory(s->ring);
+	if (now > held)
+		atomic_fetch_add(&s->dp->stats.ring_bytes, now - held);
+	else if (now < held)
+		atomic_fetch_sub(&s->dp->stats.ring_bytes, held - now);
+}
+
+static void count_out(struct stream *s, struct viewer *v, size_t n)
+{
+	v->bytes_out += n;
+	s->bytes_out += n;
+	if (s->rec)
+		atomic_fetch_add(&s->rec->bytes, (uint64_t)n);
+	atomic_fetch_add(&s->w->bytes_relayed, (uint64_t)n);
+}
+
+/* The viewer's socket is full: wait for writability, within the write
+ * timeout. */
+static void wait_writable(struct viewer *v)
+{
+	struct stream *s = v->s;
+	ev_io_start(s->w->loop, &v->c->wio);
+	if (!ev_is_active(&v->write_timer)) {
+		ev_timer_set(&v->write_timer, ms_to_s(cfg_ms(s, ACEXY_S_WRITE_TIMEOUT)), 0.);
+		ev_timer_start(s->w->loop, &v->write_timer);
+	}
+}
+
+/* Pipe -> the viewer's socket, without a copy. False when the viewer ended. */
+static bool flush_pipe(struct viewer *v)
+{
+	struct stream *s = v->s;
+	while (s->pipe_fill > 0) {
+		ssize_t n = splice(s->pipe[0], NULL, v->c->fd, NULL, s->pipe_fill,
+		                   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n > 0) {
+			s->pipe_fill -= (size_t)n;
+			count_out(s, v, (size_t)n);
+			ev_timer_stop(s->w->loop, &v->write_timer);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			wait_writable(v);
+			return true;
+		}
+		viewer_end(v, DP_END_CLIENT_GONE, true);
+		return false;
+	}
+	return true;
+}
+
+/* Writes what the viewer has not read yet (the pipe first, then the ring),
+ * within the budget. May end the viewer (and with it, in per-request mode,
+ * the stream). */
 static void relay_write(struct viewer *v)
 {
 	struct stream *s = v->s;
 	struct conn *c = v->c;
 	size_t budget = WRITE_BUDGET;
 	bool progressed = false;
+	if (s->pipe_fill > 0) {
+		if (!flush_pipe(v))
+			return;
+		if (s->pipe_fill > 0)
+			return; /* still full: wait for writability */
+		pipe_unblock(s);
+	}
 	while (budget > 0) {
 		struct iovec iov[8];
 		int n = ring_reader_iov(v->rd, iov, 8, budget);
@@ -407,12 +529,7 @@ static void relay_write(struct viewer *v)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			ev_io_start(s->w->loop, &c->wio);
-			if (!ev_is_active(&v->write_timer)) {
-				ev_timer_set(&v->write_timer,
-				             ms_to_s(cfg_ms(s, ACEXY_S_WRITE_TIMEOUT)), 0.);
-				ev_timer_start(s->w->loop, &v->write_timer);
-			}
+			wait_writable(v);
 			if (progressed && !s->shared)
 				maybe_unpause(s);
 			return;
@@ -421,12 +538,10 @@ static void relay_write(struct viewer *v)
 			viewer_end(v, DP_END_CLIENT_GONE, true);
 			return;
 		}
-		ring_reader_consume(v->rd, (size_t)w);
-		v->bytes_out += (size_t)w;
-		s->bytes_out += (size_t)w;
-		if (s->rec)
-			atomic_fetch_add(&s->rec->bytes, (uint64_t)w);
-		atomic_fetch_add(&s->w->bytes_relayed, (uint64_t)w);
+		size_t held = ring_memory(s->ring);
+		ring_reader_consume(v->rd, (size_t)w); /* may give chunks back */
+		ring_account(s, held);
+		count_out(s, v, (size_t)w);
 		budget = (size_t)w >= budget ? 0 : budget - (size_t)w;
 		progressed = true;
 	}
@@ -436,9 +551,7 @@ static void relay_write(struct viewer *v)
 		ev_io_stop(s->w->loop, &c->wio);
 		ev_timer_stop(s->w->loop, &v->write_timer);
 		if (s->upstream_done) {
-			viewer_end(v,
-			           s->upstream_result == CURLE_OK ? DP_END_UPSTREAM_EOF
-			                                          : DP_END_UPSTREAM_ERROR,
+			viewer_end(v, s->upstream_ok ? DP_END_UPSTREAM_EOF : DP_END_UPSTREAM_ERROR,
 			           true);
 			return;
 		}
@@ -520,41 +633,6 @@ static void on_empty_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- playback transfer ---- */
 
-static size_t play_header_cb(char *buf, size_t size, size_t n, void *ud)
-{
-	struct stream *s = ud;
-	size_t len = size * n;
-	if (len >= 9 && strncmp(buf, "HTTP/", 5) == 0) {
-		s->redirect[0] = '\0';
-		const char *sp = memchr(buf, ' ', len);
-		s->play_status = sp ? strtol(sp + 1, NULL, 10) : 0;
-		return len;
-	}
-	if (s->play_status >= 300 && s->play_status < 400 && len > 9 &&
-	    strncasecmp(buf, "location:", 9) == 0) {
-		size_t off = 9;
-		while (off < len && (buf[off] == ' ' || buf[off] == '\t'))
-			off++;
-		size_t end = len;
-		while (end > off &&
-		       (buf[end - 1] == '\r' || buf[end - 1] == '\n' || buf[end - 1] == ' '))
-			end--;
-		if (end - off < sizeof(s->redirect)) {
-			memcpy(s->redirect, buf + off, end - off);
-			s->redirect[end - off] = '\0';
-		}
-		return len;
-	}
-	if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
-		/* end of a header block: on a redirect, stop here instead of
-		 * waiting for a body the engine may trickle for seconds */
-		if (s->play_status >= 300 && s->play_status < 400 && s->redirect[0])
-			return 0;
-		s->play_headers_done = true;
-	}
-	return len;
-}
-
 static bool carry_out_pending(struct stream *s)
 {
 	if (s->pending_status) {
@@ -568,98 +646,237 @@ static bool carry_out_pending(struct stream *s)
 	return false;
 }
 
-static size_t play_write_body(struct stream *s, char *data, size_t len);
-static size_t play_write_body_ring(struct stream *s, char *data, size_t len);
-
-static size_t play_write_cb(char *data, size_t size, size_t n, void *ud)
+static void pause_upstream(struct stream *s)
 {
-	struct stream *s = ud;
-	s->in_cb = true;
-	size_t r = play_write_body(s, data, size * n);
-	s->in_cb = false;
-	if (s->pending_status || s->pending_end >= 0)
-		return 0; /* abort; play_done carries the end out */
-	return r;
+	s->paused = true; /* the viewer is slower than the engine */
+	upstream_want(&s->up, false);
+	ev_timer_stop(s->w->loop, &s->empty_timer);
 }
 
-static size_t play_write_body(struct stream *s, char *data, size_t len)
+/* First stream bytes: they must be MPEG-TS; the 200 leaves with them. */
+static bool first_data(struct stream *s, const char *data)
 {
-	if (s->state == S_DONE)
-		return 0;
-	if (s->play_status != 200)
-		return 0; /* error bodies are not relayed */
-	if (!s->started) {
-		if (len == 0)
-			return 0;
-		if ((unsigned char)data[0] != 0x47) {
-			stream_fail(s, 502, "engine answered with a non-stream body", 0);
-			return 0;
-		}
-		ev_timer_stop(s->w->loop, &s->deadline);
-		session_started(s);
-		if (s->state == S_DONE)
-			return 0;
+	if ((unsigned char)data[0] != 0x47) {
+		stream_fail(s, 502, "engine answered with a non-stream body", 0);
+		return false;
 	}
+	ev_timer_stop(s->w->loop, &s->deadline);
+	session_started(s);
+	if (s->state == S_DONE)
+		return false;
+	if (!s->shared && upstream_can_splice(&s->up) &&
+	    pipe2(s->pipe, O_NONBLOCK | O_CLOEXEC) == 0) {
+		int cap = fcntl(s->pipe[1], F_GETPIPE_SZ);
+		s->pipe_cap = cap > 0 ? (size_t)cap : 4096;
+	} else {
+		s->pipe[0] = s->pipe[1] = -1; /* the copy path then */
+	}
+	return true;
+}
+
+/* Bytes read from the engine (copy path): straight to a single viewer that
+ * keeps up, the rest through the ring to every viewer. The pump never reads
+ * more than the ring has room for. */
+static void play_write_body(struct stream *s, char *data, size_t len)
+{
+	if (!s->started && !first_data(s, data))
+		return;
 	struct viewer *v1 = s->viewers;
-	if (!s->shared && v1 && !v1->next && ring_reader_lag(v1->rd) == 0 &&
-	    !ev_is_active(&v1->c->wio) && len > 0) {
-		/* write-through: the one viewer keeps up, so the bytes go from
-		 * curl's buffer straight to its socket; only what the socket does
-		 * not take now is copied into the ring */
+	if (!s->shared && v1 && !v1->next && ring_reader_lag(v1->rd) == 0 && s->pipe_fill == 0 &&
+	    !ev_is_active(&v1->c->wio)) {
+		/* write-through: only what the socket does not take now is copied
+		 * into the ring */
 		ssize_t w = send(v1->c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w > 0) {
-			v1->bytes_out += (size_t)w;
-			s->bytes_out += (size_t)w;
+			count_out(s, v1, (size_t)w);
 			s->bytes_in += (size_t)w;
-			if (s->rec)
-				atomic_fetch_add(&s->rec->bytes, (uint64_t)w);
-			atomic_fetch_add(&s->w->bytes_relayed, (uint64_t)w);
 			ev_timer_stop(s->w->loop, &v1->write_timer);
 			arm_empty_timer(s);
 			if ((size_t)w == len)
-				return len;
-			/* the rest through the ring (same positions: nothing lags) */
-			size_t rest = play_write_body_ring(s, data + w, len - (size_t)w);
-			return rest == CURL_WRITEFUNC_PAUSE ? (size_t)w : (size_t)w + rest;
-		}
-		if (w == 0 ||
-		    (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+				return;
+			data += w;
+			len -= (size_t)w;
+		} else if (w == 0 ||
+		           (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
 			viewer_end(v1, DP_END_CLIENT_GONE, true);
-			return 0;
+			return;
 		}
 	}
-	return play_write_body_ring(s, data, len);
+	play_write_body_ring(s, data, len);
 }
 
 /* Bytes for the ring, and from there to the viewers. */
-static size_t play_write_body_ring(struct stream *s, char *data, size_t len)
+static void play_write_body_ring(struct stream *s, const char *data, size_t len)
 {
-	if (!s->shared && ring_write_space(s->ring) < len) {
-		s->paused = true; /* the viewer is slower than the engine */
-		ev_timer_stop(s->w->loop, &s->empty_timer);
-		return CURL_WRITEFUNC_PAUSE;
-	}
-	size_t before = ring_memory(s->ring);
+	size_t held = ring_memory(s->ring);
 	ring_write(s->ring, data, len);
-	size_t after = ring_memory(s->ring);
-	if (after != before)
-		atomic_fetch_add(&s->dp->stats.ring_bytes, after - before);
+	ring_account(s, held);
 	s->bytes_in += len;
 	arm_empty_timer(s);
 	relay_all(s);
-	return s->state == S_DONE ? 0 : len;
 }
 
-static void play_done(void *ud, CURL *easy, CURLcode res)
+/* The viewer did not take all of the pipe: stop reading the engine until
+ * it does (TCP holds the engine back). A viewer that stays blocked for
+ * PIPE_STALL_MS is a stalled one, not just a full socket: the engine is then
+ * read into the ring, which absorbs up to ACEXY_BUFFER. */
+static void pipe_block(struct stream *s)
 {
-	struct stream *s = ud;
-	s->play = NULL;
-	if (carry_out_pending(s)) {
-		curl_easy_cleanup(easy);
+	s->pipe_blocked = true;
+	upstream_want(&s->up, false);
+	if (!s->pipe_grown) {
+		/* a stream fast enough to fill its pipe gets a larger one, if the
+		 * kernel allows (fs.pipe-max-size, fs.pipe-user-pages-soft) */
+		s->pipe_grown = true;
+		int cap = fcntl(s->pipe[1], F_SETPIPE_SZ, PIPE_GROWN);
+		if (cap > 0)
+			s->pipe_cap = (size_t)cap;
+	}
+	ev_timer_set(&s->stall_timer, PIPE_STALL_MS / 1000.0, 0.);
+	ev_timer_start(s->w->loop, &s->stall_timer);
+}
+
+static void pipe_unblock(struct stream *s)
+{
+	if (!s->pipe_blocked)
+		return;
+	s->pipe_blocked = false;
+	ev_timer_stop(s->w->loop, &s->stall_timer);
+	if (!s->paused && !s->upstream_done)
+		upstream_want(&s->up, true);
+}
+
+static void on_stall(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	pipe_unblock(t->data); /* the pump now reads into the ring */
+}
+
+/* The zero-copy path: a per-request stream whose viewer keeps up (nothing
+ * in the ring or in the pipe, not waiting for writability). */
+static bool pipe_path(struct stream *s)
+{
+	struct viewer *v = s->viewers;
+	return s->started && !s->shared && s->pipe[1] >= 0 && s->pipe_fill == 0 && v && !v->next &&
+	       ring_reader_lag(v->rd) == 0 && !ev_is_active(&v->c->wio);
+}
+
+/* engine -> pipe (splice, or read past chunk framing and write); then pipe
+ * -> viewer. Returns the bytes taken from the engine or an UPSTREAM_ code. */
+static ssize_t pump_pipe(struct stream *s)
+{
+	ssize_t n = upstream_splice(&s->up, s->pipe[1], s->pipe_cap);
+	if (n == UPSTREAM_NEED_FRAME) {
+		/* past the chunk framing: a few bytes read, their data written */
+		char *buf = s->w->scratch;
+		n = upstream_read(&s->up, buf, FRAME_READ);
+		if (n <= 0)
+			return n;
+		s->small_chunks = http_body_raw_left(&s->up.body) < SPLICE_MIN_CHUNK;
+		ssize_t w = write(s->pipe[1], buf, (size_t)n);
+		if (w < 0)
+			w = 0;
+		s->pipe_fill += (size_t)w;
+		s->bytes_in += (size_t)w;
+		if (w < n) /* the pipe refused them: the ring takes them */
+			play_write_body_ring(s, buf + w, (size_t)(n - w));
+	} else if (n > 0) {
+		s->pipe_fill += (size_t)n;
+		s->bytes_in += (size_t)n;
+		atomic_fetch_add_explicit(&s->w->upstream_zcopy, (uint64_t)n, memory_order_relaxed);
+	}
+	if (n > 0) {
+		arm_empty_timer(s);
+		if (s->viewers && s->pipe_fill > 0 && flush_pipe(s->viewers) && s->pipe_fill > 0)
+			pipe_block(s);
+	}
+	return n;
+}
+
+/* The engine stopped sending: properly (ok) or not. */
+static void upstream_ended(struct stream *s, bool ok)
+{
+	char why[200];
+	snprintf(why, sizeof(why), "%s", ok ? "" : upstream_error(&s->up));
+	upstream_close(&s->up);
+	if (!s->started) {
+		char reason[300];
+		snprintf(reason, sizeof(reason), "engine closed the stream before any data%s%s%s",
+		         ok ? "" : " (", why, ok ? "" : ")");
+		stream_fail(s, 502, reason, 0);
 		return;
 	}
-	if (s->redirect[0] && s->play_status >= 300 && s->play_status < 400) {
-		curl_easy_cleanup(easy);
+	s->upstream_done = true;
+	s->upstream_ok = ok;
+	if (!ok) {
+		atomic_fetch_add(&s->dp->stats.upstream_errors, 1);
+		ALOG(ALOG_WARN, "upstream_error", ALOG_S("content", s->content),
+		     ALOG_S("engine", s->engine_desc), ALOG_U("lease", s->lease.lease_id),
+		     ALOG_S("error", why));
+	}
+	if (!s->viewers) {
+		stream_finish(s, ok ? DP_END_UPSTREAM_EOF : DP_END_UPSTREAM_ERROR);
+		return;
+	}
+	/* every viewer gets the rest; the last one to finish ends the stream */
+	relay_all(s);
+}
+
+/* Engine bytes to the viewers, within a budget per event. An end met on the
+ * way is carried out at the end; s may be freed when this returns. */
+static void pump(struct stream *s)
+{
+	bool outer = s->in_cb;
+	s->in_cb = true;
+	size_t budget = WRITE_BUDGET;
+	while (budget > 0 && s->state != S_DONE && !s->upstream_done && !s->paused &&
+	       !s->pipe_blocked && !s->pending_status && s->pending_end < 0) {
+		ssize_t n;
+		if (pipe_path(s) && !s->small_chunks) {
+			n = pump_pipe(s);
+		} else {
+			size_t max = SCRATCH_SIZE;
+			if (!s->shared && ring_write_space(s->ring) < max)
+				max = ring_write_space(s->ring);
+			if (max == 0) { /* the ring is full: backpressure */
+				pause_upstream(s);
+				break;
+			}
+			n = upstream_read(&s->up, s->w->scratch, max);
+			/* chunks much smaller than a read are not worth a pipe */
+			s->small_chunks = http_body_raw_left(&s->up.body) < SPLICE_MIN_CHUNK;
+			if (n > 0)
+				play_write_body(s, s->w->scratch, (size_t)n);
+		}
+		if (n == 0)
+			break;
+		if (n < 0) {
+			upstream_ended(s, n == UPSTREAM_EOF);
+			break;
+		}
+		atomic_fetch_add_explicit(&s->w->upstream_reads, 1, memory_order_relaxed);
+		budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
+		if (budget == 0)
+			upstream_kick(&s->up); /* more may wait: next loop turn */
+	}
+	s->in_cb = outer;
+	if (!outer)
+		carry_out_pending(s);
+}
+
+static void up_readable(void *ud)
+{
+	pump(ud);
+}
+
+static void up_head(void *ud, const struct http_head *h)
+{
+	struct stream *s = ud;
+	s->play_status = h->status;
+	if (h->status >= 300 && h->status < 400 && (h->location[0] || h->location_too_long)) {
+		/* followed at once: an engine may trickle the 302 body for seconds */
+		upstream_close(&s->up);
 		if (++s->redirects > MAX_REDIRECTS) {
 			stream_fail(s, 502, "engine redirected too many times", 0);
 			return;
@@ -667,8 +884,9 @@ static void play_done(void *ud, CURL *easy, CURLcode res)
 		/* resolve a relative Location against the current URL */
 		CURLU *u = curl_url();
 		char *next = NULL;
-		if (u && curl_url_set(u, CURLUPART_URL, s->play_url, 0) == CURLUE_OK &&
-		    curl_url_set(u, CURLUPART_URL, s->redirect, 0) == CURLUE_OK &&
+		if (u && !h->location_too_long &&
+		    curl_url_set(u, CURLUPART_URL, s->play_url, 0) == CURLUE_OK &&
+		    curl_url_set(u, CURLUPART_URL, h->location, 0) == CURLUE_OK &&
 		    curl_url_get(u, CURLUPART_URL, &next, 0) == CURLUE_OK) {
 			char url[2048];
 			snprintf(url, sizeof(url), "%s", next);
@@ -681,40 +899,34 @@ static void play_done(void *ud, CURL *easy, CURLcode res)
 		stream_fail(s, 502, "engine redirected to an invalid location", 0);
 		return;
 	}
-	long code = s->play_status;
-	curl_easy_cleanup(easy);
-	if (s->state == S_DONE)
-		return;
-	if (!s->started) {
-		char reason[300];
-		if (res == CURLE_OPERATION_TIMEDOUT) {
-			stream_fail(s, 504, "engine did not start the stream in time", 0);
-		} else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST) {
-			stream_fail(s, 502, "engine unreachable", 0);
-		} else if (code != 200 && code != 0) {
-			snprintf(reason, sizeof(reason),
-			         "engine answered the playback request with HTTP %ld", code);
-			stream_fail(s, 502, reason, 0);
-		} else {
-			snprintf(reason, sizeof(reason),
-			         "engine closed the stream before any data (%s)",
-			         curl_easy_strerror(res));
-			stream_fail(s, 502, reason, 0);
-		}
+	if (h->status != 200) {
+		char reason[120];
+		snprintf(reason, sizeof(reason),
+		         "engine answered the playback request with HTTP %d", h->status);
+		upstream_close(&s->up);
+		stream_fail(s, 502, reason, 0); /* error bodies are not relayed */
 		return;
 	}
-	s->upstream_done = true;
-	s->upstream_result = res;
-	if (res != CURLE_OK)
-		atomic_fetch_add(&s->dp->stats.upstream_errors, 1);
-	if (!s->viewers) {
-		stream_finish(s, res == CURLE_OK ? DP_END_UPSTREAM_EOF : DP_END_UPSTREAM_ERROR);
-		return;
-	}
-	/* every viewer gets the rest; the last one to finish ends the stream
-	 * (relay_all may free s: nothing after it) */
-	relay_all(s);
+	upstream_body_start(&s->up);
+	pump(s); /* bytes may have come with the head */
 }
+
+static void up_failed(void *ud, enum upstream_fail why, const char *msg)
+{
+	struct stream *s = ud;
+	if (why == UPSTREAM_FAIL_TIMEOUT)
+		stream_fail(s, 504, "engine did not start the stream in time", 0);
+	else if (why == UPSTREAM_FAIL_CONNECT)
+		stream_fail(s, 502, "engine unreachable", 0);
+	else
+		stream_fail(s, 502, msg, 0);
+}
+
+static const struct upstream_ops up_ops = {
+        .head = up_head,
+        .readable = up_readable,
+        .failed = up_failed,
+};
 
 static void on_first_byte_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -725,33 +937,13 @@ static void on_first_byte_timeout(struct ev_loop *loop, ev_timer *t, int revents
 
 static void start_playback(struct stream *s, const char *url)
 {
-	CURL *e = curl_easy_init();
-	if (!e) {
-		stream_fail(s, 502, "out of memory", 0);
-		return;
-	}
+	char err[200];
 	snprintf(s->play_url, sizeof(s->play_url), "%s", url);
 	s->play_status = 0;
-	s->redirect[0] = '\0';
-	curl_easy_setopt(e, CURLOPT_URL, s->play_url);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, play_header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, play_write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)CURL_BUF);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-	                 (long)cfg_ms(s, ACEXY_S_NO_RESPONSE_TIMEOUT));
-	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (curl_ev_add(s->w->curl, e, play_done, s) < 0) {
-		curl_easy_cleanup(e);
-		stream_fail(s, 502, "cannot start the playback request", 0);
-		return;
-	}
-	s->play = e;
+	if (upstream_open(&s->up, s->w->loop, s->w->curl, s->play_url,
+	                  (long)cfg_ms(s, ACEXY_S_NO_RESPONSE_TIMEOUT), &up_ops, s, err,
+	                  sizeof(err)) < 0)
+		stream_fail(s, 502, err, 0);
 }
 
 /* ---- engine API call ---- */
@@ -1006,6 +1198,8 @@ struct stream *stream_new(struct worker *w, struct viewer_query *q, bool shared)
 	s->shared = shared;
 	s->t_start = dp_now();
 	s->pending_end = -1;
+	upstream_init(&s->up);
+	s->pipe[0] = s->pipe[1] = -1;
 	snprintf(s->content, sizeof(s->content), "%s:%s", viewer_query_key_type(q),
 	         viewer_query_key(q));
 	random_pid(s->pid);
@@ -1029,6 +1223,10 @@ struct stream *stream_new(struct worker *w, struct viewer_query *q, bool shared)
 	s->empty_timer.data = s;
 	ev_init(&s->grace_timer, on_grace_end);
 	s->grace_timer.data = s;
+	ev_init(&s->stall_timer, on_stall);
+	s->stall_timer.data = s;
+	ev_init(&s->coalesce_timer, on_coalesce);
+	s->coalesce_timer.data = s;
 	s->next = w->streams;
 	w->streams = s;
 	return s;

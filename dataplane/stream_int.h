@@ -14,13 +14,22 @@
 #include "dataplane/hls_playlist.h"
 #include "dataplane/query.h"
 #include "dataplane/ring.h"
+#include "dataplane/upstream.h"
 
-#define API_BODY_MAX  (64 * 1024)
-#define MAX_REDIRECTS 5
-#define WRITE_BUDGET  (1024 * 1024) /* bytes per writable event, for fairness */
-#define CHUNK_SIZE    (64 * 1024)
-#define CURL_BUF      (64 * 1024)
-#define TS_PACKET     188
+#define API_BODY_MAX      (64 * 1024)
+#define MAX_REDIRECTS     5
+#define WRITE_BUDGET      (1024 * 1024) /* bytes per writable event, for fairness */
+#define CHUNK_SIZE        (64 * 1024)
+#define SCRATCH_SIZE      (64 * 1024)       /* a worker's buffer for engine body reads */
+#define FRAME_READ        64                /* read to get past chunk framing */
+#define SPLICE_MIN_CHUNK  (16 * 1024)       /* smaller chunks are read, not spliced */
+#define PIPE_GROWN        (256 * 1024)      /* pipe of a stream that fills its first one */
+#define PIPE_SHRINK_RATE  (8 * 1024 * 1024) /* B/s: below it, back to the default pipe */
+#define PIPE_STALL_MS     100               /* a viewer blocked this long: buffer in the ring */
+#define COALESCE_MS       100               /* a steady stream is read about this often */
+#define COALESCE_CHECK_MS 250               /* bytes below the mark wait at most this long */
+#define COALESCE_MAX      (64 * 1024)       /* the largest receive low-water mark */
+#define TS_PACKET         188
 
 enum sstate {
 	S_CONTROL_WAIT,
@@ -71,17 +80,26 @@ struct stream {
 	bool api_too_big;
 	struct engine_answer ans;
 	bool have_session;
-	CURL *play;
+	struct upstream up; /* the playback transfer */
 	char play_url[2048];
-	char redirect[2048];
 	int redirects;
-	bool play_headers_done;
 	long play_status;
+	/* per-request streams: engine -> pipe -> viewer with splice(2) while
+	 * the viewer keeps up; the ring takes over while it does not */
+	int pipe[2];
+	size_t pipe_fill, pipe_cap;
+	bool small_chunks; /* chunked with small chunks: the copy path */
+	bool pipe_blocked; /* the viewer has not taken the pipe yet */
+	bool pipe_grown;
+	ev_timer stall_timer;
+	ev_timer coalesce_timer; /* the receive low-water mark, stuck bytes */
+	double rate_t0;
+	uint64_t rate_b0;
 	struct ring *ring;
 	bool paused;
 	bool started; /* first stream byte seen, 200 sent */
 	bool upstream_done;
-	CURLcode upstream_result;
+	bool upstream_ok;
 	uint64_t bytes_in, bytes_out;
 	double t_start, t_first;
 	struct stream_rec *rec;
@@ -90,7 +108,7 @@ struct stream {
 	 * recorded here and carried out by the transfer's done callback */
 	bool in_cb;
 	int pending_status; /* >0: stream_fail(pending_status, pending_reason) */
-	char pending_reason[200];
+	char pending_reason[300];
 	int pending_end; /* >=0: stream_finish(pending_end) */
 	/* HLS sessions */
 	bool hls;

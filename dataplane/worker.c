@@ -38,6 +38,22 @@ uint64_t dp_bytes_relayed(struct dp *dp)
 	return n;
 }
 
+uint64_t dp_upstream_reads(struct dp *dp)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < dp->nworkers; i++)
+		n += atomic_load(&dp->workers[i].upstream_reads);
+	return n;
+}
+
+uint64_t dp_upstream_zcopy(struct dp *dp)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < dp->nworkers; i++)
+		n += atomic_load(&dp->workers[i].upstream_zcopy);
+	return n;
+}
+
 double dp_now(void)
 {
 	struct timespec ts;
@@ -171,6 +187,9 @@ int worker_start(struct dp *dp, struct worker *w, int id)
 	rc = curl_ev_new(w->loop, &w->curl);
 	if (rc < 0)
 		return rc;
+	w->scratch = malloc(64 * 1024); /* SCRATCH_SIZE (stream_int.h) */
+	if (!w->scratch)
+		return -ENOMEM;
 	ev_io_init(&w->accept_w, conn_accept_cb, w->listen_fd, EV_READ);
 	w->accept_w.data = w;
 	ev_io_start(w->loop, &w->accept_w);

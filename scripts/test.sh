@@ -16,6 +16,10 @@ cmake -S . -B build -DCMAKE_C_COMPILER=gcc >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j2 --timeout 600)
 
+echo "== release build (gcc -O3: warnings only that optimisation level finds)"
+cmake -S . -B build-release -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release -j"$jobs" >/dev/null
+
 echo "== deploy checks (image, Kubernetes, Compose, systemd; offline)"
 bash scripts/check-deploy.sh build/bin
 

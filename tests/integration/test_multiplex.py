@@ -2,20 +2,13 @@
 across worker loops; slow viewers dropped without slowing the rest; the
 grace period; late joiners on packet boundaries; one end per session."""
 import json
-import re
 import socket
 import subprocess
 import threading
 import time
 
 import acexytest as t
-from acexytest import http_get, tscheck, wait_until
-
-
-def metric(port, name):
-    _, _, body = http_get(port, "/metrics")
-    m = re.search(r"^%s (\d+)$" % re.escape(name), body.decode(), re.M)
-    return int(m.group(1)) if m else None
+from acexytest import http_get, metric, tscheck, wait_until
 
 
 class MultiplexTest(t.TestCase):

@@ -5,6 +5,7 @@ is stopped by pid at the end. Programs are found in $ACEXY_BIN_DIR.
 """
 import http.client
 import json
+import re
 import os
 import shutil
 import signal
@@ -91,6 +92,13 @@ def tscheck(url, nbytes=None, seconds=None, timeout=90):
         return json.loads(r.stdout)
     except ValueError:
         raise AssertionError("tscheck printed no JSON: rc=%d out=%r err=%r" % (r.returncode, r.stdout, r.stderr))
+
+
+def metric(port, name):
+    """One counter or gauge from the dataplane's /metrics (None if absent)."""
+    _, _, body = http_get(port, "/metrics")
+    m = re.search(r"^%s (\d+)$" % re.escape(name), body.decode(), re.M)
+    return int(m.group(1)) if m else None
 
 
 def open_stream(port, query, headers="", path="/ace/getstream"):
