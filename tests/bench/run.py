@@ -155,6 +155,14 @@ class Bench:
         time.sleep(0.3)
         return p, port
 
+    def splice_relay(self, engine_port):
+        """The ceiling: tests/bench/splice_relay.c, a bare splice(2) relay."""
+        port = free_port()
+        p = self.start([os.path.join(self.bin, "acexy-splice-relay"), str(port), str(engine_port)],
+                       name="splice-relay")
+        time.sleep(0.3)
+        return p, port
+
     def nginx(self, engine_port, buffers):
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"  # scripts/deps.sh --bench
         if not os.path.exists(nginx):
@@ -183,9 +191,12 @@ http { access_log off; client_body_temp_path %s; proxy_temp_path %s;
         eng, ep = self.engine("--bitrate", "0")
         cp, dp, port, _ = self.acexy(ep)
         sp, sport = self.socat(ep)
+        rp, rport = self.splice_relay(ep)
         variants = {"direct": ("http://127.0.0.1:%d/ace/getstream?id=tp{}%%d&format=json" % ep, True, None),
                     "acexy": ("http://127.0.0.1:%d/ace/getstream?id=tp{}%%d" % port, False, dp.pid),
-                    "socat": ("http://127.0.0.1:%d/ace/getstream?id=tp{}%%d&format=json" % sport, True, sp.pid)}
+                    "socat": ("http://127.0.0.1:%d/ace/getstream?id=tp{}%%d&format=json" % sport, True, sp.pid),
+                    "splice_relay": ("http://127.0.0.1:%d/ace/getstream?id=tp{}%%d&format=json" % rport, True,
+                                     rp.pid)}
         ng = {}
         for b in ("default", "64k"):
             p, nport = self.nginx(ep, b)
@@ -201,7 +212,7 @@ http { access_log off; client_body_temp_path %s; proxy_temp_path %s;
                 if name.startswith("nginx"):  # the worker does the relaying
                     pids = [int(x) for x in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
                                                            text=True).stdout.split()] + [pid]
-                kids = name == "socat"
+                kids = name in ("socat", "splice_relay")  # one child per connection
                 c0 = sum(cpu_s(x, kids) for x in pids)
                 out = self.loadgen(url.format(r), "--seconds", str(secs), *(["--direct"] if direct else []))
                 if kids:
@@ -216,11 +227,14 @@ http { access_log off; client_body_temp_path %s; proxy_temp_path %s;
             fig[name] = dict(self.summary(res[name]), ratio_to_direct=statistics.median(res[name]) / base)
             if cpu_per_gib[name]:
                 fig[name]["cpu_s_per_gib"] = self.summary(cpu_per_gib[name])
+        if "cpu_s_per_gib" in fig["splice_relay"]:
+            fig["acexy"]["ratio_to_splice_relay"] = (statistics.median(res["acexy"]) /
+                                                     statistics.median(res["splice_relay"]))
         if "nginx_64k" in fig and "cpu_s_per_gib" in fig["nginx_64k"]:
             fig["acexy"]["cpu_per_gib_ratio_to_nginx_64k"] = (
                 fig["acexy"]["cpu_s_per_gib"]["median"] / fig["nginx_64k"]["cpu_s_per_gib"]["median"])
         self.record("throughput", fig)
-        for p in [dp, cp, sp, eng] + list(ng.values()):
+        for p in [dp, cp, sp, rp, eng] + list(ng.values()):
             self.stop(p)
 
     def fig_ttfb(self):
