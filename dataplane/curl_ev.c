@@ -151,8 +151,9 @@ int curl_ev_new(struct ev_loop *loop, struct curl_ev **ret)
 	curl_multi_setopt(ce->multi, CURLMOPT_SOCKETDATA, ce);
 	curl_multi_setopt(ce->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(ce->multi, CURLMOPT_TIMERDATA, ce);
-	/* engines are few; keep idle connections to each for quick reuse */
-	curl_multi_setopt(ce->multi, CURLMOPT_MAXCONNECTS, 64L);
+	/* HLS playlist and segment requests reuse connections to their engine;
+	 * stream API calls and stop commands do not keep theirs */
+	curl_multi_setopt(ce->multi, CURLMOPT_MAXCONNECTS, 16L);
 	*ret = ce;
 	return 0;
 }
@@ -264,6 +265,7 @@ static void stop_cmd_send(struct stop_cmd *sc)
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 3000L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
+	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L); /* once per stream: nothing to reuse */
 	if (curl_ev_add(sc->ce, e, stop_cmd_done, sc) < 0) {
 		curl_easy_cleanup(e);
 		free(sc);

@@ -3,6 +3,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acexy/hex.h"
+
 #define CHUNK_LINE_MAX 4096  /* a chunk-size line with its extensions */
 #define TRAILER_MAX    16384 /* all trailer lines */
 
@@ -170,24 +172,13 @@ void http_body_init(struct http_body *b, const struct http_head *h)
 		b->done = true; /* no body at all */
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One framing byte of a chunked body (never a data byte). */
 static int chunk_framing(struct http_body *b, char c, const char **err)
 {
 	switch (b->st) {
 	case CH_SIZE_START:
 	case CH_SIZE: {
-		int v = hexval(c);
+		int v = acexy_hexval(c);
 		if (v >= 0) {
 			if (b->left >> 56) {
 				*err = "chunk size too large";

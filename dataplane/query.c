@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acexy/hex.h"
+
 struct param {
 	const char *raw; /* "name=value" as sent, inside text */
 	size_t raw_len;
@@ -26,17 +28,6 @@ struct viewer_query {
 static const char *const content_params[] = {"id", "content_id", "infohash", "url", "magnet"};
 #define N_CONTENT_PARAMS (sizeof(content_params) / sizeof(content_params[0]))
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int query_decode(const char *in, size_t len, char *out, size_t cap)
 {
 	if (cap == 0)
@@ -49,8 +40,8 @@ int query_decode(const char *in, size_t len, char *out, size_t cap)
 		} else if (c == '%') {
 			if (len - i < 3)
 				return -EINVAL;
-			int h = hexval((unsigned char)in[i + 1]);
-			int l = hexval((unsigned char)in[i + 2]);
+			int h = acexy_hexval((unsigned char)in[i + 1]);
+			int l = acexy_hexval((unsigned char)in[i + 2]);
 			if (h < 0 || l < 0)
 				return -EINVAL;
 			c = h * 16 + l;
@@ -70,7 +61,7 @@ bool query_is_infohash(const char *s)
 {
 	size_t i = 0;
 	for (; s[i]; i++)
-		if (i >= 40 || hexval((unsigned char)s[i]) < 0)
+		if (i >= 40 || acexy_hexval((unsigned char)s[i]) < 0)
 			return false;
 	return i == 40;
 }

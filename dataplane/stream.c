@@ -1045,6 +1045,9 @@ static void start_engine_api(struct stream *s)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* the playback request connects anew (it is ours, not curl's): an idle
+	 * kept-alive connection would only wait in the cache, one per stream */
+	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	s->state = S_ENGINE_API;
 	if (curl_ev_add(s->w->curl, e, api_done, s) < 0) {
 		curl_easy_cleanup(e);

@@ -227,6 +227,9 @@ int upstream_open(struct upstream *u, struct ev_loop *loop, struct curl_ev *ce, 
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* through an HTTP proxy (http_proxy in the environment) the request is
+	 * ours, so it needs a CONNECT tunnel, not a proxy-form request */
+	curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, 1L);
 	if (curl_ev_add_connect(ce, e, on_connected, u) < 0) {
 		curl_easy_cleanup(e);
 		snprintf(err, errlen, "cannot start the playback request");
@@ -286,6 +289,15 @@ void upstream_set_lowat(struct upstream *u, int bytes)
 {
 	if (bytes < 1)
 		bytes = 1;
+	if (u->fd >= 0 && bytes > 1) {
+		/* a mark above half the receive buffer would also clamp the TCP
+		 * window for good (tcp_set_rcvlowat): stay below it */
+		int rcvbuf = 0;
+		socklen_t sl = sizeof(rcvbuf);
+		if (getsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &sl) == 0 && rcvbuf > 1 &&
+		    bytes > rcvbuf / 2)
+			bytes = rcvbuf / 2;
+	}
 	if (bytes == u->lowat)
 		return;
 	u->lowat = bytes;

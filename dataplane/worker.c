@@ -188,8 +188,11 @@ int worker_start(struct dp *dp, struct worker *w, int id)
 	if (rc < 0)
 		return rc;
 	w->scratch = malloc(64 * 1024); /* SCRATCH_SIZE (stream_int.h) */
-	if (!w->scratch)
+	if (!w->scratch) {
+		curl_ev_free(w->curl);
+		w->curl = NULL;
 		return -ENOMEM;
+	}
 	ev_io_init(&w->accept_w, conn_accept_cb, w->listen_fd, EV_READ);
 	w->accept_w.data = w;
 	ev_io_start(w->loop, &w->accept_w);
