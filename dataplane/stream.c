@@ -856,6 +856,9 @@ static void pump(struct stream *s)
 			break;
 		}
 		atomic_fetch_add_explicit(&s->w->upstream_reads, 1, memory_order_relaxed);
+		if (upstream_drained(&s->up))
+			break; /* the next batch wakes us (multiplex: not one relay
+			        * to every viewer per trickle that came meanwhile) */
 		budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
 		if (budget == 0)
 			upstream_kick(&s->up); /* more may wait: next loop turn */

@@ -280,6 +280,11 @@ void upstream_kick(struct upstream *u)
 		ev_feed_event(u->loop, &u->io, EV_READ);
 }
 
+bool upstream_drained(const struct upstream *u)
+{
+	return u->drained && !u->tls;
+}
+
 bool upstream_can_splice(const struct upstream *u)
 {
 	return !u->tls;
@@ -331,6 +336,7 @@ ssize_t upstream_read(struct upstream *u, char *buf, size_t max)
 		if (u->body.done)
 			return UPSTREAM_EOF;
 		size_t n;
+		u->drained = false;
 		if (u->buf) { /* bytes that came with the head */
 			n = u->buf_len - u->buf_off < max ? u->buf_len - u->buf_off : max;
 			memcpy(buf, u->buf + u->buf_off, n);
@@ -363,6 +369,7 @@ ssize_t upstream_read(struct upstream *u, char *buf, size_t max)
 				               ? 0
 				               : io_error(u);
 			n = (size_t)r;
+			u->drained = n < max;
 		}
 		size_t data = 0;
 		const char *err = NULL;
@@ -392,6 +399,8 @@ ssize_t upstream_splice(struct upstream *u, int pipe_w, size_t max)
 	ssize_t r = splice(u->fd, NULL, pipe_w, NULL, n, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	if (r > 0) {
 		http_body_raw_consumed(&u->body, (uint64_t)r);
+		/* a short splice may mean a full pipe, not an empty socket */
+		u->drained = false;
 		return r;
 	}
 	if (r == 0)

@@ -60,6 +60,7 @@ struct upstream {
 	size_t buf_len, buf_off;
 	struct http_body body;
 	bool eof;
+	bool drained; /* the last socket read got less than it asked for */
 	int lowat;
 	char error[160];
 };
@@ -85,6 +86,10 @@ ssize_t upstream_splice(struct upstream *u, int pipe_w, size_t max);
 /* Calls the readable callback on the next loop turn even if the socket
  * says nothing (bytes may wait inside TLS, or a read budget ran out). */
 void upstream_kick(struct upstream *u);
+/* The last read took less than it asked for: the socket is (most likely)
+ * empty, another read now would only say so. Never for https, where bytes
+ * may wait inside TLS. */
+bool upstream_drained(const struct upstream *u);
 /* Whether upstream_splice can move bytes (plain HTTP). */
 bool upstream_can_splice(const struct upstream *u);
 /* Wake the readable callback only once this many bytes are waiting (or the

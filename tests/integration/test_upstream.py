@@ -2,7 +2,9 @@
 framing an engine may use, bytes moved without a copy while the viewer keeps
 up, the ring taking over for a stalled viewer, and paced streams read in
 coalesced batches. Real daemons, the fake engine, every byte checked."""
+import json
 import socket
+import subprocess
 import threading
 import time
 
@@ -128,6 +130,24 @@ class UpstreamTest(t.TestCase):
         per_s = (r1 - r0) / (t1 - t0)
         self.assertLess(per_s, 25, "engine reads per second: %.1f" % per_s)
         self.assertGreater(per_s, 2)
+
+    def test_shared_stream_is_read_in_batches_with_many_viewers(self):
+        # multiplex: one engine read is written to every viewer; what came in
+        # meanwhile waits for the next batch instead of costing another
+        # round of writes to all of them
+        st = self.stack(["--bitrate", "4000000"], env={"ACEXY_MULTIPLEX": "true", "ACEXY_MAX_VIEWERS": "5000"})
+        lg = subprocess.Popen([t.binpath("acexy-loadgen"), "--url", st.url("id=shared"), "--conns", "1500",
+                               "--seconds", "7", "--ramp-ms", "100", "--ramp-batch", "300"],
+                              stdout=subprocess.PIPE, text=True)
+        time.sleep(3.0)
+        r0, t0 = metric(st.port, "acexy_upstream_reads_total"), time.monotonic()
+        time.sleep(2.5)
+        r1, t1 = metric(st.port, "acexy_upstream_reads_total"), time.monotonic()
+        out = json.loads(lg.communicate(timeout=60)[0])
+        self.assertEqual(out["ok"], 1500, out)
+        self.assertEqual(out["ts_errors"], 0, out)
+        per_s = (r1 - r0) / (t1 - t0)
+        self.assertLess(per_s, 25, "engine reads per second: %.1f" % per_s)
 
 
 if __name__ == "__main__":
