@@ -41,13 +41,10 @@ class EventsTest(t.TestCase):
         return self.st
 
     def ostate(self):
-        return http_json(self.oport, "/__fake/state")[1]
+        return t.orch_state(self.oport)
 
     def script(self, **kw):
-        c = __import__("http.client").client.HTTPConnection("127.0.0.1", self.oport, timeout=5)
-        c.request("POST", "/__fake/script", body=json.dumps(kw), headers={"Content-Type": "application/json"})
-        c.getresponse().read()
-        c.close()
+        t.orch_script(self.oport, **kw)
 
     def events(self, kind=None):
         ev = self.ostate()["events"]

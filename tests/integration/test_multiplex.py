@@ -19,12 +19,6 @@ class MultiplexTest(t.TestCase):
         st.start()
         return st
 
-    def sessions(self, st):
-        return st.engine_state()["sessions"]
-
-    def stops(self, st):
-        return st.engine_state()["stops"]
-
 
     def test_20_viewers_one_engine_session_across_loops(self):
         st = self.stack(workers=2)
@@ -39,7 +33,7 @@ class MultiplexTest(t.TestCase):
             self.assertEqual(r["status"], 200, r)
             self.assertGreaterEqual(r["bytes"], 400000)
             self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, r)
-        self.assertEqual(len(self.sessions(st)), 1)  # one engine session for all
+        self.assertEqual(len(st.sessions()), 1)  # one engine session for all
         # with two loops, some viewers were accepted by the loop that does not
         # own the session and were handed over
         self.assertGreater(metric(st.port, "acexy_viewer_handoffs_total"), 0)
@@ -71,7 +65,7 @@ class MultiplexTest(t.TestCase):
         self.assertGreater(r["bytes"], 3000000)
         wait_until(lambda: metric(st.port, "acexy_viewers_dropped_total") >= 1, 4, what="slow viewer dropped")
         self.assertIn("viewer_dropped", st.dp.log())
-        self.assertEqual(len(self.sessions(st)), 1)
+        self.assertEqual(len(st.sessions()), 1)
         slow.close()
 
     def test_grace_reuses_session_then_a_new_one(self):
@@ -82,14 +76,14 @@ class MultiplexTest(t.TestCase):
         r = tscheck(st.url("id=grace"), nbytes=200000)  # probe-close-reopen
         self.assertEqual(r["status"], 200)
         self.assertEqual(r["sync_errors"] + r["cc_errors"], 0)
-        self.assertEqual(len(self.sessions(st)), 1)
-        self.assertEqual(self.stops(st), [])
+        self.assertEqual(len(st.sessions()), 1)
+        self.assertEqual(st.stops(), [])
         # after the grace: engine stop once, stream ended once
-        wait_until(lambda: len(self.stops(st)) == 1, 4, what="engine stop after the grace")
+        wait_until(lambda: len(st.stops()) == 1, 4, what="engine stop after the grace")
         wait_until(lambda: st.dp.log().count("event=stream_ended") == 1, 2, what="one stream_ended")
         r = tscheck(st.url("id=grace"), nbytes=200000)
         self.assertEqual(r["status"], 200)
-        self.assertEqual(len(self.sessions(st)), 2)
+        self.assertEqual(len(st.sessions()), 2)
 
     def test_late_joiner_starts_on_a_packet_boundary(self):
         st = self.stack(env={"ACEXY_MULTIPLEX_JOIN_BEHIND": "100000"}, workers=1)
@@ -104,10 +98,10 @@ class MultiplexTest(t.TestCase):
         st = self.stack(workers=2)
         a = self.hold_stream(st.port, "same")
         c = self.hold_stream(st.port, "same")
-        self.assertEqual(len(self.sessions(st)), 1)
+        self.assertEqual(len(st.sessions()), 1)
         # a parameter that changes the bytes: its own engine session
         b = self.hold_stream(st.port, "same&transcode_audio=1")
-        self.assertEqual(len(self.sessions(st)), 2)
+        self.assertEqual(len(st.sessions()), 2)
         api = [r["path"] for r in st.engine_state()["requests"] if "format=json" in r["path"]]
         self.assertEqual(len(api), 2)
         self.assertIn("transcode_audio=1", api[-1])

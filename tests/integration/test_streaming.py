@@ -40,12 +40,6 @@ class StreamingTest(t.TestCase):
         st.start()
         return st
 
-    def sessions(self, st):
-        return st.engine_state()["sessions"]
-
-    def stops(self, st):
-        return st.engine_state()["stops"]
-
     def test_stream_20mb_valid_and_stopped(self):
         st = self.stack(engine_args=["--bitrate", "0"])
         r = tscheck(st.url("id=abc123"), nbytes=20 * 1000 * 1000)
@@ -54,8 +48,8 @@ class StreamingTest(t.TestCase):
         self.assertEqual(r["sync_errors"], 0, r)
         self.assertEqual(r["cc_errors"], 0, r)
         # the viewer left: the engine session is stopped within a second
-        wait_until(lambda: len(self.stops(st)) >= 1, 1.5, what="engine stop command")
-        sess = self.sessions(st)
+        wait_until(lambda: len(st.stops()) >= 1, 1.5, what="engine stop command")
+        sess = st.sessions()
         self.assertEqual(len(sess), 1)
         self.assertTrue(sess[0]["pid"])
 
@@ -88,7 +82,7 @@ class StreamingTest(t.TestCase):
         big = b"GET /ace/getstream?id=a HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n"
         code, _, _ = raw_request(st.port, big)
         self.assertEqual(code, 431)
-        self.assertEqual(self.sessions(st), [])
+        self.assertEqual(st.sessions(), [])
         reqs = [r for r in st.engine_state()["requests"] if "/ace/" in r["path"]]
         self.assertEqual(reqs, [])
 
@@ -107,7 +101,7 @@ class StreamingTest(t.TestCase):
         code, hdrs, body = http_get(st.port, "/ace/getstream?id=a", method="HEAD")
         self.assertEqual(code, 200)
         self.assertEqual(hdrs["content-type"], "video/mp2t")
-        self.assertEqual(self.sessions(st), [])
+        self.assertEqual(st.sessions(), [])
 
     def test_params_forwarded_and_pid_fresh(self):
         st = self.stack()
@@ -131,7 +125,7 @@ class StreamingTest(t.TestCase):
         time.sleep(0.3)
         t0 = time.monotonic()
         s.close()
-        wait_until(lambda: len(self.stops(st)) >= 1, 1.0, what="stop within 1 s")
+        wait_until(lambda: len(st.stops()) >= 1, 1.0, what="stop within 1 s")
         self.assertLess(time.monotonic() - t0, 1.0)
 
     def test_50_concurrent_distinct(self):
@@ -149,7 +143,7 @@ class StreamingTest(t.TestCase):
         for r in results:
             self.assertEqual(r["status"], 200, r)
             self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, r)
-        wait_until(lambda: len(self.stops(st)) >= 50, 5, what="50 stops")
+        wait_until(lambda: len(st.stops()) >= 50, 5, what="50 stops")
 
     def test_engine_failures_give_status_in_time(self):
         st = self.stack(env={"ACEXY_NO_RESPONSE_TIMEOUT": "1s", "ACEXY_FIRST_BYTE_TIMEOUT": "1s"})
@@ -169,8 +163,8 @@ class StreamingTest(t.TestCase):
             self.assertIn(word, body.decode(), content)
             self.assertLess(took, bound, content)
         # every engine session that was started got its stop command
-        started = [s for s in self.sessions(st) if s["content"] in ("nonts", "slowfb-3000")]
-        wait_until(lambda: len(self.stops(st)) >= len(started), 3, what="stop commands")
+        started = [s for s in st.sessions() if s["content"] in ("nonts", "slowfb-3000")]
+        wait_until(lambda: len(st.stops()) >= len(started), 3, what="stop commands")
 
     def test_engine_unreachable_502(self):
         st = t.Stack(self, start_engine=False)
@@ -191,7 +185,7 @@ class StreamingTest(t.TestCase):
         self.assertEqual(r["status"], 200)
         self.assertLessEqual(r["bytes"], 1880000)
         self.assertEqual(r["sync_errors"] + r["cc_errors"], 0)
-        wait_until(lambda: len(self.stops(st)) == 1, 2, what="stop after upstream error")
+        wait_until(lambda: len(st.stops()) == 1, 2, what="stop after upstream error")
         wait_until(lambda: "reason=upstream_error" in st.dp.log(), 2, what="end reason logged")
 
     def test_empty_timeout(self):
@@ -202,7 +196,7 @@ class StreamingTest(t.TestCase):
         self.assertEqual(r["bytes"], 188000)
         self.assertLess(took, 3)
         wait_until(lambda: "reason=empty_timeout" in st.dp.log(), 2, what="empty_timeout")
-        wait_until(lambda: len(self.stops(st)) == 1, 2, what="stop command")
+        wait_until(lambda: len(st.stops()) == 1, 2, what="stop command")
 
     def test_stop_from_acexyctl(self):
         st = self.stack()
@@ -217,7 +211,7 @@ class StreamingTest(t.TestCase):
                            capture_output=True, text=True, timeout=10)
         self.assertEqual(r.returncode, 0, r.stderr)
         wait_until(lambda: "reason=stopped" in st.dp.log(), 3, what="stream stopped")
-        wait_until(lambda: len(self.stops(st)) == 1, 2, what="engine stop")
+        wait_until(lambda: len(st.stops()) == 1, 2, what="engine stop")
         s.close()
 
     def test_slow_viewer_does_not_slow_fast_one(self):

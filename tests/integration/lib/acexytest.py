@@ -109,6 +109,19 @@ def open_stream(port, query, headers="", path="/ace/getstream"):
     return s, s.recv(4096)
 
 
+def orch_state(port):
+    """The fake orchestrator's state (engines, events, requests)."""
+    return http_json(port, "/__fake/state")[1]
+
+
+def orch_script(port, **kw):
+    """Scripts the fake orchestrator's next answers (POST /__fake/script)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request("POST", "/__fake/script", body=json.dumps(kw), headers={"Content-Type": "application/json"})
+    c.getresponse().read()
+    c.close()
+
+
 FAKE_ORCH = os.path.join(SOURCE_DIR, "tests", "fixtures", "fake_orchestrator.py")
 
 
@@ -305,6 +318,14 @@ class Stack:
 
     def engine_state(self):
         return http_json(self.engine_port, "/__fake/state")[1]
+
+    def sessions(self):
+        """The fake engine's playback sessions."""
+        return self.engine_state()["sessions"]
+
+    def stops(self):
+        """The stop commands the fake engine received."""
+        return self.engine_state()["stops"]
 
     def url(self, query):
         return "http://127.0.0.1:%d/ace/getstream?%s" % (self.port, query)
