@@ -876,7 +876,6 @@ static void up_readable(void *ud)
 static void up_head(void *ud, const struct http_head *h)
 {
 	struct stream *s = ud;
-	s->play_status = h->status;
 	if (h->status >= 300 && h->status < 400 && (h->location[0] || h->location_too_long)) {
 		/* followed at once: an engine may trickle the 302 body for seconds */
 		upstream_close(&s->up);
@@ -942,7 +941,6 @@ static void start_playback(struct stream *s, const char *url)
 {
 	char err[200];
 	snprintf(s->play_url, sizeof(s->play_url), "%s", url);
-	s->play_status = 0;
 	if (upstream_open(&s->up, s->w->loop, s->w->curl, s->play_url,
 	                  (long)cfg_ms(s, ACEXY_S_NO_RESPONSE_TIMEOUT), &up_ops, s, err,
 	                  sizeof(err)) < 0)

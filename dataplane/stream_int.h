@@ -83,7 +83,6 @@ struct stream {
 	struct upstream up; /* the playback transfer */
 	char play_url[2048];
 	int redirects;
-	long play_status;
 	/* per-request streams: engine -> pipe -> viewer with splice(2) while
 	 * the viewer keeps up; the ring takes over while it does not */
 	int pipe[2];
