@@ -60,6 +60,7 @@ struct worker_cmd {
 	struct conn_handoff *handoff;
 };
 #define WORKER_CMDQ_MAX 256
+#define SCRATCH_SIZE    (64 * 1024) /* a worker's buffer for engine body reads */
 
 struct worker {
 	struct dp *dp;

@@ -20,7 +20,6 @@
 #define MAX_REDIRECTS     5
 #define WRITE_BUDGET      (1024 * 1024) /* bytes per writable event, for fairness */
 #define CHUNK_SIZE        (64 * 1024)
-#define SCRATCH_SIZE      (64 * 1024)       /* a worker's buffer for engine body reads */
 #define FRAME_READ        64                /* read to get past chunk framing */
 #define SPLICE_MIN_CHUNK  (16 * 1024)       /* smaller chunks are read, not spliced */
 #define PIPE_GROWN        (256 * 1024)      /* pipe of a stream that fills its first one */

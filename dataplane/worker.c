@@ -187,7 +187,7 @@ int worker_start(struct dp *dp, struct worker *w, int id)
 	rc = curl_ev_new(w->loop, &w->curl);
 	if (rc < 0)
 		return rc;
-	w->scratch = malloc(64 * 1024); /* SCRATCH_SIZE (stream_int.h) */
+	w->scratch = malloc(SCRATCH_SIZE);
 	if (!w->scratch) {
 		curl_ev_free(w->curl);
 		w->curl = NULL;
