@@ -297,9 +297,13 @@ void cp_metrics_text(struct cp *cp, char **ret, size_t *ret_len)
 		        "# TYPE acexy_cp_spool_bytes gauge\nacexy_cp_spool_bytes %" PRIu64 "\n"
 		        "# HELP acexy_cp_spool_errors_total Spool writes that failed.\n"
 		        "# TYPE acexy_cp_spool_errors_total counter\nacexy_cp_spool_errors_total "
+		        "%" PRIu64 "\n"
+		        "# HELP acexy_cp_events_not_spooled Pending events kept in memory only "
+		        "(their spool write failed; retried every second).\n"
+		        "# TYPE acexy_cp_events_not_spooled gauge\nacexy_cp_events_not_spooled "
 		        "%" PRIu64 "\n",
 		        ec.delivered, ec.skipped_unknown, ec.rejected, ec.dropped, ec.pending,
-		        ec.retries, ec.spool_bytes, ec.spool_errors);
+		        ec.retries, ec.spool_bytes, ec.spool_errors, ec.in_memory);
 	}
 	fclose(f);
 	*ret = buf;

@@ -46,6 +46,8 @@ struct events {
 	enum orch_state last_state;
 	uint64_t delivered, skipped_unknown, dropped, rejected, retries, spool_errors;
 	uint64_t loaded, bad_records;
+	uint64_t in_memory; /* queued items not in the spool (its writes failed) */
+	double respool_at;  /* next try to spool them */
 	bool stopping;
 };
 
@@ -121,6 +123,8 @@ static void item_unlink(struct events *ev, struct item *it)
 static void finish(struct events *ev, struct item *it, const char *outcome)
 {
 	item_unlink(ev, it);
+	if (!it->durable)
+		ev->in_memory--;
 	if (it->durable && ev->spool) {
 		int rc = spool_done(ev->spool, it->seq);
 		if (rc < 0) {
@@ -281,12 +285,45 @@ static void send_item(struct events *ev, struct item *it)
 	ev->inflight++;
 }
 
+#define RESPOOL_S 1.0
+
+/* Items whose spool write failed (a full disk) are written once the disk
+ * takes them again, in queue order, so a restart still finds them all; a
+ * spool left without a done mark is rewritten from memory. */
+static void respool(struct events *ev, double now)
+{
+	int rc = spool_sync(ev->spool);
+	uint64_t n = 0;
+	for (struct item *it = ev->head; it && rc == 0 && ev->in_memory; it = it->next) {
+		if (it->durable)
+			continue;
+		json_t *j = item_json(it);
+		rc = j ? spool_add(ev->spool, it->seq, j) : -ENOMEM;
+		json_decref(j);
+		if (rc == 0) {
+			it->durable = true;
+			ev->in_memory--;
+			n++;
+		}
+	}
+	if (rc < 0) {
+		ev->respool_at = now + RESPOOL_S;
+		ALOG(ALOG_DEBUG, "spool_retry_failed", ALOG_S("path", spool_path(ev->spool)),
+		     ALOG_S("error", strerror(-rc)), ALOG_U("in_memory", ev->in_memory));
+	}
+	if (n)
+		ALOG(ALOG_INFO, "spool_caught_up", ALOG_S("path", spool_path(ev->spool)),
+		     ALOG_U("spooled", n), ALOG_U("in_memory", ev->in_memory));
+}
+
 static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)loop;
 	(void)revents;
 	struct events *ev = t->data;
 	double now = cp_now();
+	if (ev->spool && now >= ev->respool_at && (ev->in_memory || spool_stale(ev->spool)))
+		respool(ev, now);
 	enum orch_state st = orch_get_state(ev->cp->orch);
 	if (st == ORCH_HEALTHY && ev->last_state != ORCH_HEALTHY)
 		for (struct item *it = ev->head; it; it = it->next)
@@ -324,6 +361,8 @@ static bool enqueue(struct events *ev, struct item *it)
 		ev->spool_errors++;
 		ALOG(ALOG_ERROR, "spool_write_failed", ALOG_S("path", spool_path(ev->spool)),
 		     ALOG_S("error", strerror(-rc)), ALOG_S("stream_id", it->stream_id));
+		ev->in_memory++;
+		ev->respool_at = cp_now() + RESPOOL_S;
 	}
 	it->durable = rc == 0;
 	*ev->tail = it;
@@ -457,9 +496,10 @@ void events_stop(struct events *ev)
 		json_decref(it->body);
 		free(it);
 	}
-	/* every pending event is already in the spool (fdatasync'd at queueing) */
+	/* the pending events are in the spool (fdatasync'd at queueing), but
+	 * for those whose writes failed all along (a disk still full) */
 	ALOG(n ? ALOG_WARN : ALOG_INFO, "events_pending_at_exit", ALOG_U("pending", n),
-	     ALOG_S("spool", spool_path(ev->spool)));
+	     ALOG_U("not_spooled", ev->in_memory), ALOG_S("spool", spool_path(ev->spool)));
 	spool_close(ev->spool);
 	free(ev);
 }
@@ -478,18 +518,19 @@ void events_counters(const struct events *ev, struct events_counters *c)
 	c->retries = ev->retries;
 	c->spool_errors = ev->spool_errors;
 	c->spool_bytes = spool_bytes(ev->spool);
+	c->in_memory = ev->in_memory;
 }
 
 json_t *events_status_json(const struct events *ev)
 {
 	struct events_counters c;
 	events_counters(ev, &c);
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "pending",
-	                 (json_int_t)c.pending, "delivered", (json_int_t)c.delivered,
-	                 "skipped_unknown", (json_int_t)c.skipped_unknown, "dropped",
-	                 (json_int_t)c.dropped, "rejected", (json_int_t)c.rejected, "retries",
-	                 (json_int_t)c.retries, "spool_errors", (json_int_t)c.spool_errors,
-	                 "spool_bytes", (json_int_t)c.spool_bytes, "spool_bad_records",
-	                 (json_int_t)(ev ? ev->bad_records : 0), "spool",
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "pending",
+	                 (json_int_t)c.pending, "not_spooled", (json_int_t)c.in_memory, "delivered",
+	                 (json_int_t)c.delivered, "skipped_unknown", (json_int_t)c.skipped_unknown,
+	                 "dropped", (json_int_t)c.dropped, "rejected", (json_int_t)c.rejected,
+	                 "retries", (json_int_t)c.retries, "spool_errors",
+	                 (json_int_t)c.spool_errors, "spool_bytes", (json_int_t)c.spool_bytes,
+	                 "spool_bad_records", (json_int_t)(ev ? ev->bad_records : 0), "spool",
 	                 ev ? spool_path(ev->spool) : "");
 }

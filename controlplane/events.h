@@ -11,7 +11,9 @@
  *   someone else's. Such a skip is counted and logged.
  * - Every event is in the spool (ACEXY_STATE_DIR/events.spool) until it is
  *   delivered, skipped or rejected; failures retry with back-off, at once
- *   when the orchestrator turns healthy again.
+ *   when the orchestrator turns healthy again. An event whose spool write
+ *   failed (a full disk) is kept in memory and spooled, in order, once the
+ *   disk takes it again.
  * - Fallback-engine streams are never reported. */
 #ifndef ACEXY_CP_EVENTS_H
 #define ACEXY_CP_EVENTS_H
@@ -42,6 +44,7 @@ json_t *events_status_json(const struct events *e);
 struct events_counters {
 	uint64_t pending, delivered, skipped_unknown, dropped, rejected, retries, spool_errors;
 	uint64_t spool_bytes;
+	uint64_t in_memory; /* pending but not in the spool (its disk was full) */
 };
 void events_counters(const struct events *e, struct events_counters *c);
 

@@ -146,6 +146,7 @@ struct spool {
 	uint64_t max;
 	uint64_t file_bytes, live_bytes;
 	struct live *head, **tail;
+	bool stale; /* the file lacks a done mark or has a torn tail: compact */
 };
 
 static int write_all(int fd, const char *p, size_t n)
@@ -197,17 +198,32 @@ static int compact(struct spool *s)
 		close(s->fd);
 	s->fd = nfd;
 	s->file_bytes = bytes;
+	s->stale = false;
 	return 0;
 }
 
+/* Appends one line. A failed append (a full disk mid-record) leaves no part
+ * of it behind: the file goes back to its last good length, or, when even
+ * that fails, is rewritten from memory before the next append. */
 static int append(struct spool *s, const char *line, size_t len)
 {
+	if (s->stale) {
+		int rc = compact(s);
+		if (rc < 0)
+			return rc;
+	}
 	int rc = write_all(s->fd, line, len);
 	if (rc == 0 && fdatasync(s->fd) < 0)
 		rc = -errno;
-	if (rc == 0)
+	if (rc == 0) {
 		s->file_bytes += len;
-	return rc;
+		return 0;
+	}
+	if (ftruncate(s->fd, (off_t)s->file_bytes) < 0)
+		s->stale = true;
+	/* the file cannot grow (RLIMIT_FSIZE): a full disk to the caller, not
+	 * the -EFBIG of the ACEXY_SPOOL_MAX cap */
+	return rc == -EFBIG ? -ENOSPC : rc;
 }
 
 static void load_add(void *ud, uint64_t seq, json_t *event)
@@ -252,6 +268,13 @@ static void load_done(void *ud, uint64_t seq)
 		free(l->line);
 		free(l);
 	}
+}
+
+static int pending_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct spool_pending *)a)->seq;
+	uint64_t y = ((const struct spool_pending *)b)->seq;
+	return x < y ? -1 : x > y;
 }
 
 int spool_open(const char *dir, uint64_t max_bytes, struct spool **ret,
@@ -324,6 +347,8 @@ int spool_open(const char *dir, uint64_t max_bytes, struct spool **ret,
 	size_t n = 0;
 	for (struct live *l = s->head; l; l = l->next)
 		n++;
+	/* records spooled late (kept in memory while the disk was full) follow
+	 * later ones in the file: hand them back in the order they were made */
 	if (n) {
 		*pending = calloc(n, sizeof(**pending));
 		size_t i = 0;
@@ -333,6 +358,8 @@ int spool_open(const char *dir, uint64_t max_bytes, struct spool **ret,
 			l->event = NULL;
 		}
 		*npending = *pending ? n : 0;
+		if (*pending)
+			qsort(*pending, n, sizeof(**pending), pending_cmp);
 	}
 	for (struct live *l = s->head; l; l = l->next) {
 		json_decref(l->event);
@@ -399,16 +426,31 @@ int spool_done(struct spool *s, uint64_t seq)
 		return 0;
 	free(l->line);
 	free(l);
-	/* mostly garbage, or no room for the mark: rewrite with the live ones */
-	if (s->file_bytes > 2 * s->live_bytes + GARBAGE_SLACK || s->file_bytes + 64 > s->max)
-		return compact(s);
+	int rc;
 	size_t len;
-	char *line = spool_format_done(seq, &len);
-	if (!line)
-		return compact(s);
-	int rc = append(s, line, len);
+	char *line = NULL;
+	/* mostly garbage, or no room for the mark: rewrite with the live ones */
+	if (s->file_bytes > 2 * s->live_bytes + GARBAGE_SLACK || s->file_bytes + 64 > s->max ||
+	    !(line = spool_format_done(seq, &len)))
+		rc = compact(s);
+	else
+		rc = append(s, line, len);
 	free(line);
+	if (rc < 0)
+		s->stale = true; /* the mark is missing: the next write compacts */
 	return rc;
+}
+
+int spool_sync(struct spool *s)
+{
+	if (!s || !s->stale)
+		return 0;
+	return compact(s);
+}
+
+bool spool_stale(const struct spool *s)
+{
+	return s && s->stale;
 }
 
 uint64_t spool_bytes(const struct spool *s)

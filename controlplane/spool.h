@@ -37,7 +37,7 @@ char *spool_format_done(uint64_t seq, size_t *ret_len);
 uint64_t spool_hash(const char *p, size_t n);
 
 struct spool;
-struct spool_pending { /* what spool_open found still pending, in order */
+struct spool_pending { /* what spool_open found still pending, by seq */
 	uint64_t seq;
 	json_t *event; /* owned by the caller after spool_open */
 };
@@ -48,9 +48,15 @@ int spool_open(const char *dir, uint64_t max_bytes, struct spool **ret,
                char *err, size_t errcap);
 void spool_close(struct spool *s);
 /* Appends a record (fdatasync'd). -EFBIG when the cap would be exceeded
- * even after compaction; other -errno on I/O errors. */
+ * even after compaction; other -errno on I/O errors (-ENOSPC: the disk is
+ * full), after which the file is back at its last good record. */
 int spool_add(struct spool *s, uint64_t seq, const json_t *event);
+/* Marks a record done. When the mark cannot be written the file is
+ * stale (spool_stale) and is rewritten by the next write or spool_sync. */
 int spool_done(struct spool *s, uint64_t seq);
+/* Rewrites a stale file from memory; 0 when there was nothing to do. */
+int spool_sync(struct spool *s);
+bool spool_stale(const struct spool *s);
 uint64_t spool_bytes(const struct spool *s);
 const char *spool_path(const struct spool *s);
 

@@ -138,6 +138,61 @@ class FaultsTest(t.TestCase):
         wait_until(lambda: st.cp.log().count("debug_log_unwritable") == 1, 3, what="one unwritable line")
         self.assertTrue(st.cp.alive() and st.dp.alive())
 
+    def test_spool_keeps_every_event_through_a_full_disk(self):
+        """Issue 22 item 6: a write cut short by a full disk leaves no torn
+        record for the next one to be glued to; events kept in memory are
+        spooled once space returns; a restart reloads every one of them."""
+        d = self.tmpdir()
+        mnt = os.path.join(d, "small")
+        os.makedirs(mnt)
+        if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
+                                               capture_output=True).returncode != 0:
+            self.skipTest("needs root and tmpfs mounts")
+        self.addCleanup(lambda: subprocess.run(["umount", "-l", mnt], capture_output=True))
+        oport = t.start_fake_orchestrator(self, "--engines", "1")
+        t.orch_script(oport, events_fail=503)  # every event stays pending
+        st = self.stack(env={"ACEXY_ORCH_URL": "http://127.0.0.1:%d" % oport,
+                             "ACEXY_STATE_DIR": os.path.join(mnt, "state"),
+                             "ACEXY_MAX_STREAMS_PER_ENGINE": "5"})
+
+        def play(i):
+            self.assertEqual(tscheck(st.url("id=disk%d" % i), nbytes=50000)["status"], 200)
+
+        def cp_metric(name):
+            return t.metric(st.cp_port, name)
+        play(0)
+        wait_until(lambda: cp_metric("acexy_cp_events_pending") == 2, 5, what="2 events pending")
+        filler = os.path.join(mnt, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:  # the rest of the disk, to the last byte
+            while os.write(fd, b"x" * 512) > 0:
+                pass
+        except OSError:
+            pass
+        os.close(fd)
+        for i in range(1, 5):
+            play(i)
+        wait_until(lambda: cp_metric("acexy_cp_events_pending") == 10, 5, what="10 events pending")
+        self.assertGreater(cp_metric("acexy_cp_events_not_spooled"), 0)
+        os.unlink(filler)  # space is back
+        play(5)
+        wait_until(lambda: cp_metric("acexy_cp_events_not_spooled") == 0, 5, what="memory events spooled")
+        self.assertIn("spool_caught_up", st.cp.log())
+        self.assertEqual(cp_metric("acexy_cp_events_pending"), 12)
+        st.cp.kill()
+        st.start_cp()
+        wait_until(lambda: "event=spool_loaded" in st.cp.log(), 10, what="spool loaded")
+        line = [l for l in st.cp.log().splitlines() if "event=spool_loaded" in l][0]
+        self.assertIn("pending=12", line)
+        self.assertIn("bad=0", line)
+        t.orch_script(oport, events_fail=0)
+        wait_until(lambda: len([e for e in t.orch_state(oport)["events"] if e["type"] == "stream_ended"]) == 6,
+                   15, what="6 ends delivered")
+        streams = t.orch_state(oport)["streams"]
+        self.assertEqual(len(streams), 6)
+        self.assertEqual([s["status"] for s in streams], ["ended"] * 6)
+        self.assertEqual(cp_metric('acexy_cp_events_total{outcome="skipped_unknown"}'), 0)
+
     def test_few_descriptors_many_attempts(self):
         raise_nofile(4096)
         st = t.Stack(self)

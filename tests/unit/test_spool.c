@@ -2,12 +2,14 @@
  * across reopen, compaction, the size cap and the lock. */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -188,6 +190,75 @@ static void test_cap(void **state)
 	spool_close(s);
 }
 
+static int add_n(struct spool *s, int n)
+{
+	json_t *e = event(n);
+	int rc = spool_add(s, (uint64_t)n, e);
+	json_decref(e);
+	return rc;
+}
+
+static off_t file_size(void)
+{
+	char path[300];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/events.spool", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_size;
+}
+
+/* The file cannot grow past `bytes` (as on a full disk: writes stop
+ * mid-record); RLIM_INFINITY lifts that again. */
+static void file_limit(rlim_t bytes)
+{
+	struct rlimit rl;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	rl.rlim_cur = bytes == RLIM_INFINITY ? rl.rlim_max : bytes;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+/* A write that fails mid-record leaves no torn bytes: the next good record
+ * is not glued to them, and a reopen loads every record that was added. */
+static void test_full_disk_truncates(void **state)
+{
+	(void)state;
+	signal(SIGXFSZ, SIG_IGN);
+	struct spool *s;
+	struct spool_pending *p;
+	size_t np;
+	struct spool_parse_stats st;
+	char err[256];
+	assert_int_equal(spool_open(dir, 1 << 20, &s, &p, &np, &st, err, sizeof(err)), 0);
+	for (int i = 1; i <= 3; i++)
+		assert_int_equal(add_n(s, i), 0);
+	off_t good = file_size();
+	file_limit((rlim_t)good + 20); /* room for 20 bytes of the next record */
+	assert_int_equal(add_n(s, 4), -ENOSPC);
+	assert_int_equal(file_size(), good);
+	assert_int_equal(add_n(s, 5), -ENOSPC);
+	/* a done mark that cannot be written: rewritten from memory later */
+	assert_int_equal(spool_done(s, 1), -ENOSPC);
+	assert_true(spool_stale(s));
+	file_limit(RLIM_INFINITY);
+	assert_int_equal(spool_sync(s), 0);
+	assert_false(spool_stale(s));
+	assert_int_equal(add_n(s, 4), 0); /* what the caller kept in memory */
+	assert_int_equal(add_n(s, 6), 0);
+	assert_int_equal(add_n(s, 5), 0); /* spooled late: after 6 in the file */
+	spool_close(s);
+	assert_int_equal(spool_open(dir, 1 << 20, &s, &p, &np, &st, err, sizeof(err)), 0);
+	assert_int_equal(st.bad, 0);
+	assert_false(st.torn_tail);
+	assert_int_equal(np, 5);
+	static const int want[] = {2, 3, 4, 5, 6}; /* by seq */
+	for (size_t i = 0; i < np; i++) {
+		assert_int_equal(p[i].seq, want[i]);
+		json_decref(p[i].event);
+	}
+	free(p);
+	spool_close(s);
+}
+
 static void test_unwritable_dir(void **state)
 {
 	(void)state;
@@ -213,6 +284,7 @@ int main(void)
 	        cmocka_unit_test(test_format_and_parse),
 	        cmocka_unit_test_setup_teardown(test_persist_reopen_compact, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_full_disk_truncates, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_unwritable_dir, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
