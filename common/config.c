@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
+#include "acexy/ctlurl.h"
 #include "acexy/settings.h"
 
 #define KEY_MAX         48
@@ -422,7 +424,9 @@ void acexy_config_help(const struct acexy_program *prog, FILE *out)
 	        "Options:\n"
 	        "  -h, --help           show this help and exit\n"
 	        "      --version        show the version and exit\n"
-	        "      --config FILE    YAML settings file (env ACEXY_CONFIG)\n\n"
+	        "      --config FILE    YAML settings file (env ACEXY_CONFIG)\n"
+	        "      --check-config   validate the settings, print the effective values\n"
+	        "                       (secrets as <set>) and exit 0, or 2 when invalid\n\n"
 	        "Settings (precedence: flag > environment > file > default). Both daemons\n"
 	        "accept every setting; each uses its own (marked [controlplane]/[dataplane]).\n"
 	        "Sizes: 65536, 512KiB, 4MiB, 4.2MiB, 4MB. Durations: 500ms, 10s, 1m30s.\n"
@@ -472,6 +476,167 @@ void acexy_config_markdown(FILE *out)
 	}
 }
 
+/* ---- checks across settings, secrets from files ---- */
+
+#define SECRET_FILE_MAX 4096
+
+/* Reads a secret from `path` into *ret (malloc'ed): at most SECRET_FILE_MAX
+ * bytes, one trailing "\n" or "\r\n" dropped, no other control bytes. */
+static int read_secret_file(const char *path, char **ret, char *why, size_t whycap)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		snprintf(why, whycap, "cannot read it: %s", strerror(errno));
+		return -EINVAL;
+	}
+	char *buf = malloc(SECRET_FILE_MAX + 2);
+	if (!buf) {
+		fclose(f);
+		snprintf(why, whycap, "out of memory");
+		return -ENOMEM;
+	}
+	size_t n = fread(buf, 1, SECRET_FILE_MAX + 1, f);
+	fclose(f);
+	if (n > SECRET_FILE_MAX) {
+		free(buf);
+		snprintf(why, whycap, "larger than %d bytes", SECRET_FILE_MAX);
+		return -EINVAL;
+	}
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)buf[i] < ' ' || buf[i] == 0x7f) {
+			free(buf);
+			snprintf(why, whycap, "it holds a control character or more than one line");
+			return -EINVAL;
+		}
+	}
+	if (n == 0) {
+		free(buf);
+		snprintf(why, whycap, "it is empty");
+		return -EINVAL;
+	}
+	*ret = buf;
+	return 0;
+}
+
+static int secret_from_file(struct acexy_config *cfg, enum acexy_setting_id secret,
+                            enum acexy_setting_id file, char *errbuf, size_t errcap)
+{
+	const char *path = acexy_cfg_s(cfg, file);
+	if (!*path)
+		return 0;
+	const struct acexy_setting_desc *ds = acexy_setting(secret), *df = acexy_setting(file);
+	if (cfg->v[secret].origin != ACEXY_ORIGIN_DEFAULT) {
+		snprintf(errbuf, errcap, "%s and %s are both set (from %s and %s): set one",
+		         ds->env, df->env, cfg->v[secret].origin_where, cfg->v[file].origin_where);
+		return -EINVAL;
+	}
+	char why[160], *val = NULL, where[300];
+	int rc = read_secret_file(path, &val, why, sizeof(why));
+	if (rc < 0) {
+		snprintf(errbuf, errcap, "invalid %s (%s) \"%.200s\" from %s: %s", df->env, df->key,
+		         path, cfg->v[file].origin_where, why);
+		return rc;
+	}
+	snprintf(where, sizeof(where), "file %.200s (%s)", path, df->env);
+	rc = set_value(cfg, secret, val, cfg->v[file].origin, where, errbuf, errcap);
+	/* the secret's bytes do not outlive their use */
+	memset(val, 0, strlen(val));
+	free(val);
+	return rc;
+}
+
+void acexy_cfg_control_url(const struct acexy_config *cfg, char *buf, size_t cap)
+{
+	const char *u = acexy_cfg_s(cfg, ACEXY_S_CONTROL_URL);
+	if (*u)
+		snprintf(buf, cap, "%s", u);
+	else
+		snprintf(buf, cap, "ipc://%s/control.sock", acexy_cfg_s(cfg, ACEXY_S_RUN_DIR));
+}
+
+static int check_file(const struct acexy_config *cfg, enum acexy_setting_id id, char *errbuf,
+                      size_t errcap)
+{
+	const struct acexy_setting_desc *d = acexy_setting(id);
+	const char *p = acexy_cfg_s(cfg, id);
+	if (!*p) {
+		snprintf(errbuf, errcap, "%s is required by a tls+tcp:// ACEXY_CONTROL_URL",
+		         d->env);
+		return -EINVAL;
+	}
+	if (access(p, R_OK) < 0) {
+		snprintf(errbuf, errcap, "invalid %s (%s) \"%.200s\" from %s: cannot read it: %s",
+		         d->env, d->key, p, cfg->v[id].origin_where, strerror(errno));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Checks that look at more than one setting, and reads *_FILE secrets. */
+static int config_finish(struct acexy_config *cfg, char *errbuf, size_t errcap)
+{
+	static const struct {
+		enum acexy_setting_id secret, file;
+	} files[] = {
+	        {ACEXY_S_ORCH_APIKEY, ACEXY_S_ORCH_APIKEY_FILE},
+	        {ACEXY_S_ACCESS_TOKEN, ACEXY_S_ACCESS_TOKEN_FILE},
+	        {ACEXY_S_CONTROL_TOKEN, ACEXY_S_CONTROL_TOKEN_FILE},
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		int rc = secret_from_file(cfg, files[i].secret, files[i].file, errbuf, errcap);
+		if (rc < 0)
+			return rc;
+	}
+	char url[400];
+	struct acexy_ctlurl cu;
+	acexy_cfg_control_url(cfg, url, sizeof(url));
+	if (acexy_ctlurl_parse(url, &cu) < 0) {
+		snprintf(errbuf, errcap,
+		         "the control URL %.300s (ACEXY_RUN_DIR + /control.sock) is too long for a "
+		         "Unix socket: set a shorter ACEXY_RUN_DIR or ACEXY_CONTROL_URL",
+		         url);
+		return -EINVAL;
+	}
+	if (acexy_ctlurl_is_net(&cu) && !acexy_cfg_s(cfg, ACEXY_S_CONTROL_TOKEN)[0]) {
+		snprintf(errbuf, errcap,
+		         "ACEXY_CONTROL_URL %s is reachable over the network: ACEXY_CONTROL_TOKEN "
+		         "(or ACEXY_CONTROL_TOKEN_FILE) is required",
+		         url);
+		return -EINVAL;
+	}
+	if (cu.scheme == ACEXY_CTL_TLS) {
+		static const enum acexy_setting_id tls[] = {
+		        ACEXY_S_CONTROL_TLS_CERT, ACEXY_S_CONTROL_TLS_KEY, ACEXY_S_CONTROL_TLS_CA};
+		for (size_t i = 0; i < 3; i++)
+			if (check_file(cfg, tls[i], errbuf, errcap) < 0)
+				return -EINVAL;
+	}
+	return 0;
+}
+
+void acexy_config_print(const struct acexy_config *cfg, const struct acexy_program *prog, FILE *out)
+{
+	fprintf(out, "# %s %s: configuration is valid; effective values\n", prog->name,
+	        ACEXY_VERSION);
+	for (int i = 0; i < ACEXY_S_COUNT_; i++) {
+		const struct acexy_setting_desc *d = acexy_setting(i);
+		char v[4200];
+		if (i == ACEXY_S_CONTROL_URL)
+			acexy_cfg_control_url(cfg, v, sizeof(v));
+		else
+			acexy_value_format(d->type, &cfg->v[i], v, sizeof(v));
+		fprintf(out, "%s=%s  # %s%s%s\n", d->env, v, cfg->v[i].origin_where,
+		        d->owner == ACEXY_OWN_BOTH || d->owner == prog->owner ? ""
+		                                                              : ", not used by ",
+		        d->owner == ACEXY_OWN_BOTH || d->owner == prog->owner ? "" : prog->name);
+	}
+}
+
 /* ---- the whole load ---- */
 
 static const char *env_get(char **env, const char *name)
@@ -515,6 +680,10 @@ int acexy_config_load(struct acexy_config *cfg, const struct acexy_program *prog
 			acexy_config_sample_yaml(out);
 			acexy_config_free(cfg);
 			return ACEXY_CONFIG_EXIT;
+		}
+		if (strcmp(a, "--check-config") == 0) {
+			cfg->check_only = true;
+			continue;
 		}
 		if (strcmp(a, "--print-settings-markdown") == 0) {
 			acexy_config_markdown(out);
@@ -621,6 +790,8 @@ int acexy_config_load(struct acexy_config *cfg, const struct acexy_program *prog
 				i++;
 			continue;
 		}
+		if (strcmp(a, "--check-config") == 0)
+			continue;
 		char name[KEY_MAX + 8];
 		const char *eq = strchr(a + 2, '=');
 		size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
@@ -642,6 +813,15 @@ int acexy_config_load(struct acexy_config *cfg, const struct acexy_program *prog
 			fprintf(err, "%s: %s\n", prog->name, errbuf);
 			goto fail;
 		}
+	}
+	if (config_finish(cfg, errbuf, sizeof(errbuf)) < 0) {
+		fprintf(err, "%s: %s\n", prog->name, errbuf);
+		goto fail;
+	}
+	if (cfg->check_only) {
+		acexy_config_print(cfg, prog, out);
+		acexy_config_free(cfg);
+		return ACEXY_CONFIG_EXIT;
 	}
 	return 0;
 fail:

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acexy/ctlurl.h"
 #include "acexy/settings.h"
 
 /* Reads "123" or "123.456" into an integer part and a fraction scaled to
@@ -317,6 +318,19 @@ int acexy_value_parse(enum acexy_setting_type type, const char *text, struct ace
 			v.u = 3;
 		else
 			rc = -EINVAL;
+		break;
+	case ACEXY_T_CTLURL: {
+		struct acexy_ctlurl cu;
+		exp = "empty, ipc:///absolute/path, tcp://HOST:PORT or tls+tcp://HOST:PORT (IPv6 "
+		      "as [::1])";
+		rc = (!*text || acexy_ctlurl_parse(text, &cu) == 0) ? 0 : -EINVAL;
+		break;
+	}
+	case ACEXY_T_OPTFILE:
+		exp = "empty or a file path";
+		for (const char *c = text; *c; c++)
+			if ((unsigned char)*c < ' ')
+				rc = -EINVAL;
 		break;
 	case ACEXY_T_LOGFORMAT:
 		exp = "text or json";

@@ -426,6 +426,19 @@ static void on_control(void *ud, struct ipc_req *req, const uint8_t *buf, size_t
 	proto_msg_clear(&m);
 }
 
+/* A connection came or went. A dataplane stays known (and its leases
+ * live) until ACEXY_DATAPLANE_LOST_AFTER; it says hello again on its next
+ * connection. */
+static void on_control_pipe(void *ud, uint32_t pipe, bool added)
+{
+	struct cp *cp = ud;
+	if (added)
+		return;
+	for (struct cp_dataplane *d = cp->dataplanes; d; d = d->next)
+		if (d->pipe == pipe)
+			d->pipe = 0;
+}
+
 /* ---- lost dataplanes ---- */
 
 static void on_lost_tick(struct ev_loop *loop, ev_timer *t, int revents)
@@ -643,12 +656,26 @@ int cp_start(struct cp *cp)
 	char url[256];
 	const char *run_dir = acexy_cfg_s(cp->cfg, ACEXY_S_RUN_DIR);
 	cp->start_time = cp_now();
-	int rc = ipc_url(run_dir, "control.sock", url, sizeof(url));
+	/* the run dir holds admin.sock in every topology */
+	int rc = ipc_url(run_dir, "admin.sock", url, sizeof(url));
 	if (rc < 0)
 		return rc;
-	rc = ipc_server_open(cp->loop, url, 64, false, on_control, cp, &cp->control);
-	if (rc < 0)
-		return rc;
+	acexy_cfg_control_url(cp->cfg, url, sizeof(url));
+	struct ipc_tls tls = {.cert = acexy_cfg_s(cp->cfg, ACEXY_S_CONTROL_TLS_CERT),
+	                      .key = acexy_cfg_s(cp->cfg, ACEXY_S_CONTROL_TLS_KEY),
+	                      .ca = acexy_cfg_s(cp->cfg, ACEXY_S_CONTROL_TLS_CA)};
+	char lerr[300];
+	/* ipc://: peers of our uid or root only, as on the admin sockets */
+	rc = ipc_server_open_tls(cp->loop, url, 64, true, &tls, on_control, on_control_pipe, cp,
+	                         &cp->control, lerr, sizeof(lerr));
+	if (rc < 0) {
+		bool ipc = strncmp(url, "ipc://", 6) == 0;
+		if (rc == -EADDRINUSE && ipc)
+			return rc; /* another controlplane in this run dir */
+		snprintf(cp->start_error, sizeof(cp->start_error),
+		         "cannot listen for dataplanes (ACEXY_CONTROL_URL): %s", lerr);
+		return rc == -EADDRINUSE ? -EIO : rc;
+	}
 	rc = ipc_url(run_dir, "admin.sock", url, sizeof(url));
 	if (rc == 0)
 		rc = ipc_server_open(cp->loop, url, 4, true, on_admin, cp, &cp->admin);

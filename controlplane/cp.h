@@ -22,6 +22,8 @@ struct cp_dataplane {
 	struct cp_dataplane *next;
 	char instance[96];
 	char software[32];
+	uint32_t pipe; /* the connection that said hello (0 = gone) */
+	char addr[64]; /* its peer address */
 	double first_seen, last_seen;
 	bool draining;
 	unsigned ncmds;

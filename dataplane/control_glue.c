@@ -174,10 +174,23 @@ static void apply_command(struct dp *dp, json_t *c)
  * belt to its braces, for a dialer that stays away from a controlplane that
  * came back (seen once under load after a kill -9). Calls in flight on the
  * old socket end with an error and are handled as such. */
+static int cc_dial(struct cc_client *cc, nng_socket *ret)
+{
+	struct ipc_tls tls = {.cert = acexy_cfg_s(cc->dp->cfg, ACEXY_S_CONTROL_TLS_CERT),
+	                      .key = acexy_cfg_s(cc->dp->cfg, ACEXY_S_CONTROL_TLS_KEY),
+	                      .ca = acexy_cfg_s(cc->dp->cfg, ACEXY_S_CONTROL_TLS_CA)};
+	char err[300];
+	int rc = ipc_client_open_tls(cc->url, -1, &tls, ret, err, sizeof(err));
+	if (rc < 0)
+		ALOG(ALOG_ERROR, "controlplane_dial_failed", ALOG_S("url", cc->url),
+		     ALOG_S("error", err));
+	return rc;
+}
+
 static void redial(struct cc_client *cc)
 {
 	nng_socket fresh;
-	if (ipc_client_open(cc->url, -1, &fresh) < 0)
+	if (cc_dial(cc, &fresh) < 0)
 		return;
 	nng_socket old = {.id = atomic_exchange(&cc->sock_id, fresh.id)};
 	nng_close(old);
@@ -531,12 +544,13 @@ int dp_control_start(struct dp *dp)
 	dp->cc = cc;
 	const char *run_dir = acexy_cfg_s(dp->cfg, ACEXY_S_RUN_DIR);
 	char url[300], name[160];
+	/* the run dir holds this dataplane's admin socket in every topology */
 	int rc = ipc_url(run_dir, "control.sock", url, sizeof(url));
 	if (rc < 0)
 		return rc;
-	snprintf(cc->url, sizeof(cc->url), "%s", url);
+	acexy_cfg_control_url(dp->cfg, cc->url, sizeof(cc->url));
 	nng_socket sock;
-	rc = ipc_client_open(url, -1, &sock);
+	rc = cc_dial(cc, &sock);
 	if (rc < 0)
 		return rc;
 	atomic_store(&cc->sock_id, sock.id);

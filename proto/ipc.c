@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,20 +104,163 @@ int ipc_url(const char *run_dir, const char *name, char *buf, size_t cap)
 	return 0;
 }
 
+/* ---- TLS ---- */
+
+static char *read_pem(const char *path, char *err, size_t errcap, const char *what)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errcap, "cannot read the TLS %s %s: %s", what, path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 256 * 1024, n;
+	char *buf = malloc(cap + 1);
+	if (buf) {
+		n = fread(buf, 1, cap, f);
+		buf[n] = '\0';
+		if (n == cap) {
+			snprintf(err, errcap, "the TLS %s %s is larger than 256 KiB", what, path);
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/* A TLS configuration for one side: own certificate and key, peers verified
+ * against the CA (required both ways). server_name: the host a client
+ * dials, checked against the server's certificate when it is a name. */
+static int tls_config(const struct ipc_tls *tls, bool server, const char *server_name,
+                      nng_tls_config **ret, char *err, size_t errcap)
+{
+	nng_tls_config *c = NULL;
+	char *cert = NULL, *key = NULL;
+	int rv;
+	if (!tls || !tls->cert || !tls->key || !tls->ca || !*tls->cert || !*tls->key || !*tls->ca) {
+		snprintf(err, errcap, "tls+tcp:// needs a certificate, a key and a CA");
+		return -EINVAL;
+	}
+	rv = nng_tls_config_alloc(&c, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT);
+	if (rv != 0) {
+		snprintf(err, errcap, "TLS is not available in this libnng: %s", nng_strerror(rv));
+		return -ENOTSUP;
+	}
+	cert = read_pem(tls->cert, err, errcap, "certificate");
+	key = cert ? read_pem(tls->key, err, errcap, "key") : NULL;
+	if (!cert || !key) {
+		rv = -EINVAL;
+		goto out;
+	}
+	if ((rv = nng_tls_config_ca_file(c, tls->ca)) != 0) {
+		snprintf(err, errcap, "the TLS CA %s is not usable: %s", tls->ca, nng_strerror(rv));
+		rv = -EINVAL;
+		goto out;
+	}
+	if ((rv = nng_tls_config_own_cert(c, cert, key, NULL)) != 0) {
+		snprintf(err, errcap, "the TLS certificate %s and key %s are not usable: %s",
+		         tls->cert, tls->key, nng_strerror(rv));
+		rv = -EINVAL;
+		goto out;
+	}
+	nng_tls_config_auth_mode(c, NNG_TLS_AUTH_MODE_REQUIRED);
+	nng_tls_config_version(c, NNG_TLS_1_2, NNG_TLS_1_3);
+	if (server_name && *server_name)
+		nng_tls_config_server_name(c, server_name);
+	*ret = c;
+	c = NULL;
+	rv = 0;
+out:
+	if (key) {
+		memset(key, 0, strlen(key));
+		free(key);
+	}
+	free(cert);
+	if (c)
+		nng_tls_config_free(c);
+	return rv;
+}
+
+/* The host of a tcp/tls URL when it is a name (not an address literal). */
+static void url_host_name(const char *url, char *buf, size_t cap)
+{
+	buf[0] = '\0';
+	const char *h = strstr(url, "://");
+	if (!h || h[3] == '[')
+		return;
+	h += 3;
+	size_t n = strcspn(h, ":");
+	bool name = false;
+	for (size_t i = 0; i < n; i++)
+		if ((h[i] < '0' || h[i] > '9') && h[i] != '.')
+			name = true;
+	if (name && n < cap) {
+		memcpy(buf, h, n);
+		buf[n] = '\0';
+	}
+}
+
+static bool is_tls(const char *url)
+{
+	return strncmp(url, "tls+tcp://", 10) == 0;
+}
+
+static bool is_ipc(const char *url)
+{
+	return strncmp(url, "ipc://", 6) == 0;
+}
+
 /* ---- client ---- */
 
 int ipc_client_open(const char *url, int32_t resend_ms, nng_socket *ret)
 {
+	char err[200];
+	return ipc_client_open_tls(url, resend_ms, NULL, ret, err, sizeof(err));
+}
+
+int ipc_client_open_tls(const char *url, int32_t resend_ms, const struct ipc_tls *tls,
+                        nng_socket *ret, char *err, size_t errcap)
+{
 	nng_socket s;
+	nng_dialer d;
+	nng_tls_config *tc = NULL;
 	int rv = nng_req0_open(&s);
-	if (rv != 0)
+	if (rv != 0) {
+		snprintf(err, errcap, "out of memory");
 		return -ENOMEM;
+	}
 	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, PROTO_MSG_MAX);
 	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, (nng_duration)resend_ms);
 	nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 50);
 	nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 500);
-	rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK);
+	if ((rv = nng_dialer_create(&d, s, url)) != 0) {
+		snprintf(err, errcap, "cannot dial %s: %s", url, nng_strerror(rv));
+		nng_close(s);
+		return -EINVAL;
+	}
+	if (!is_ipc(url)) {
+		nng_dialer_set_bool(d, NNG_OPT_TCP_NODELAY, true);
+		nng_dialer_set_bool(d, NNG_OPT_TCP_KEEPALIVE, true);
+	}
+	if (is_tls(url)) {
+		char host[256];
+		url_host_name(url, host, sizeof(host));
+		rv = tls_config(tls, false, host, &tc, err, errcap);
+		if (rv < 0) {
+			nng_close(s);
+			return rv;
+		}
+		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tc);
+		nng_tls_config_free(tc); /* the dialer holds it */
+		if (rv != 0) {
+			snprintf(err, errcap, "cannot use TLS on %s: %s", url, nng_strerror(rv));
+			nng_close(s);
+			return -EINVAL;
+		}
+	}
+	rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
 	if (rv != 0) {
+		snprintf(err, errcap, "cannot dial %s: %s", url, nng_strerror(rv));
 		nng_close(s);
 		return -EINVAL;
 	}
@@ -222,7 +366,71 @@ struct ipc_server {
 	bool owner_only;
 	uid_t uid;
 	bool closing;
+	/* connection events, handed to the loop in order */
+	ipc_pipe_fn on_pipe;
+	pthread_mutex_t pmu;
+	struct pipe_ev {
+		uint32_t pipe;
+		bool added;
+	} * pevs;
+	size_t npevs, cappevs;
 };
+
+uint32_t ipc_req_pipe(const struct ipc_req *rq)
+{
+	return rq->msg ? (uint32_t)nng_pipe_id(nng_msg_get_pipe(rq->msg)) : 0;
+}
+
+bool ipc_pipe_addr(uint32_t pipe, char *buf, size_t cap)
+{
+	nng_pipe p = {.id = pipe};
+	nng_sockaddr sa;
+	buf[0] = '\0';
+	if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+		return false;
+	if (sa.s_family == NNG_AF_INET) {
+		const uint8_t *a = (const uint8_t *)&sa.s_in.sa_addr;
+		const uint8_t *pt = (const uint8_t *)&sa.s_in.sa_port;
+		snprintf(buf, cap, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3],
+		         (unsigned)pt[0] << 8 | pt[1]);
+	} else if (sa.s_family == NNG_AF_INET6) {
+		char h[48];
+		size_t o = 0;
+		const uint8_t *a = sa.s_in6.sa_addr;
+		const uint8_t *pt = (const uint8_t *)&sa.s_in6.sa_port;
+		for (int i = 0; i < 16; i += 2)
+			o += (size_t)snprintf(h + o, sizeof(h) - o, "%s%x", i ? ":" : "",
+			                      (unsigned)a[i] << 8 | a[i + 1]);
+		snprintf(buf, cap, "[%s]:%u", h, (unsigned)pt[0] << 8 | pt[1]);
+	} else {
+		snprintf(buf, cap, "ipc");
+	}
+	return true;
+}
+
+void ipc_pipe_close(uint32_t pipe)
+{
+	nng_pipe p = {.id = pipe};
+	nng_pipe_close(p);
+}
+
+static void pipe_events_drain(void *arg)
+{
+	struct ipc_server *s = arg;
+	for (;;) {
+		pthread_mutex_lock(&s->pmu);
+		if (s->npevs == 0) {
+			pthread_mutex_unlock(&s->pmu);
+			return;
+		}
+		struct pipe_ev e = s->pevs[0];
+		memmove(s->pevs, s->pevs + 1, (s->npevs - 1) * sizeof(*s->pevs));
+		s->npevs--;
+		pthread_mutex_unlock(&s->pmu);
+		if (!s->closing)
+			s->on_pipe(s->ud, e.pipe, e.added);
+	}
+}
 
 static void req_deliver(void *arg)
 {
@@ -278,40 +486,93 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct ipc_server *s = arg;
 	uint64_t uid = (uint64_t)-1;
-	if (!s->owner_only || ev != NNG_PIPE_EV_ADD_PRE)
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		if (s->owner_only && (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0 ||
+		                      (uid != 0 && uid != (uint64_t)s->uid)))
+			nng_pipe_close(p);
 		return;
-	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0 ||
-	    (uid != 0 && uid != (uint64_t)s->uid))
-		nng_pipe_close(p);
+	}
+	if (!s->on_pipe)
+		return;
+	pthread_mutex_lock(&s->pmu);
+	if (s->npevs == s->cappevs) {
+		size_t cap = s->cappevs ? s->cappevs * 2 : 16;
+		struct pipe_ev *n = realloc(s->pevs, cap * sizeof(*n));
+		if (!n) {
+			pthread_mutex_unlock(&s->pmu);
+			return;
+		}
+		s->pevs = n;
+		s->cappevs = cap;
+	}
+	s->pevs[s->npevs++] = (struct pipe_ev){.pipe = (uint32_t)nng_pipe_id(p),
+	                                       .added = ev == NNG_PIPE_EV_ADD_POST};
+	pthread_mutex_unlock(&s->pmu);
+	ipc_mailbox_post(s->mb, pipe_events_drain, s);
 }
 
 int ipc_server_open(struct ev_loop *loop, const char *url, int nctx, bool owner_only,
                     ipc_request_fn cb, void *ud, struct ipc_server **ret)
 {
+	char err[200];
+	return ipc_server_open_tls(loop, url, nctx, owner_only, NULL, cb, NULL, ud, ret, err,
+	                           sizeof(err));
+}
+
+int ipc_server_open_tls(struct ev_loop *loop, const char *url, int nctx, bool owner_only,
+                        const struct ipc_tls *tls, ipc_request_fn cb, ipc_pipe_fn on_pipe, void *ud,
+                        struct ipc_server **ret, char *err, size_t errcap)
+{
 	struct ipc_server *s = calloc(1, sizeof(*s));
 	int rc = -ENOMEM;
+	snprintf(err, errcap, "out of memory");
 	if (!s)
 		return -ENOMEM;
 	s->loop = loop;
 	s->cb = cb;
+	s->on_pipe = on_pipe;
 	s->ud = ud;
 	s->nctx = nctx;
-	s->owner_only = owner_only;
+	s->owner_only = owner_only && is_ipc(url);
 	s->uid = getuid();
+	pthread_mutex_init(&s->pmu, NULL);
 	if (ipc_mailbox_new(loop, &s->mb) < 0)
 		goto fail_free;
 	if (nng_rep0_open(&s->sock) != 0)
 		goto fail_mb;
 	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, PROTO_MSG_MAX);
 	nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, s);
-	if (nng_listener_create(&s->listener, s->sock, url) != 0) {
+	nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, s);
+	nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_cb, s);
+	int rv = nng_listener_create(&s->listener, s->sock, url);
+	if (rv != 0) {
+		snprintf(err, errcap, "cannot listen on %s: %s", url, nng_strerror(rv));
 		rc = -EINVAL;
 		goto fail_sock;
 	}
-	/* must be set before start (nng 1.5.2) */
-	nng_listener_set_int(s->listener, NNG_OPT_IPC_PERMISSIONS, 0660);
-	int rv = nng_listener_start(s->listener, 0);
+	if (is_ipc(url)) {
+		/* must be set before start (nng 1.5.2) */
+		nng_listener_set_int(s->listener, NNG_OPT_IPC_PERMISSIONS, 0660);
+	} else {
+		nng_listener_set_bool(s->listener, NNG_OPT_TCP_NODELAY, true);
+		nng_listener_set_bool(s->listener, NNG_OPT_TCP_KEEPALIVE, true);
+	}
+	if (is_tls(url)) {
+		nng_tls_config *tc = NULL;
+		rc = tls_config(tls, true, NULL, &tc, err, errcap);
+		if (rc < 0)
+			goto fail_sock;
+		rv = nng_listener_set_ptr(s->listener, NNG_OPT_TLS_CONFIG, tc);
+		nng_tls_config_free(tc);
+		if (rv != 0) {
+			snprintf(err, errcap, "cannot use TLS on %s: %s", url, nng_strerror(rv));
+			rc = -EINVAL;
+			goto fail_sock;
+		}
+	}
+	rv = nng_listener_start(s->listener, 0);
 	if (rv != 0) {
+		snprintf(err, errcap, "cannot listen on %s: %s", url, nng_strerror(rv));
 		rc = rv == NNG_EADDRINUSE ? -EADDRINUSE : rv == NNG_EPERM ? -EACCES : -EIO;
 		goto fail_sock;
 	}
@@ -339,6 +600,7 @@ fail_sock:
 fail_mb:
 	ipc_mailbox_free(s->mb);
 fail_free:
+	pthread_mutex_destroy(&s->pmu);
 	free(s);
 	return rc;
 }
@@ -357,5 +619,7 @@ void ipc_server_close(struct ipc_server *s)
 	}
 	free(s->reqs);
 	ipc_mailbox_free(s->mb);
+	free(s->pevs);
+	pthread_mutex_destroy(&s->pmu);
 	free(s);
 }

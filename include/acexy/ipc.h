@@ -24,6 +24,17 @@ int ipc_url(const char *run_dir, const char *name, char *buf, size_t cap);
 /* resend_ms < 0 disables nng's resends: every call has its own deadline and
  * a resent assign could take a second lease. */
 int ipc_client_open(const char *url, int32_t resend_ms, nng_socket *ret);
+
+/* ipc://, tcp:// and tls+tcp:// (ACEXY_CONTROL_URL). For tls+tcp:// cert,
+ * key and ca name PEM files: this side's certificate and key, and the CA
+ * the other side's certificate must chain to (both sides verify). */
+struct ipc_tls {
+	const char *cert, *key, *ca;
+};
+/* Like ipc_client_open; tls is used for tls+tcp:// URLs. On error a reason
+ * is written to err. */
+int ipc_client_open_tls(const char *url, int32_t resend_ms, const struct ipc_tls *tls,
+                        nng_socket *ret, char *err, size_t errcap);
 /* err: 0 or an nng error (NNG_ETIMEDOUT, NNG_ECLOSED, ...). buf is valid
  * only during the callback. */
 typedef void (*ipc_reply_fn)(void *ud, int err, const uint8_t *buf, size_t len);
@@ -41,6 +52,21 @@ typedef void (*ipc_request_fn)(void *ud, struct ipc_req *req, const uint8_t *buf
 int ipc_server_open(struct ev_loop *loop, const char *url, int nctx, bool owner_only,
                     ipc_request_fn cb, void *ud, struct ipc_server **ret);
 void ipc_reply(struct ipc_req *req, const void *buf, size_t len);
+
+/* A server for ACEXY_CONTROL_URL: owner_only applies to ipc:// only (the
+ * peer's uid), TLS to tls+tcp://. on_pipe (may be NULL) is told, on the
+ * server's loop, when a connection comes (added) and goes. */
+typedef void (*ipc_pipe_fn)(void *ud, uint32_t pipe, bool added);
+int ipc_server_open_tls(struct ev_loop *loop, const char *url, int nctx, bool owner_only,
+                        const struct ipc_tls *tls, ipc_request_fn cb, ipc_pipe_fn on_pipe, void *ud,
+                        struct ipc_server **ret, char *err, size_t errcap);
+/* The connection a request came on (nng pipe id, never 0). */
+uint32_t ipc_req_pipe(const struct ipc_req *req);
+/* The peer address of a connection ("10.0.0.7:51234", "[::1]:4000", "ipc"),
+ * "" when it is gone. Returns false when gone. */
+bool ipc_pipe_addr(uint32_t pipe, char *buf, size_t cap);
+/* Ends a connection (a peer that broke the rules). */
+void ipc_pipe_close(uint32_t pipe);
 void ipc_server_close(struct ipc_server *s);
 
 #endif

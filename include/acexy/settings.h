@@ -28,8 +28,11 @@ enum acexy_setting_type {
 	ACEXY_T_NETS,
 	ACEXY_T_LOGLEVEL,
 	ACEXY_T_LOGFORMAT,
-	ACEXY_T_NAME, /* [A-Za-z0-9._-]{1,64}, or empty */
+	ACEXY_T_NAME,    /* [A-Za-z0-9._-]{1,64}, or empty */
+	ACEXY_T_CTLURL,  /* empty (= ipc://$ACEXY_RUN_DIR/control.sock) or acexy_ctlurl */
+	ACEXY_T_OPTFILE, /* empty or a path */
 };
+#define ACEXY_T_LAST_ ACEXY_T_OPTFILE
 
 enum acexy_setting_owner { ACEXY_OWN_BOTH, ACEXY_OWN_CP, ACEXY_OWN_DP };
 
@@ -67,6 +70,7 @@ struct acexy_value {
 struct acexy_config {
 	struct acexy_value v[ACEXY_S_COUNT_];
 	char *config_file; /* NULL when none */
+	bool check_only;   /* --check-config: validate, print, exit */
 };
 
 /* The descriptor of setting `id` (0 <= id < ACEXY_S_COUNT_). */
@@ -118,6 +122,13 @@ int acexy_config_load_yaml(struct acexy_config *cfg, const char *name, const cha
 int acexy_config_defaults(struct acexy_config *cfg);
 
 const char *acexy_origin_name(enum acexy_origin o);
+
+/* The control URL in effect: ACEXY_CONTROL_URL, or ipc://RUN_DIR/control.sock. */
+void acexy_cfg_control_url(const struct acexy_config *cfg, char *buf, size_t cap);
+/* --check-config: every setting with its effective value (secrets as <set>)
+ * and where it came from. */
+void acexy_config_print(const struct acexy_config *cfg, const struct acexy_program *prog,
+                        FILE *out);
 
 void acexy_config_help(const struct acexy_program *prog, FILE *out);
 /* Writes the sample acexy.yaml with every setting commented. */

@@ -21,13 +21,15 @@ X(INSTANCE,           "ACEXY_INSTANCE",            ACEXY_T_NAME,     "",        
 X(STATE_DIR,          "ACEXY_STATE_DIR",           ACEXY_T_PATH,     "/var/lib/acexy", ACEXY_OWN_BOTH, "durable state: the event spool") \
 X(LOG_LEVEL,          "ACEXY_LOG_LEVEL",           ACEXY_T_LOGLEVEL, "info",           ACEXY_OWN_BOTH, "log level: debug, info, warn, error") \
 X(LOG_FORMAT,         "ACEXY_LOG_FORMAT",          ACEXY_T_LOGFORMAT,"text",           ACEXY_OWN_BOTH, "log format: text (key=value) or json") \
-X(CONTROL_URL,        "ACEXY_CONTROL_URL",         ACEXY_T_STRING,   "",               ACEXY_OWN_BOTH, "where the controlplane listens and dataplanes dial: ipc://PATH (default ipc://$ACEXY_RUN_DIR/control.sock), tcp://HOST:PORT or tls+tcp://HOST:PORT") \
-X(CONTROL_TOKEN,      "ACEXY_CONTROL_TOKEN",       ACEXY_T_SECRET,   "",               ACEXY_OWN_BOTH, "shared secret every dataplane presents in its hello; required for tcp:// and tls+tcp://") \
-X(CONTROL_TLS_CERT,   "ACEXY_CONTROL_TLS_CERT",    ACEXY_T_STRING,   "",               ACEXY_OWN_BOTH, "certificate (PEM) for tls+tcp://") \
-X(CONTROL_TLS_KEY,    "ACEXY_CONTROL_TLS_KEY",     ACEXY_T_STRING,   "",               ACEXY_OWN_BOTH, "private key (PEM) for tls+tcp://") \
-X(CONTROL_TLS_CA,     "ACEXY_CONTROL_TLS_CA",      ACEXY_T_STRING,   "",               ACEXY_OWN_BOTH, "CA (PEM) each side verifies the other against for tls+tcp://") \
+X(CONTROL_URL,        "ACEXY_CONTROL_URL",         ACEXY_T_CTLURL,   "",               ACEXY_OWN_BOTH, "controlplane listens, dataplanes dial: ipc://PATH, tcp://HOST:PORT or tls+tcp://HOST:PORT (empty = ipc://$ACEXY_RUN_DIR/control.sock)") \
+X(CONTROL_TOKEN,      "ACEXY_CONTROL_TOKEN",       ACEXY_T_SECRET,   "",               ACEXY_OWN_BOTH, "shared secret every dataplane presents in its hello; required for tcp:// and tls+tcp://; never printed") \
+X(CONTROL_TOKEN_FILE, "ACEXY_CONTROL_TOKEN_FILE",  ACEXY_T_OPTFILE,  "",               ACEXY_OWN_BOTH, "read ACEXY_CONTROL_TOKEN from this file (trailing newline dropped)") \
+X(CONTROL_TLS_CERT,   "ACEXY_CONTROL_TLS_CERT",    ACEXY_T_OPTFILE,  "",               ACEXY_OWN_BOTH, "tls+tcp://: this side's certificate (PEM)") \
+X(CONTROL_TLS_KEY,    "ACEXY_CONTROL_TLS_KEY",     ACEXY_T_OPTFILE,  "",               ACEXY_OWN_BOTH, "tls+tcp://: this side's private key (PEM)") \
+X(CONTROL_TLS_CA,     "ACEXY_CONTROL_TLS_CA",      ACEXY_T_OPTFILE,  "",               ACEXY_OWN_BOTH, "tls+tcp://: CA that signed the other side's certificate (each side verifies the other)") \
 X(ORCH_URL,           "ACEXY_ORCH_URL",            ACEXY_T_URL,      "",               ACEXY_OWN_CP,   "orchestrator base URL (may carry a path prefix); empty = single-engine mode") \
 X(ORCH_APIKEY,        "ACEXY_ORCH_APIKEY",         ACEXY_T_SECRET,   "",               ACEXY_OWN_CP,   "orchestrator API key, sent as Authorization: Bearer; never printed") \
+X(ORCH_APIKEY_FILE,   "ACEXY_ORCH_APIKEY_FILE",    ACEXY_T_OPTFILE,  "",               ACEXY_OWN_CP,   "read ACEXY_ORCH_APIKEY from this file (trailing newline dropped)") \
 X(ORCH_POLL_INTERVAL, "ACEXY_ORCH_POLL_INTERVAL",  ACEXY_T_DURATION, "10s",            ACEXY_OWN_CP,   "orchestrator status poll period (faster while degraded)") \
 X(MAX_STREAMS_PER_ENGINE, "ACEXY_MAX_STREAMS_PER_ENGINE", ACEXY_T_COUNT, "1",          ACEXY_OWN_CP,   "engine sessions per engine when the orchestrator is used") \
 X(ASSIGN_TIMEOUT,     "ACEXY_ASSIGN_TIMEOUT",      ACEXY_T_DURATION, "45s",            ACEXY_OWN_CP,   "longest a request waits for an engine before 503") \
@@ -62,6 +64,7 @@ X(REQUEST_TIMEOUT,    "ACEXY_REQUEST_TIMEOUT",     ACEXY_T_DURATION, "10s",     
 X(MAX_CONNS_PER_IP,   "ACEXY_MAX_CONNS_PER_IP",    ACEXY_T_COUNT,    "0",              ACEXY_OWN_DP,   "per-client connection cap; 0 = off") \
 X(TRUSTED_PROXIES,    "ACEXY_TRUSTED_PROXIES",     ACEXY_T_NETS,     "",               ACEXY_OWN_DP,   "networks whose X-Forwarded-For is believed") \
 X(ACCESS_TOKEN,       "ACEXY_ACCESS_TOKEN",        ACEXY_T_SECRET,   "",               ACEXY_OWN_DP,   "optional viewer token (?token= or Authorization: Bearer)") \
+X(ACCESS_TOKEN_FILE,  "ACEXY_ACCESS_TOKEN_FILE",   ACEXY_T_OPTFILE,  "",               ACEXY_OWN_DP,   "read ACEXY_ACCESS_TOKEN from this file (trailing newline dropped)") \
 X(ALLOW_NETS,         "ACEXY_ALLOW_NETS",          ACEXY_T_NETS,     "",               ACEXY_OWN_DP,   "optional CIDR allow-list of viewers") \
 X(FAILOVER,           "ACEXY_FAILOVER",            ACEXY_T_BOOL,     "true",           ACEXY_OWN_DP,   "mid-stream engine failover: the viewer keeps its connection when the engine fails") \
 X(FAILOVER_STALL,     "ACEXY_FAILOVER_STALL",      ACEXY_T_DURATION, "10s",            ACEXY_OWN_DP,   "no upstream data this long after the first byte counts as an engine failure (backpressure pauses excluded)") \

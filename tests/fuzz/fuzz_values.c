@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char text[512];
 	if (size < 1 || size > sizeof(text))
 		return 0;
-	enum acexy_setting_type type = (enum acexy_setting_type)(data[0] % (ACEXY_T_NAME + 1));
+	enum acexy_setting_type type = (enum acexy_setting_type)(data[0] % (ACEXY_T_LAST_ + 1));
 	memcpy(text, data + 1, size - 1);
 	text[size - 1] = '\0';
 	struct acexy_value v;

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "acexy/ctlurl.h"
 #include "acexy/settings.h"
 
 static const struct acexy_program prog = {"acexy-test", "test program", ACEXY_OWN_BOTH};
@@ -274,13 +275,83 @@ static void test_help_lists_everything(void **state)
 	free(uncommented);
 }
 
+static void test_control_url(void **state)
+{
+	(void)state;
+	struct acexy_ctlurl u;
+	assert_int_equal(acexy_ctlurl_parse("tcp://[::1]:9000", &u), 0);
+	assert_int_equal(u.scheme, ACEXY_CTL_TCP);
+	assert_string_equal(u.host, "::1");
+	assert_int_equal(u.port, 9000);
+	assert_int_equal(acexy_ctlurl_parse("tls+tcp://cp.acexy.svc:7000", &u), 0);
+	assert_int_equal(u.scheme, ACEXY_CTL_TLS);
+	assert_string_equal(u.host, "cp.acexy.svc");
+	assert_int_equal(acexy_ctlurl_parse("tcp://0.0.0.0:1", &u), 0);
+	assert_int_equal(acexy_ctlurl_parse("ipc:///run/acexy/control.sock", &u), 0);
+	assert_int_equal(u.scheme, ACEXY_CTL_IPC);
+	const char *bad[] = {"tcp://[::1:9000",  "tcp://host",   "tcp://host:0",
+	                     "tcp://host:65536", "udp://host:1", "ipc://relative",
+	                     "tcp://a b:1",      "tcp://[]:1",   "tcp://h:1x",
+	                     "tls+tcp://[zz]:1"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(acexy_ctlurl_parse(bad[i], &u), -EINVAL);
+}
+
+static void test_control_token_and_files(void **state)
+{
+	(void)state;
+	static struct run r;
+	char *argv[] = {"x", NULL};
+	/* tcp:// without a token: a configuration error */
+	char *env1[] = {"ACEXY_CONTROL_URL=tcp://127.0.0.1:9000", NULL};
+	run_load(&r, 1, argv, env1);
+	assert_int_equal(r.rc, -EINVAL);
+	assert_non_null(strstr(r.err, "ACEXY_CONTROL_TOKEN"));
+	/* a token from a file: trailing newline dropped, never printed */
+	char *path = strdup(write_tmp("s3cr3t-token\n"));
+	char envf[128];
+	snprintf(envf, sizeof(envf), "ACEXY_CONTROL_TOKEN_FILE=%s", path);
+	char *env2[] = {"ACEXY_CONTROL_URL=tcp://127.0.0.1:9000", envf, NULL};
+	char *argv2[] = {"x", "--check-config", NULL};
+	run_load(&r, 2, argv2, env2);
+	assert_int_equal(r.rc, ACEXY_CONFIG_EXIT);
+	assert_non_null(strstr(r.out, "ACEXY_CONTROL_TOKEN=<set>"));
+	assert_null(strstr(r.out, "s3cr3t"));
+	run_load(&r, 1, argv, env2);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(acexy_cfg_s(&r.cfg, ACEXY_S_CONTROL_TOKEN), "s3cr3t-token");
+	acexy_config_free(&r.cfg);
+	/* both the secret and its file: refused */
+	char *env3[] = {"ACEXY_CONTROL_TOKEN=x", envf, NULL};
+	run_load(&r, 1, argv, env3);
+	assert_int_equal(r.rc, -EINVAL);
+	unlink(path);
+	/* a missing file: refused, naming the setting */
+	char *env4[] = {"ACEXY_ORCH_APIKEY_FILE=/nonexistent/key", NULL};
+	run_load(&r, 1, argv, env4);
+	assert_int_equal(r.rc, -EINVAL);
+	assert_non_null(strstr(r.err, "ACEXY_ORCH_APIKEY_FILE"));
+	/* tls+tcp:// needs its certificate files */
+	char *env5[] = {"ACEXY_CONTROL_URL=tls+tcp://[::1]:9000", "ACEXY_CONTROL_TOKEN=t", NULL};
+	run_load(&r, 1, argv, env5);
+	assert_int_equal(r.rc, -EINVAL);
+	assert_non_null(strstr(r.err, "ACEXY_CONTROL_TLS_CERT"));
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_names_derived),
-	        cmocka_unit_test(test_precedence), cmocka_unit_test(test_config_flag_overrides_env),
-	        cmocka_unit_test(test_alias),      cmocka_unit_test(test_errors),
-	        cmocka_unit_test(test_yaml),       cmocka_unit_test(test_help_lists_everything),
+	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_names_derived),
+	        cmocka_unit_test(test_precedence),
+	        cmocka_unit_test(test_config_flag_overrides_env),
+	        cmocka_unit_test(test_alias),
+	        cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_yaml),
+	        cmocka_unit_test(test_help_lists_everything),
+	        cmocka_unit_test(test_control_url),
+	        cmocka_unit_test(test_control_token_and_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
