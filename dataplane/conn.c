@@ -1,6 +1,7 @@
 /* Viewer connections: accept, read and parse the request head within the
  * request deadline and size limit, route it, answer small responses with
- * keep-alive, and hand stream requests to stream.c. */
+ * keep-alive, and hand stream and HLS requests to viewer.c and hls.c, whose
+ * handlers (struct conn_handlers) then serve the connection. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +18,6 @@
 #include "dataplane/access.h"
 #include "dataplane/conn.h"
 #include "dataplane/control.h"
-#include "dataplane/stream_int.h"
 
 const char *http_status_text(int status)
 {
@@ -88,15 +88,35 @@ void conn_close(struct conn *c)
 	if (c->state == C_CLOSED)
 		return;
 	struct worker *w = c->w;
-	if (c->viewer)
-		stream_conn_closing(c);
-	if (c->fetch)
-		hls_conn_closing(c);
+	if (c->handlers && c->handlers->on_close)
+		c->handlers->on_close(c);
 	access_release(c);
 	c->state = C_CLOSED;
 	close(c->fd);
 	atomic_fetch_sub(&w->dp->stats.conns_open, 1);
 	conn_forget(c);
+}
+
+void conn_attach(struct conn *c, const struct conn_handlers *h, void *data)
+{
+	c->handlers = h;
+	c->handler_data = data;
+	c->state = C_STREAM;
+}
+
+void conn_detach(struct conn *c)
+{
+	c->handlers = NULL;
+	c->handler_data = NULL;
+}
+
+bool conn_peer_left(struct conn *c)
+{
+	char scratch[4096];
+	ssize_t n = recv(c->fd, scratch, sizeof(scratch), 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return false;
+	return n <= 0; /* a player may send more; it is ignored */
 }
 
 static void conn_count_status(struct conn *c, int status)
@@ -292,8 +312,8 @@ static void conn_process(struct conn *c)
 static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct conn *c = io->data;
-	if (c->state == C_STREAM) {
-		stream_on_viewer_readable(c);
+	if (c->handlers) {
+		c->handlers->on_readable(c);
 		return;
 	}
 	if (c->in_len == c->in_cap) {
@@ -316,10 +336,12 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 static void on_write(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct conn *c = io->data;
-	if (c->state == C_STREAM)
-		stream_on_viewer_writable(c);
-	else
+	if (!c->handlers)
 		conn_try_write(c);
+	else if (c->handlers->on_writable)
+		c->handlers->on_writable(c);
+	else
+		ev_io_stop(loop, &c->wio);
 }
 
 static void on_req_timeout(struct ev_loop *loop, ev_timer *t, int revents)
@@ -481,7 +503,7 @@ void worker_close_all(struct worker *w, enum dp_end_reason reason)
 	struct conn *c = w->conns;
 	while (c) {
 		struct conn *next = c->next;
-		if (!c->viewer && (c->state == C_READING || c->state == C_RESPONDING))
+		if (!c->handlers && (c->state == C_READING || c->state == C_RESPONDING))
 			conn_close(c);
 		c = next;
 	}

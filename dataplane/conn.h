@@ -11,6 +11,7 @@
 #include "dataplane/http_request.h"
 
 enum conn_state { C_READING, C_RESPONDING, C_STREAM, C_CLOSED };
+struct conn_handlers;
 
 struct conn {
 	struct conn *prev, *next;
@@ -27,11 +28,20 @@ struct conn {
 	char *out; /* a small response being written */
 	size_t out_len, out_off;
 	bool close_after;
-	bool head;               /* the request was HEAD */
-	struct viewer *viewer;   /* a stream's viewer once the request is a stream */
-	struct hls_fetch *fetch; /* an HLS resource being fetched for this request */
-	char client_ip[64];      /* counted against ACEXY_MAX_CONNS_PER_IP */
+	bool head;          /* the request was HEAD */
+	char client_ip[64]; /* counted against ACEXY_MAX_CONNS_PER_IP */
 	bool ip_counted;
+	/* set while a stream's viewer or an HLS fetch serves the request */
+	const struct conn_handlers *handlers;
+	void *handler_data;
+};
+
+/* What serves a connection once its request became a stream viewer or an
+ * HLS fetch (state C_STREAM): conn.c calls these instead of its own. */
+struct conn_handlers {
+	void (*on_readable)(struct conn *c); /* reads only detect the peer leaving */
+	void (*on_writable)(struct conn *c); /* NULL: stop watching */
+	void (*on_close)(struct conn *c);    /* the connection closes under it */
 };
 
 /* A viewer connection moving between loops (multiplex). */
@@ -60,12 +70,20 @@ void conn_handoff(struct conn *c, struct worker *to, enum handoff_kind kind, con
 /* The receiving side (worker loop of `w`). */
 void conn_adopt(struct worker *w, struct conn_handoff *h);
 
-/* stream.c */
+/* Hands the connection to `h` (state C_STREAM); conn_detach takes it back
+ * (the state is then the caller's to set). */
+void conn_attach(struct conn *c, const struct conn_handlers *h, void *data);
+void conn_detach(struct conn *c);
+/* For on_readable: reads what the peer sent (ignored); true when it left. */
+bool conn_peer_left(struct conn *c);
+
+/* The routes conn.c hands requests to. viewer.c: a TS stream. */
 void stream_begin(struct conn *c, const char *query);
+/* stream.c */
 void worker_end_streams(struct worker *w, enum dp_end_reason reason);
-void stream_on_viewer_readable(struct conn *c);
-void stream_on_viewer_writable(struct conn *c);
-void stream_conn_closing(struct conn *c);
+/* hls.c: a session's master playlist; one of its resources */
+void hls_begin(struct conn *c, const char *query);
+void hls_resource(struct conn *c, const char *path);
 
 /* status.c: /ace/status, /metrics, /livez, /readyz */
 void serve_status(struct conn *c);

@@ -164,7 +164,7 @@ static void fetch_unlink(struct hls_fetch *f)
 		}
 	}
 	if (f->c)
-		f->c->fetch = NULL;
+		conn_detach(f->c);
 }
 
 static void fetch_free(struct hls_fetch *f)
@@ -191,6 +191,25 @@ static void on_done(void *ud, CURL *easy, CURLcode res)
 		resource_done(f, res, code);
 	fetch_free(f);
 }
+
+/* The connection waiting for a resource: reads only detect its leaving. */
+static void fetch_conn_readable(struct conn *c)
+{
+	if (conn_peer_left(c))
+		conn_close(c);
+}
+
+static void fetch_cancel(struct hls_fetch *f);
+
+static void fetch_conn_closing(struct conn *c)
+{
+	fetch_cancel(c->handler_data);
+}
+
+static const struct conn_handlers fetch_conn = {
+        .on_readable = fetch_conn_readable,
+        .on_close = fetch_conn_closing,
+};
 
 static struct hls_fetch *fetch_start(struct stream *s, struct conn *c, const char *url,
                                      bool playlist, bool probe)
@@ -234,7 +253,7 @@ static struct hls_fetch *fetch_start(struct stream *s, struct conn *c, const cha
 	f->next = s->fetches;
 	s->fetches = f;
 	if (c)
-		c->fetch = f;
+		conn_attach(c, &fetch_conn, f);
 	return f;
 }
 
@@ -341,12 +360,6 @@ void hls_release(struct stream *s)
 	free(s->hls_map);
 	s->hls_map = NULL;
 	s->hls_nmap = 0;
-}
-
-void hls_conn_closing(struct conn *c)
-{
-	if (c->fetch)
-		fetch_cancel(c->fetch);
 }
 
 /* ---- requests ---- */
@@ -507,7 +520,6 @@ void hls_resource(struct conn *c, const char *path)
 		conn_respond_error(c, 404, "unknown HLS resource", 0);
 		return;
 	}
-	c->state = C_STREAM; /* reads now only detect the viewer leaving */
 	if (!fetch_start(s, c, url, playlist, false)) {
 		c->state = C_READING;
 		conn_respond_error(c, 503, "out of memory", 5);

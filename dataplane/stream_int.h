@@ -1,5 +1,10 @@
-/* Internals shared by stream.c (engine sessions, TS viewers) and hls.c
- * (HLS sessions' playlists and segments). Not for other modules. */
+/* Internals shared by the stream modules, one owner each:
+ *   stream.c    a stream's lifecycle: control wait, lease, start, end
+ *   playback.c  the engine API call and the playback transfer (the pump)
+ *   relay.c     engine bytes to viewers: pipe (splice), ring, write budget
+ *   viewer.c    viewers: joining, the 200, leaving; their connections
+ *   hls.c       HLS sessions' playlists and segments
+ * Not for other modules. */
 #ifndef ACEXY_DP_STREAM_INT_H
 #define ACEXY_DP_STREAM_INT_H
 
@@ -7,6 +12,7 @@
 #include <ev.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "dataplane/conn.h"
 #include "dataplane/control.h"
@@ -126,7 +132,23 @@ struct hls_entry {
 	char *url;
 };
 
-/* stream.c */
+static inline double ms_to_s(uint64_t ms)
+{
+	return (double)ms / 1000.0;
+}
+
+static inline uint64_t cfg_ms(const struct stream *s, enum acexy_setting_id id)
+{
+	return acexy_cfg_u(s->dp->cfg, id);
+}
+
+static inline void stream_set_viewer_count(struct stream *s)
+{
+	if (s->rec)
+		atomic_store(&s->rec->viewers, s->nviewers);
+}
+
+/* stream.c: lifecycle and lease */
 void stream_fail(struct stream *s, int status, const char *reason, unsigned retry_after);
 void stream_finish(struct stream *s, enum dp_end_reason reason);
 struct stream *stream_new(struct worker *w, struct viewer_query *q, bool shared);
@@ -141,16 +163,44 @@ struct stream *stream_shared_find(struct conn *c, const struct viewer_query *q, 
 /* A new stream with c as its first viewer, within ACEXY_MAX_STREAMS; takes
  * q. NULL when the request was answered (503). */
 struct stream *stream_open(struct conn *c, struct viewer_query *q, bool hls);
-struct viewer *viewer_add(struct stream *s, struct conn *c);
-void viewer_end(struct viewer *v, enum dp_end_reason reason, bool close_conn);
 void stream_registry_add(struct stream *s);
 unsigned stream_mux_owner(const char *key, int nworkers);
+/* The first TS byte arrived: 200 to every viewer waiting. */
+void stream_started(struct stream *s);
+/* A viewer left: the stream ends with its last one (multiplex: after the
+ * grace period; HLS: by its idle timer). */
+void stream_viewer_left(struct stream *s, enum dp_end_reason reason);
+/* An end recorded inside a curl callback (s->in_cb) is carried out: true
+ * when it was (s is freed then). */
+bool stream_carry_out_pending(struct stream *s);
+
+/* playback.c: the engine API call and the playback transfer */
+void playback_engine_call(struct stream *s); /* the lease arrived */
+/* Engine bytes to the viewers, within a budget per event. An end met on the
+ * way is carried out at the end; s may be freed when this returns. */
+void playback_pump(struct stream *s);
+void playback_release(struct stream *s);
+
+/* relay.c: pipe, ring, write budget */
+int relay_init(struct stream *s); /* the ring and the relay's timers */
+void relay_release(struct stream *s);
+void relay_pipe_open(struct stream *s); /* per-request: the zero-copy pipe */
+bool relay_zero_copy(const struct stream *s);
+ssize_t relay_pump_pipe(struct stream *s);                 /* engine -> pipe -> viewer */
+void relay_body(struct stream *s, char *data, size_t len); /* copy path */
+void relay_pause(struct stream *s);                        /* the ring is full: backpressure */
+void relay_coalesce_start(struct stream *s);
+void relay_all(struct stream *s);
+void relay_write(struct viewer *v);
+void relay_ring_account(struct stream *s, size_t held);
+
+/* viewer.c */
+struct viewer *viewer_add(struct stream *s, struct conn *c);
+void viewer_end(struct viewer *v, enum dp_end_reason reason, bool close_conn);
+void viewer_send_200(struct viewer *v);
 
 /* hls.c */
-void hls_begin(struct conn *c, const char *query);
-void hls_resource(struct conn *c, const char *path);
 void hls_after_api(struct stream *s); /* the engine answered format=json */
 void hls_release(struct stream *s);   /* the session ends: cancel its fetches */
-void hls_conn_closing(struct conn *c);
 
 #endif

@@ -1,0 +1,308 @@
+/* The engine side of a stream: the API call (format=json, a fresh pid,
+ * ACEXY_NO_RESPONSE_TIMEOUT) and the playback transfer — the 302 followed at
+ * once from the head, the first TS bytes within ACEXY_FIRST_BYTE_TIMEOUT,
+ * then the pump that reads the engine within a budget per event and hands
+ * the bytes to relay.c. Every failure before the first byte is a status
+ * with a reason (stream_fail). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acexy/log.h"
+#include "dataplane/control.h"
+#include "dataplane/curl_ev.h"
+#include "dataplane/engine_answer.h"
+#include "dataplane/query.h"
+#include "dataplane/ring.h"
+
+#include "dataplane/stream_int.h"
+
+static void start_playback(struct stream *s, const char *url);
+static void on_first_byte_timeout(struct ev_loop *loop, ev_timer *t, int revents);
+
+static size_t api_write_cb(char *data, size_t size, size_t n, void *ud)
+{
+	struct stream *s = ud;
+	size_t len = size * n;
+	if (s->api_len + len > API_BODY_MAX) {
+		s->api_too_big = true;
+		return 0;
+	}
+	memcpy(s->api_body + s->api_len, data, len);
+	s->api_len += len;
+	return len;
+}
+
+static void api_done(void *ud, CURL *easy, CURLcode res)
+{
+	struct stream *s = ud;
+	long code = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(easy);
+	s->api = NULL;
+	char reason[400];
+	if (res == CURLE_OPERATION_TIMEDOUT) {
+		snprintf(reason, sizeof(reason), "engine did not answer within %.1fs",
+		         ms_to_s(cfg_ms(s, ACEXY_S_NO_RESPONSE_TIMEOUT)));
+		stream_fail(s, 504, reason, 0);
+		return;
+	}
+	if (s->api_too_big) {
+		stream_fail(s, 502, "engine answer too large", 0);
+		return;
+	}
+	if (res != CURLE_OK) {
+		snprintf(reason, sizeof(reason), "engine unreachable: %s", curl_easy_strerror(res));
+		stream_fail(s, 502, reason, 0);
+		return;
+	}
+	if (code != 200) {
+		snprintf(reason, sizeof(reason), "engine answered HTTP %ld", code);
+		stream_fail(s, 502, reason, 0);
+		return;
+	}
+	char why[256];
+	if (engine_answer_parse(s->api_body, s->api_len, &s->ans, why, sizeof(why)) < 0) {
+		snprintf(reason, sizeof(reason), "engine error: %s", why);
+		stream_fail(s, 502, reason, 0);
+		return;
+	}
+	s->have_session = true;
+	struct dp_session_info info = {
+	        .playback_session_id = s->ans.playback_session_id,
+	        .stat_url = s->ans.stat_url,
+	        .command_url = s->ans.command_url,
+	        .playback_url = s->ans.playback_url,
+	        .infohash = s->ans.infohash,
+	        .is_live = s->ans.is_live,
+	};
+	dp_control_session_started(s->w, s->lease.lease_id, &info);
+	s->state = S_PLAYBACK;
+	ev_timer_stop(s->w->loop, &s->deadline);
+	ev_timer_set(&s->deadline, ms_to_s(cfg_ms(s, ACEXY_S_FIRST_BYTE_TIMEOUT)), 0.);
+	s->deadline.cb = on_first_byte_timeout;
+	ev_timer_start(s->w->loop, &s->deadline);
+	if (s->hls)
+		hls_after_api(s);
+	else
+		start_playback(s, s->ans.playback_url);
+}
+
+void playback_engine_call(struct stream *s)
+{
+	char url[4096];
+	int n = snprintf(url, sizeof(url), "%s://%s%s%s:%u/ace/%s?", s->lease.scheme,
+	                 strchr(s->lease.host, ':') ? "[" : "", s->lease.host,
+	                 strchr(s->lease.host, ':') ? "]" : "", s->lease.port,
+	                 s->hls ? "manifest.m3u8" : "getstream");
+	if (n < 0 || (size_t)n >= sizeof(url) ||
+	    viewer_query_engine_query(s->q, s->pid, url + n, sizeof(url) - (size_t)n) < 0) {
+		stream_fail(s, 400, "request too long for the engine", 0);
+		return;
+	}
+	snprintf(s->engine_desc, sizeof(s->engine_desc), "%s:%u%s%s", s->lease.host, s->lease.port,
+	         s->lease.container_id[0] ? "/" : "", s->lease.container_id);
+	s->api_body = malloc(API_BODY_MAX);
+	CURL *e = curl_easy_init();
+	if (!e || !s->api_body) {
+		if (e)
+			curl_easy_cleanup(e);
+		stream_fail(s, 502, "out of memory", 0);
+		return;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg_ms(s, ACEXY_S_NO_RESPONSE_TIMEOUT));
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, api_write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* the playback request connects anew (it is ours, not curl's): an idle
+	 * kept-alive connection would only wait in the cache, one per stream */
+	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	s->state = S_ENGINE_API;
+	if (curl_ev_add(s->w->curl, e, api_done, s) < 0) {
+		curl_easy_cleanup(e);
+		stream_fail(s, 502, "cannot start the engine request", 0);
+		return;
+	}
+	s->api = e;
+}
+
+static void up_head(void *ud, const struct http_head *h)
+{
+	struct stream *s = ud;
+	if (h->status >= 300 && h->status < 400 && (h->location[0] || h->location_too_long)) {
+		/* followed at once: an engine may trickle the 302 body for seconds */
+		upstream_close(&s->up);
+		if (++s->redirects > MAX_REDIRECTS) {
+			stream_fail(s, 502, "engine redirected too many times", 0);
+			return;
+		}
+		/* resolve a relative Location against the current URL */
+		CURLU *u = curl_url();
+		char *next = NULL;
+		if (u && !h->location_too_long &&
+		    curl_url_set(u, CURLUPART_URL, s->play_url, 0) == CURLUE_OK &&
+		    curl_url_set(u, CURLUPART_URL, h->location, 0) == CURLUE_OK &&
+		    curl_url_get(u, CURLUPART_URL, &next, 0) == CURLUE_OK) {
+			char url[2048];
+			snprintf(url, sizeof(url), "%s", next);
+			curl_free(next);
+			curl_url_cleanup(u);
+			start_playback(s, url);
+			return;
+		}
+		curl_url_cleanup(u);
+		stream_fail(s, 502, "engine redirected to an invalid location", 0);
+		return;
+	}
+	if (h->status != 200) {
+		char reason[120];
+		snprintf(reason, sizeof(reason),
+		         "engine answered the playback request with HTTP %d", h->status);
+		upstream_close(&s->up);
+		stream_fail(s, 502, reason, 0); /* error bodies are not relayed */
+		return;
+	}
+	upstream_body_start(&s->up);
+	playback_pump(s); /* bytes may have come with the head */
+}
+
+static void up_readable(void *ud)
+{
+	playback_pump(ud);
+}
+
+static void up_failed(void *ud, enum upstream_fail why, const char *msg)
+{
+	struct stream *s = ud;
+	if (why == UPSTREAM_FAIL_TIMEOUT)
+		stream_fail(s, 504, "engine did not start the stream in time", 0);
+	else if (why == UPSTREAM_FAIL_CONNECT)
+		stream_fail(s, 502, "engine unreachable", 0);
+	else
+		stream_fail(s, 502, msg, 0);
+}
+
+static const struct upstream_ops up_ops = {
+        .head = up_head,
+        .readable = up_readable,
+        .failed = up_failed,
+};
+
+static void on_first_byte_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct stream *s = t->data;
+	if (!s->started)
+		stream_fail(s, 504, "engine sent no stream data in time", 0);
+}
+
+static void start_playback(struct stream *s, const char *url)
+{
+	char err[200];
+	snprintf(s->play_url, sizeof(s->play_url), "%s", url);
+	if (upstream_open(&s->up, s->w->loop, s->w->curl, s->play_url,
+	                  (long)cfg_ms(s, ACEXY_S_NO_RESPONSE_TIMEOUT), &up_ops, s, err,
+	                  sizeof(err)) < 0)
+		stream_fail(s, 502, err, 0);
+}
+
+/* First stream bytes: they must be MPEG-TS; the 200 leaves with them. */
+static bool first_data(struct stream *s, const char *data)
+{
+	if ((unsigned char)data[0] != 0x47) {
+		stream_fail(s, 502, "engine answered with a non-stream body", 0);
+		return false;
+	}
+	ev_timer_stop(s->w->loop, &s->deadline);
+	stream_started(s);
+	if (s->state == S_DONE)
+		return false;
+	relay_pipe_open(s);
+	return true;
+}
+
+/* The engine stopped sending: properly (ok) or not. */
+static void upstream_ended(struct stream *s, bool ok)
+{
+	char why[200];
+	snprintf(why, sizeof(why), "%s", ok ? "" : upstream_error(&s->up));
+	upstream_close(&s->up);
+	if (!s->started) {
+		char reason[300];
+		snprintf(reason, sizeof(reason), "engine closed the stream before any data%s%s%s",
+		         ok ? "" : " (", why, ok ? "" : ")");
+		stream_fail(s, 502, reason, 0);
+		return;
+	}
+	s->upstream_done = true;
+	s->upstream_ok = ok;
+	if (!ok) {
+		atomic_fetch_add(&s->dp->stats.upstream_errors, 1);
+		ALOG(ALOG_WARN, "upstream_error", ALOG_S("content", s->content),
+		     ALOG_S("engine", s->engine_desc), ALOG_U("lease", s->lease.lease_id),
+		     ALOG_S("error", why));
+	}
+	if (!s->viewers) {
+		stream_finish(s, ok ? DP_END_UPSTREAM_EOF : DP_END_UPSTREAM_ERROR);
+		return;
+	}
+	/* every viewer gets the rest; the last one to finish ends the stream */
+	relay_all(s);
+}
+
+void playback_pump(struct stream *s)
+{
+	bool outer = s->in_cb;
+	s->in_cb = true;
+	size_t budget = WRITE_BUDGET;
+	while (budget > 0 && s->state != S_DONE && !s->upstream_done && !s->paused &&
+	       !s->pipe_blocked && !s->pending_status && s->pending_end < 0) {
+		ssize_t n;
+		if (relay_zero_copy(s) && !s->small_chunks) {
+			n = relay_pump_pipe(s);
+		} else {
+			size_t max = SCRATCH_SIZE;
+			if (!s->shared && ring_write_space(s->ring) < max)
+				max = ring_write_space(s->ring);
+			if (max == 0) { /* the ring is full: backpressure */
+				relay_pause(s);
+				break;
+			}
+			n = upstream_read(&s->up, s->w->scratch, max);
+			/* chunks much smaller than a read are not worth a pipe */
+			s->small_chunks = http_body_raw_left(&s->up.body) < SPLICE_MIN_CHUNK;
+			if (n > 0 && (s->started || first_data(s, s->w->scratch)))
+				relay_body(s, s->w->scratch, (size_t)n);
+		}
+		if (n == 0)
+			break;
+		if (n < 0) {
+			upstream_ended(s, n == UPSTREAM_EOF);
+			break;
+		}
+		atomic_fetch_add_explicit(&s->w->upstream_reads, 1, memory_order_relaxed);
+		if (upstream_drained(&s->up))
+			break; /* the next batch wakes us (multiplex: not one relay
+			        * to every viewer per trickle that came meanwhile) */
+		budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
+		if (budget == 0)
+			upstream_kick(&s->up); /* more may wait: next loop turn */
+	}
+	s->in_cb = outer;
+	if (!outer)
+		stream_carry_out_pending(s);
+}
+
+void playback_release(struct stream *s)
+{
+	if (s->api) {
+		curl_ev_remove(s->w->curl, s->api);
+		curl_easy_cleanup(s->api);
+		s->api = NULL;
+	}
+	upstream_close(&s->up);
+	free(s->api_body);
+	s->api_body = NULL;
+}
