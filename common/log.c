@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acexy/utf8.h"
+
 #define LOG_QUEUE_BYTES (256 * 1024)
 #define LOG_LINE_MAX    4096
 
@@ -59,7 +61,11 @@ uint64_t alog_dropped(void)
 struct out {
 	char *p;
 	size_t cap, len;
+	bool cut; /* a value did not fit: the rest of the fields are left out */
 };
+
+/* Room kept for what closes a line that was cut: `,"truncated":true}`. */
+#define TAIL_RESERVE 24
 
 static void put(struct out *o, const char *s, size_t n)
 {
@@ -67,6 +73,11 @@ static void put(struct out *o, const char *s, size_t n)
 		n = o->cap > o->len ? o->cap - o->len : 0;
 	memcpy(o->p + o->len, s, n);
 	o->len += n;
+}
+
+static bool room(const struct out *o, size_t n)
+{
+	return o->len + n + TAIL_RESERVE <= o->cap;
 }
 
 static void puts_(struct out *o, const char *s)
@@ -86,32 +97,62 @@ static void putf(struct out *o, const char *fmt, ...)
 		put(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
+/* A JSON string of any bytes: control characters as \uXXXX, bytes that
+ * are not UTF-8 as the text \xHH (a backslash, 'x', two hex digits), so a
+ * line is always valid JSON and valid UTF-8. A value that does not fit is
+ * cut on a character boundary and the line is marked cut. */
 static void put_json_str(struct out *o, const char *s)
 {
+	static const char hex[] = "0123456789abcdef";
 	put(o, "\"", 1);
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+	for (const unsigned char *c = (const unsigned char *)s; *c && !o->cut;) {
+		char piece[8];
+		size_t n = 1, used = 1;
+		piece[0] = (char)*c;
 		switch (*c) {
 		case '"':
-			puts_(o, "\\\"");
-			break;
 		case '\\':
-			puts_(o, "\\\\");
+			piece[0] = '\\';
+			piece[1] = (char)*c;
+			n = 2;
 			break;
 		case '\n':
-			puts_(o, "\\n");
+			memcpy(piece, "\\n", 2);
+			n = 2;
 			break;
 		case '\r':
-			puts_(o, "\\r");
+			memcpy(piece, "\\r", 2);
+			n = 2;
 			break;
 		case '\t':
-			puts_(o, "\\t");
+			memcpy(piece, "\\t", 2);
+			n = 2;
 			break;
 		default:
-			if (*c < 0x20 || *c == 0x7f)
-				putf(o, "\\u%04x", *c);
-			else
-				put(o, (const char *)c, 1);
+			if (*c < 0x20 || *c == 0x7f) {
+				memcpy(piece, "\\u00", 4);
+				piece[4] = hex[*c >> 4];
+				piece[5] = hex[*c & 15];
+				n = 6;
+			} else if (*c >= 0x80) {
+				used = n = acexy_utf8_len(c);
+				if (n == 0) {
+					memcpy(piece, "\\\\x", 3);
+					piece[3] = hex[*c >> 4];
+					piece[4] = hex[*c & 15];
+					n = 5;
+					used = 1;
+				} else {
+					memcpy(piece, c, n);
+				}
+			}
 		}
+		if (!room(o, n + 1)) {
+			o->cut = true;
+			break;
+		}
+		put(o, piece, n);
+		c += used;
 	}
 	put(o, "\"", 1);
 }
@@ -121,14 +162,14 @@ static bool needs_quotes(const char *s)
 	if (!*s)
 		return true;
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
-		if (*c <= ' ' || *c == '"' || *c == '=' || *c == '\\' || *c == 0x7f)
-			return true;
+		if (*c <= ' ' || *c == '"' || *c == '=' || *c == '\\' || *c >= 0x7f)
+			return true; /* (bytes past ASCII: checked, as UTF-8, by the quoting) */
 	return false;
 }
 
 static void put_text_str(struct out *o, const char *s)
 {
-	if (!needs_quotes(s)) {
+	if (!needs_quotes(s) && room(o, strlen(s))) {
 		puts_(o, s);
 		return;
 	}
@@ -190,12 +231,18 @@ size_t alog_format_line(char *buf, size_t cap, enum alog_format format, const ch
 		}
 		puts_(&o, ",\"event\":");
 		put_json_str(&o, event);
-		for (const struct alog_field *f = fields; f && f->key; f++) {
+		for (const struct alog_field *f = fields; f && f->key && !o.cut; f++) {
+			if (!room(&o, strlen(f->key) + 32)) {
+				o.cut = true;
+				break;
+			}
 			puts_(&o, ",");
 			put_json_str(&o, f->key);
 			puts_(&o, ":");
 			put_value(&o, format, f);
 		}
+		if (o.cut)
+			puts_(&o, ",\"truncated\":true");
 		puts_(&o, "}");
 	} else {
 		puts_(&o, "ts=");
@@ -208,12 +255,18 @@ size_t alog_format_line(char *buf, size_t cap, enum alog_format format, const ch
 		}
 		puts_(&o, " event=");
 		put_text_str(&o, event);
-		for (const struct alog_field *f = fields; f && f->key; f++) {
+		for (const struct alog_field *f = fields; f && f->key && !o.cut; f++) {
+			if (!room(&o, strlen(f->key) + 32)) {
+				o.cut = true;
+				break;
+			}
 			puts_(&o, " ");
 			puts_(&o, f->key);
 			puts_(&o, "=");
 			put_value(&o, format, f);
 		}
+		if (o.cut)
+			puts_(&o, " truncated=true");
 	}
 	if (cap)
 		buf[o.len] = '\0';

@@ -7,18 +7,21 @@
 #include <string.h>
 
 #include "acexy/hex.h"
+#include "acexy/utf8.h"
 
 struct param {
 	const char *raw; /* "name=value" as sent, inside text */
 	size_t raw_len;
 	const char *name; /* decoded, inside arena */
 	const char *value;
+	bool drop; /* not forwarded: the proxy's own (token, format) or pid/sid */
 };
 
 struct viewer_query {
 	struct param params[QUERY_MAX_PARAMS];
 	size_t n;
 	size_t key_idx;
+	unsigned dropped_ids; /* the viewer's pid/sid parameters */
 	const char *key_type;
 	char *mux_key;
 	char *text;  /* copy of the raw query */
@@ -107,9 +110,27 @@ static char *canonical_put(char *o, const char *s, bool lower)
 	return o;
 }
 
-static bool is_proxy_param(const char *name)
+/* Whether a decoded parameter name reads as `want` (lowercase) to an
+ * engine however lenient: ASCII case ignored, and whitespace, control and
+ * non-ASCII bytes around it ignored ("PID", "pid%20", "%C2%A0sid"). */
+static bool name_is(const char *name, const char *want)
 {
-	return strcmp(name, "token") == 0 || strcmp(name, "format") == 0;
+	const unsigned char *b = (const unsigned char *)name;
+	const unsigned char *e = b + strlen(name);
+	while (b < e && (*b <= ' ' || *b >= 0x7f))
+		b++;
+	while (e > b && (e[-1] <= ' ' || e[-1] >= 0x7f))
+		e--;
+	size_t n = strlen(want);
+	if ((size_t)(e - b) != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c =
+		        b[i] >= 'A' && b[i] <= 'Z' ? (unsigned char)(b[i] - 'A' + 'a') : b[i];
+		if (c != (unsigned char)want[i])
+			return false;
+	}
+	return true;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -125,7 +146,7 @@ static int build_mux_key(struct viewer_query *q)
 	int rc = 0;
 	for (size_t i = 0; i < q->n; i++) {
 		const struct param *p = &q->params[i];
-		if (i == q->key_idx || is_proxy_param(p->name))
+		if (i == q->key_idx || p->drop)
 			continue;
 		size_t l = canonical_len(p->name) + 1 + canonical_len(p->value);
 		char *s = malloc(l + 1);
@@ -195,6 +216,11 @@ static int add_param(struct viewer_query *q, const char *p, const char *pe, char
 	if (query_decode(vs, vl, *a, vl + 1) < 0)
 		goto bad_encoding;
 	*a += strlen(*a) + 1;
+	/* the viewer's pid/sid would make the engine treat two viewers as one
+	 * player (or supersede another's session): the proxy's own goes */
+	bool id = name_is(pr->name, "pid") || name_is(pr->name, "sid");
+	pr->drop = id || name_is(pr->name, "token") || name_is(pr->name, "format");
+	q->dropped_ids += id;
 	q->n++;
 	return 0;
 bad_encoding:
@@ -227,12 +253,6 @@ static int find_content_key(struct viewer_query *q, char *err, size_t errcap)
 	size_t nfound = 0;
 	for (size_t i = 0; i < q->n; i++) {
 		const char *name = q->params[i].name;
-		if (strcmp(name, "pid") == 0 || strcmp(name, "sid") == 0) {
-			snprintf(err, errcap,
-			         "parameter '%s' is not allowed: pid/sid are chosen by the proxy",
-			         name);
-			return -EINVAL;
-		}
 		for (size_t k = 0; k < N_CONTENT_PARAMS; k++) {
 			if (strcmp(name, content_params[k]) != 0)
 				continue;
@@ -255,6 +275,12 @@ static int find_content_key(struct viewer_query *q, char *err, size_t errcap)
 	}
 	if (q->params[q->key_idx].value[0] == '\0') {
 		snprintf(err, errcap, "parameter '%s' is empty", q->params[q->key_idx].name);
+		return -EINVAL;
+	}
+	/* the key travels to the controlplane and the orchestrator as text */
+	if (!acexy_utf8_valid(q->params[q->key_idx].value)) {
+		snprintf(err, errcap, "parameter '%s' is not valid UTF-8",
+		         q->params[q->key_idx].name);
 		return -EINVAL;
 	}
 	return 0;
@@ -325,6 +351,11 @@ const char *viewer_query_mux_key(const struct viewer_query *q)
 	return q->mux_key;
 }
 
+unsigned viewer_query_dropped_ids(const struct viewer_query *q)
+{
+	return q->dropped_ids;
+}
+
 static bool unreserved(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -342,18 +373,32 @@ int viewer_query_engine_query(const struct viewer_query *q, const char *pid, cha
 	size_t order[QUERY_MAX_PARAMS], n = 0;
 	order[n++] = q->key_idx;
 	for (size_t i = 0; i < q->n; i++)
-		if (i != q->key_idx && !is_proxy_param(q->params[i].name))
+		if (i != q->key_idx && !q->params[i].drop)
 			order[n++] = i;
 	static const char tail[] = "format=json&pid=";
 	size_t need = sizeof(tail) - 1 + strlen(pid) + 1;
-	for (size_t i = 0; i < n; i++)
-		need += q->params[order[i]].raw_len + 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct param *p = &q->params[order[i]];
+		need += p->raw_len + 1;
+		for (size_t k = 0; k < p->raw_len; k++)
+			need += p->raw[k] == ';' ? 2 : 0;
+	}
 	if (need > cap)
 		return -ENOSPC;
+	/* raw, but for ';': an engine that splits on it as well as on '&' (as
+	 * older parsers did) would read "x=1;pid=2" as a pid of the viewer's;
+	 * %3B means the same to every other reader */
 	char *o = buf;
 	for (size_t i = 0; i < n; i++) {
-		memcpy(o, q->params[order[i]].raw, q->params[order[i]].raw_len);
-		o += q->params[order[i]].raw_len;
+		const struct param *p = &q->params[order[i]];
+		for (size_t k = 0; k < p->raw_len; k++) {
+			if (p->raw[k] == ';') {
+				memcpy(o, "%3B", 3);
+				o += 3;
+			} else {
+				*o++ = p->raw[k];
+			}
+		}
 		*o++ = '&';
 	}
 	memcpy(o, tail, sizeof(tail) - 1);

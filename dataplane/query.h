@@ -1,10 +1,14 @@
 /* A viewer's query string (INTERFACE.md "Viewer HTTP API", CONTRACTS.md §1):
- * the content key (exactly one of id, content_id, infohash, url, magnet),
- * the refused parameters (pid, sid: the proxy chooses them), the proxy's own
- * (token, format: not forwarded) and every other parameter, forwarded to the
- * engine in order with its original encoding. Names and values are
- * percent-decoded ('+' is a space) for inspection only. Pure and bounded:
- * at most QUERY_MAX_PARAMS parameters and QUERY_TEXT_MAX bytes. */
+ * the content key (exactly one of id, content_id, infohash, url, magnet;
+ * its decoded value must be UTF-8), the dropped parameters (pid, sid: the
+ * proxy chooses them; many player URLs carry one), the proxy's own (token,
+ * format: not forwarded) and every other parameter, forwarded to the
+ * engine in order with its original encoding (but ';', sent as %3B). Names
+ * and values are percent-decoded ('+' is a space) for inspection only; a
+ * dropped name is recognised however an engine might read it: any ASCII
+ * case, with whitespace or other bytes outside printable ASCII around it.
+ * Pure and bounded: at most QUERY_MAX_PARAMS parameters and QUERY_TEXT_MAX
+ * bytes. */
 #ifndef ACEXY_DP_QUERY_H
 #define ACEXY_DP_QUERY_H
 
@@ -36,9 +40,11 @@ const char *viewer_query_get(const struct viewer_query *q, const char *name);
  * decoded, sorted, re-encoded canonically so that it is unambiguous and the
  * viewers' spelling (%5F or _) does not matter. An infohash is lowercased. */
 const char *viewer_query_mux_key(const struct viewer_query *q);
+/* How many pid/sid parameters the viewer sent (dropped). */
+unsigned viewer_query_dropped_ids(const struct viewer_query *q);
 /* Writes the engine's query (without '?'): the content parameter as the
- * viewer sent it, the forwarded parameters in order, raw, then format=json
- * and pid. pid must be non-empty unreserved characters (-EINVAL). Returns
+ * viewer sent it, the forwarded parameters in order, raw (a ';' as %3B),
+ * then format=json and pid. pid must be non-empty unreserved characters (-EINVAL). Returns
  * 0, or -ENOSPC (buf untouched). */
 int viewer_query_engine_query(const struct viewer_query *q, const char *pid, char *buf, size_t cap);
 

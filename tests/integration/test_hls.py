@@ -101,8 +101,14 @@ class HlsTest(t.TestCase):
         code, _, body = self.get(st, "/ace/manifest.m3u8?id=fail-load")
         self.assertEqual(code, 502)
         self.assertIn(b"failed to load content", body)
-        code, _, _ = self.get(st, "/ace/manifest.m3u8?pid=1&id=x")
+        code, _, _ = self.get(st, "/ace/manifest.m3u8?id=%FF")
         self.assertEqual(code, 400)
+        # a viewer's pid is dropped, not refused: the proxy's own goes to the engine
+        code, _, _ = self.get(st, "/ace/manifest.m3u8?PID=1&id=hlspid")
+        self.assertEqual(code, 200)
+        path = [q["path"] for q in st.engine_state()["requests"] if "hlspid" in q["path"]][0]
+        self.assertNotIn("PID=1", path)
+        self.assertEqual(path.count("pid="), 1)
 
     def test_multiplex_viewers_share_one_session(self):
         st = self.stack(env={"ACEXY_MULTIPLEX": "true"}, workers=2)

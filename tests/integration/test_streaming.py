@@ -1,6 +1,7 @@
 """/ace/getstream end to end through the dataplane (issue 5), single-engine
 mode: real daemons, the fake engine and the TS checker on every viewer byte."""
 import json
+import re
 import socket
 import subprocess
 import threading
@@ -68,8 +69,8 @@ class StreamingTest(t.TestCase):
             ("/ace/getstream", 400, "missing"),
             ("/ace/getstream?id=a&infohash=b", 400, None),
             ("/ace/getstream?id=", 400, None),
-            ("/ace/getstream?id=a&pid=1", 400, "pid"),
-            ("/ace/getstream?id=a&sid=1", 400, None),
+            ("/ace/getstream?id=%FF%FE", 400, "parameter 'id' is not valid utf-8"),
+            ("/ace/getstream?infohash=%C0%AF", 400, "parameter 'infohash' is not valid utf-8"),
             ("/nope", 404, None),
         ]
         for path, status, word in cases:
@@ -85,6 +86,52 @@ class StreamingTest(t.TestCase):
         self.assertEqual(st.sessions(), [])
         reqs = [r for r in st.engine_state()["requests"] if "/ace/" in r["path"]]
         self.assertEqual(reqs, [])
+
+    def test_invalid_utf8_id_json_logs(self):
+        """Issue 22 item 9: an id that is not UTF-8 is the viewer's error
+        (400 naming it), reaches no engine nor controlplane, and the JSON
+        log lines about it stay valid JSON."""
+        st = self.stack(env={"ACEXY_LOG_FORMAT": "json"})
+        code, hdrs, body = http_get(st.port, "/ace/getstream?id=%FF%FE")
+        self.assertEqual(code, 400, body)
+        self.assertNotIn("retry-after", hdrs)
+        self.assertIn(b"parameter 'id' is not valid UTF-8", body)
+        # bytes that are not UTF-8 in a logged value (the raw name of a
+        # badly encoded parameter) still give valid JSON lines
+        code, _, body = raw_request(st.port, b"GET /ace/getstream?id=a&\xff\xfe%zz=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(code, 400, body)
+        self.assertEqual(st.sessions(), [])
+        t.wait_until(lambda: "\\\\xff\\\\xfe" in st.dp.log(), 3, what="the escaped bytes logged")
+        for p in (st.dp, st.cp):
+            for line in p.log().splitlines():
+                json.loads(line)
+        self.assertNotIn("bad_message", st.cp.log())
+
+    def test_viewer_pid_sid_dropped(self):
+        """Issue 20 item 4 / issue 22 item 10: a viewer's pid and sid, spelled
+        any way an engine might read them, are accepted and dropped; the
+        engine only ever sees the proxy's own pid."""
+        st = self.stack()
+        theirs = ["id=ps1&pid=v1", "id=ps2&sid=v2", "id=ps3&PID=v3&SID=v4", "id=ps4&pid%20=v5&+sid=v6",
+                  "id=ps5&x=1;pid=v7", "id=ps6;sid=v8", "id=ps7&p%69d=v9&Pid+=v10"]
+        for q in theirs:
+            r = tscheck(st.url(q), nbytes=50000)
+            self.assertEqual(r["status"], 200, q)
+        reqs = [q["path"] for q in st.engine_state()["requests"] if q["path"].startswith("/ace/getstream")]
+        self.assertEqual(len(reqs), len(theirs))
+        import urllib.parse
+        for path in reqs:
+            query = path.split("?", 1)[1]
+            # every reading: '&' and ';' separators, decoded, any case, trimmed
+            ids = []
+            for piece in re.split("[&;]", query):
+                name, _, value = piece.partition("=")
+                if urllib.parse.unquote_plus(name).strip().lower() in ("pid", "sid"):
+                    ids.append(value)
+            self.assertEqual(len(ids), 1, path)
+            self.assertNotRegex(ids[0], "^v[0-9]+$", path)
+        self.assertIn("x=1%3Bpid=v7", reqs[4])
+        self.assertEqual(len({s["pid"] for s in st.sessions()}), len(theirs))
 
     def test_request_timeout_408(self):
         st = self.stack(env={"ACEXY_REQUEST_TIMEOUT": "300ms"})

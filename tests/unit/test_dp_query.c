@@ -92,9 +92,11 @@ static void test_query_errors(void **state)
 	q_bad("url=a&magnet=b&id=c", "got url and magnet and more");
 	q_bad("id=", "'id' is empty");
 	q_bad("content_id", "'content_id' is empty");
-	q_bad("id=a&pid=1", "pid/sid are chosen by the proxy");
-	q_bad("id=a&sid=1", "'sid'");
-	q_bad("p%69d=1&id=a", "'pid'");
+	q_bad("id=%FF%FE", "parameter 'id' is not valid UTF-8");
+	q_bad("infohash=%C0%AF", "parameter 'infohash' is not valid UTF-8"); /* overlong */
+	q_bad("url=%ED%A0%80", "not valid UTF-8");                           /* surrogate */
+	q_bad("id=ab%E2%82", "not valid UTF-8");                             /* cut short */
+	mux_key_is("id=%C3%A9%E2%82%AC", "content_id:%C3%A9%E2%82%AC");
 	q_bad("id=%zz", "percent");
 	q_bad("id=a%", "percent");
 	q_bad("id=a%4", "percent");
@@ -145,6 +147,44 @@ static void test_query_engine(void **state)
 	assert_int_equal(viewer_query_engine_query(q, "a&b", buf, sizeof(buf)), -EINVAL);
 	assert_int_equal(viewer_query_engine_query(q, "a b", buf, sizeof(buf)), -EINVAL);
 	assert_int_equal(viewer_query_engine_query(q, "0123abcd-._~", buf, sizeof(buf)), 0);
+	viewer_query_free(q);
+}
+
+/* A viewer's pid/sid (issue 20 item 4, issue 22 item 10): accepted and
+ * dropped, recognised however an engine might read the name; the proxy's
+ * own pid is the only one the engine gets. */
+static void test_query_viewer_ids(void **state)
+{
+	(void)state;
+	engine_query_is("id=a&pid=1", "id=a&format=json&pid=P");
+	engine_query_is("sid=9&id=a", "id=a&format=json&pid=P");
+	engine_query_is("id=a&PID=1&SID=2&Pid=3&pid%20=4&p%69d=5&+sid=6&pid+=7&%09sid%0D=8"
+	                "&%C2%A0pid=9&pid%E3%80%80=10&pid&sid=",
+	                "id=a&format=json&pid=P");
+	struct viewer_query *q = q_ok("id=a&PID=1&sid=2&x=1");
+	assert_int_equal(viewer_query_dropped_ids(q), 2);
+	assert_string_equal(viewer_query_mux_key(q), "content_id:a&x=1");
+	viewer_query_free(q);
+	q = q_ok("id=a");
+	assert_int_equal(viewer_query_dropped_ids(q), 0);
+	viewer_query_free(q);
+	/* ';' is no separator here, and is sent as %3B so that no engine
+	 * splits on it either */
+	engine_query_is("id=a&x=1;pid=2", "id=a&x=1%3Bpid=2&format=json&pid=P");
+	engine_query_is("id=a;pid=2", "id=a%3Bpid=2&format=json&pid=P");
+	engine_query_is("id=a&;sid=2;", "id=a&%3Bsid=2%3B&format=json&pid=P");
+	/* other names that merely contain the letters are the engine's */
+	engine_query_is("id=a&pidx=1&spid=2&pi%20d=3&p-id=4",
+	                "id=a&pidx=1&spid=2&pi%20d=3&p-id=4&format=json&pid=P");
+	/* the proxy's own parameters, spelled any way, are not forwarded */
+	engine_query_is("id=a&TOKEN=s&Format=ts&token%20=t", "id=a&format=json&pid=P");
+	/* room for the %3B */
+	q = q_ok("id=a;b");
+	char buf[64];
+	const char *want = "id=a%3Bb&format=json&pid=P";
+	assert_int_equal(viewer_query_engine_query(q, "P", buf, strlen(want)), -ENOSPC);
+	assert_int_equal(viewer_query_engine_query(q, "P", buf, strlen(want) + 1), 0);
+	assert_string_equal(buf, want);
 	viewer_query_free(q);
 }
 
@@ -199,7 +239,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_query_keys),   cmocka_unit_test(test_query_errors),
 	        cmocka_unit_test(test_query_engine), cmocka_unit_test(test_query_mux_key),
-	        cmocka_unit_test(test_query_decode),
+	        cmocka_unit_test(test_query_decode), cmocka_unit_test(test_query_viewer_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

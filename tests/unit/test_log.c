@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "acexy/log.h"
 
@@ -54,6 +55,66 @@ static void test_truncation(void **state)
 	assert_int_equal(strlen(buf), n);
 }
 
+/* The line parses as JSON; returns the string value of key. */
+static const char *json_field(const char *line, const char *key, json_t **keep)
+{
+	json_error_t err;
+	*keep = json_loads(line, 0, &err);
+	if (!*keep)
+		fail_msg("not JSON (%s): %s", err.text, line);
+	return json_string_value(json_object_get(*keep, key));
+}
+
+/* Bytes that are not UTF-8 (issue 22 item 9: an id of %FF%FE) still give
+ * a valid JSON line: well-formed sequences stay, others read \xHH. */
+static void test_json_any_bytes(void **state)
+{
+	(void)state;
+	char buf[512];
+	json_t *j;
+	alog_format_line(buf, sizeof(buf), ALOG_JSON, "p", ALOG_INFO, "ev",
+	                 (const struct alog_field[]){
+	                         ALOG_S("id", "\xff\xfe"),
+	                         ALOG_S("ok", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"),
+	                         ALOG_S("bad", "\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xe2\x82"),
+	                         {0}});
+	assert_string_equal(json_field(buf, "id", &j), "\\xff\\xfe");
+	json_decref(j);
+	assert_string_equal(json_field(buf, "ok", &j), "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	json_decref(j);
+	assert_string_equal(json_field(buf, "bad", &j),
+	                    "\\xc0\\xaf|\\xed\\xa0\\x80|\\xf4\\x90\\x80\\x80|\\xe2\\x82");
+	json_decref(j);
+	/* text lines quote them the same way */
+	alog_format_line(buf, sizeof(buf), ALOG_TEXT, "p", ALOG_INFO, "ev",
+	                 (const struct alog_field[]){ALOG_S("id", "\xff\xfe"), {0}});
+	assert_non_null(strstr(buf, " id=\"\\\\xff\\\\xfe\""));
+}
+
+/* A line longer than its buffer is cut on a character boundary and still
+ * closes: valid JSON that says it was cut. */
+static void test_json_cut(void **state)
+{
+	(void)state;
+	char big[6000];
+	for (size_t i = 0; i + 3 < sizeof(big); i += 3)
+		memcpy(big + i, "\xe2\x82\xac", 3);
+	big[sizeof(big) - 3] = '\0';
+	static char buf[4096];
+	for (size_t cap = 120; cap <= sizeof(buf); cap += 37) {
+		size_t n = alog_format_line(
+		        buf, cap, ALOG_JSON, "p", ALOG_INFO, "ev",
+		        (const struct alog_field[]){
+		                ALOG_S("a", "x"), ALOG_S("k", big), ALOG_U("after", 1), {0}});
+		assert_true(n < cap);
+		json_t *j;
+		const char *k = json_field(buf, "k", &j);
+		assert_true(k == NULL || strlen(k) % 3 == 0);
+		assert_true(json_is_true(json_object_get(j, "truncated")));
+		json_decref(j);
+	}
+}
+
 static void test_levels(void **state)
 {
 	(void)state;
@@ -70,10 +131,9 @@ static void test_levels(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_text),
-	        cmocka_unit_test(test_json),
-	        cmocka_unit_test(test_truncation),
-	        cmocka_unit_test(test_levels),
+	        cmocka_unit_test(test_text),       cmocka_unit_test(test_json),
+	        cmocka_unit_test(test_truncation), cmocka_unit_test(test_json_any_bytes),
+	        cmocka_unit_test(test_json_cut),   cmocka_unit_test(test_levels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
