@@ -68,19 +68,33 @@ if [ ! -f tests/deploy/node_modules/.package-lock.json ] ||
 fi
 
 # ---- 1. runtime packages from the binaries ----
-programs=(acexy-dataplane acexy-controlplane acexyctl acexy-fake-engine)
+# Each image stage installs exactly the packages its programs' shared
+# libraries come from: a missing one breaks the image, an extra one is dead
+# weight and attack surface. Packages that are data, not libraries, are
+# allowed by name with the reason.
+runtime_programs=(acexy-dataplane acexy-controlplane acexyctl)
+tools_programs=(acexy-fake-engine acexy-tscheck)
+programs=("${runtime_programs[@]}" "${tools_programs[@]}")
+declare -A allowed_extra=([ca-certificates]="CA bundle for an https orchestrator or engine (runtime only)")
 dockerfile=deploy/Dockerfile
 
+# The lines of the stage named $1 (FROM ... AS $1 up to the next FROM),
+# continuations joined.
+stage_text() {
+  awk -v s="$1" '/^FROM[ \t]/ { on = ($NF == s && $(NF - 1) ~ /^[Aa][Ss]$/) } on' "$dockerfile" |
+    sed -e ':a' -e '/\\$/N; s/\\\n/ /; ta'
+}
 # The final stage: lines after the last FROM, continuations joined.
 final_stage() {
   awk 'FNR == 1 { n = 0 } /^FROM[ \t]/ { n = NR } { line[NR] = $0 } END { for (i = n; i <= NR; i++) print line[i] }' "$dockerfile" |
     sed -e ':a' -e '/\\$/N; s/\\\n/ /; ta'
 }
-# Packages installed by apt-get install in the final stage.
-final_packages() {
-  final_stage | grep -E 'apt-get( -[^ ]+)* install' | sed -e 's/.*apt-get[^&]* install//' -e 's/&&.*//' |
+# Packages installed by apt-get install in the stage text on stdin.
+installed_packages() {
+  grep -E 'apt-get( -[^ ]+)* install' | sed -e 's/.*apt-get[^&]* install//' -e 's/&&.*//' |
     tr ' \t' '\n\n' | grep -Ev '^(-.*|)$' | sort -u
 }
+final_packages() { final_stage | installed_packages; }
 
 # Packages every debian:bookworm-slim image has: Essential or Priority
 # required, and what those depend on directly (libc6, libgcc-s1, ...).
@@ -90,12 +104,12 @@ base_packages() {
     sort -u
 }
 
-# The Debian packages that hold the programs' direct shared-library
+# The Debian packages that hold the given programs' direct shared-library
 # dependencies (ELF NEEDED entries, resolved to paths by ldd).
 derive_packages() {
   local prog lib path pkg base
   base=$(base_packages)
-  for prog in "${programs[@]}"; do
+  for prog in "$@"; do
     [ -x "$bindir/$prog" ] || { echo "no $prog in $bindir" >&2; echo "?$prog"; continue; }
     if ldd "$bindir/$prog" | grep -q 'not found'; then
       echo "$prog: unresolved libraries: $(ldd "$bindir/$prog" | grep 'not found' | tr -s ' \t' ' ')" >&2
@@ -117,21 +131,34 @@ derive_packages() {
   done | sort -u
 }
 
-check_runtime_packages() {
-  local need have missing=() p
-  command -v objdump >/dev/null || { echo "objdump missing (binutils)"; return 1; }
-  need=$(derive_packages) || return 1
+# check_stage_packages STAGE PROGRAM...: the stage installs exactly the
+# packages derived from the programs (plus allowed data packages).
+check_stage_packages() {
+  local stage=$1 need have missing=() extra=() p
+  shift
+  need=$(derive_packages "$@") || return 1
   if echo "$need" | grep -q '^?'; then return 1; fi
-  have=$(final_packages)
-  echo "derived from the binaries: $(echo "$need" | tr '\n' ' ')"
-  echo "final stage installs:     $(echo "$have" | tr '\n' ' ')"
+  have=$(stage_text "$stage" | installed_packages)
+  echo "stage $stage: derived from $*: $(echo "$need" | tr '\n' ' ')"
+  echo "stage $stage: installs:     $(echo "$have" | tr '\n' ' ')"
   for p in $need; do
     echo "$have" | grep -qx "$p" || missing+=("$p")
   done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "deploy/Dockerfile's final stage does not install: ${missing[*]}"
-    return 1
-  fi
+  for p in $have; do
+    echo "$need" | grep -qx "$p" && continue
+    [ "$stage" = runtime ] && [ -n "${allowed_extra[$p]:-}" ] && { echo "stage $stage: $p allowed: ${allowed_extra[$p]}"; continue; }
+    extra+=("$p")
+  done
+  [ ${#missing[@]} -gt 0 ] && echo "deploy/Dockerfile stage $stage does not install: ${missing[*]}"
+  [ ${#extra[@]} -gt 0 ] && echo "deploy/Dockerfile stage $stage installs what no program of it links: ${extra[*]}"
+  [ ${#missing[@]} -eq 0 ] && [ ${#extra[@]} -eq 0 ]
+}
+check_runtime_packages() {
+  command -v objdump >/dev/null || { echo "objdump missing (binutils)"; return 1; }
+  local errs=0
+  check_stage_packages runtime "${runtime_programs[@]}" || errs=1
+  check_stage_packages tools "${tools_programs[@]}" || errs=1
+  return $errs
 }
 
 # ---- 2. Dockerfile rules ----
@@ -142,7 +169,18 @@ check_dockerfile() {
   nfrom=$(grep -cE '^FROM[ \t]' "$dockerfile")
   [ "$nfrom" -ge 2 ] || e "must be multi-stage (build + runtime)"
   grep -qE '^ARG DEBIAN_IMAGE=debian:bookworm-slim$' "$dockerfile" || e "base image must be debian:bookworm-slim (ARG DEBIAN_IMAGE)"
-  grep -E '^FROM[ \t]' "$dockerfile" | grep -vq 'DEBIAN_IMAGE' && e "every stage must be FROM \${DEBIAN_IMAGE}"
+  # every stage starts from the base image or an earlier stage
+  grep -E '^FROM[ \t]' "$dockerfile" | awk '{ if ($2 != "${DEBIAN_IMAGE}" && !seen[$2]) print "stage from " $2 " (neither ${DEBIAN_IMAGE} nor an earlier stage)"; seen[$NF] = 1 }' | grep . && e "(above)"
+  grep -qiE '^FROM[ \t].* AS runtime$' "$dockerfile" && final_stage | head -n1 | grep -qiE ' AS runtime$' || e "the last stage (the default target) must be the runtime stage"
+  grep -qiE '^FROM[ \t].* AS tools$' "$dockerfile" || e "the fixtures need a tools stage (--target tools)"
+  for p in "${tools_programs[@]}"; do
+    grep -rqs "install(TARGETS.*$p.*COMPONENT fixtures" --include=CMakeLists.txt . || e "$p must be installed with COMPONENT fixtures (kept out of the runtime image)"
+  done
+  for p in "${runtime_programs[@]}"; do
+    grep -rqs "install(TARGETS.*$p.*COMPONENT runtime" --include=CMakeLists.txt . || e "$p must be installed with COMPONENT runtime"
+  done
+  echo "$fs" | grep -q -- '--component' && e "the runtime stage copies installed trees, it does not install"
+  stage_text build | grep -q 'cmake --install build-image --prefix /opt/acexy --strip --component runtime' || e "build stage must install the runtime component into /opt/acexy"
   grep -q -- '-DACEXY_TESTS=OFF' "$dockerfile" || e "build stage must configure with -DACEXY_TESTS=OFF"
   grep -q 'cmake --install' "$dockerfile" || e "build stage must cmake --install"
   echo "$fs" | grep -q 'apt-get install' || e "final stage installs no runtime packages"

@@ -15,6 +15,8 @@ PACKAGES=(
   procps iproute2 socat util-linux mount
   # deploy checks (scripts/check-deploy.sh)
   yamllint docker-compose binutils systemd
+  # the image and the pod (deploy/build-image.sh, scripts/test-pod.sh)
+  podman buildah runc catatonit debootstrap
 )
 # Node.js (the deploy checks' schema validation) from Debian unless one is
 # already on PATH
