@@ -65,15 +65,17 @@ void serve_status(struct conn *c)
 	struct dp *dp = c->w->dp;
 	struct sbuf b = {0};
 	double now = dp_now();
+	pthread_mutex_lock(&dp->reg_mu);
+	uint64_t viewers = 0; /* every stream's viewers, not the streams */
+	for (struct stream_rec *r = dp->streams; r; r = r->next)
+		viewers += atomic_load(&r->viewers);
 	sb_printf(&b,
 	          "{\"instance\":\"%s\",\"version\":\"%s\",\"uptime_s\":%.1f,"
 	          "\"controlplane_connected\":%s,\"draining\":%s,\"workers\":%d,"
 	          "\"viewers\":%" PRIu64 ",\"streams\":[",
 	          dp->instance, ACEXY_VERSION, now - dp->start_time,
 	          dp_control_connected(dp) ? "true" : "false",
-	          atomic_load(&dp->draining) ? "true" : "false", dp->nworkers,
-	          (uint64_t)atomic_load(&dp->stats.streams_live));
-	pthread_mutex_lock(&dp->reg_mu);
+	          atomic_load(&dp->draining) ? "true" : "false", dp->nworkers, viewers);
 	bool first = true;
 	for (struct stream_rec *r = dp->streams; r; r = r->next) {
 		sb_printf(&b, "%s{\"lease\":%" PRIu64 ",\"content\":", first ? "" : ",",

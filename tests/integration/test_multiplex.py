@@ -48,6 +48,14 @@ class MultiplexTest(t.TestCase):
         out = json.loads(subprocess.run([t.binpath("acexyctl"), "--run-dir", st.run_dir, "--json", "streams"],
                                         capture_output=True, text=True).stdout)
         self.assertEqual(len(out["streams"]), 1)  # leases count sessions
+        # /ace/status: the top-level viewers are viewers, not streams (issue 22 item 11)
+        code, status = t.http_json(st.port, "/ace/status")
+        self.assertEqual(code, 200)
+        self.assertEqual(len(status["streams"]), 1)
+        self.assertEqual(status["streams"][0]["viewers"], 3)
+        self.assertEqual(status["viewers"], 3)
+        socks.append(self.hold_stream(st.port, "mux2"))
+        wait_until(lambda: t.http_json(st.port, "/ace/status")[1]["viewers"] == 4, 4, what="4 viewers")
         for s in socks:
             s.close()
 
