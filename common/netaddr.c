@@ -70,6 +70,19 @@ int acexy_addr_parse(const char *text, struct acexy_addr *ret_addr)
 	return 0;
 }
 
+/* The 16-byte form every address is compared in: IPv6 as it is, IPv4 as
+ * its IPv4-mapped IPv6 address ::ffff:a.b.c.d. */
+static void canonical16(int family, const void *addr, uint8_t out[16])
+{
+	if (family == AF_INET) {
+		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		memcpy(out, mapped, 12);
+		memcpy(out + 12, addr, 4);
+	} else {
+		memcpy(out, addr, 16);
+	}
+}
+
 int acexy_net_parse(const char *text, struct acexy_net *ret_net)
 {
 	char buf[64];
@@ -92,13 +105,15 @@ int acexy_net_parse(const char *text, struct acexy_net *ret_net)
 			prefix = prefix * 10 + (*p - '0');
 		}
 	}
-	if (inet_pton(AF_INET, buf, n.addr) == 1) {
+	uint8_t raw[16];
+	if (inet_pton(AF_INET, buf, raw) == 1) {
 		n.family = AF_INET;
 		if (prefix < 0)
 			prefix = 32;
 		if (prefix > 32)
 			return -EINVAL;
-	} else if (inet_pton(AF_INET6, buf, n.addr) == 1) {
+		prefix += 96; /* counted in the IPv4-mapped form */
+	} else if (inet_pton(AF_INET6, buf, raw) == 1) {
 		n.family = AF_INET6;
 		if (prefix < 0)
 			prefix = 128;
@@ -107,6 +122,7 @@ int acexy_net_parse(const char *text, struct acexy_net *ret_net)
 	} else {
 		return -EINVAL;
 	}
+	canonical16(n.family, raw, n.addr);
 	n.prefix = (uint8_t)prefix;
 	*ret_net = n;
 	return 0;
@@ -166,26 +182,29 @@ static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
 
 bool acexy_netlist_contains(const struct acexy_netlist *list, const struct sockaddr *sa)
 {
-	uint8_t v4[4], v6[16];
-	bool have4 = false, have6 = false;
-	if (sa->sa_family == AF_INET) {
-		memcpy(v4, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		have4 = true;
-	} else if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		memcpy(v6, a6, 16);
-		have6 = true;
-		if (IN6_IS_ADDR_V4MAPPED(a6)) {
-			memcpy(v4, v6 + 12, 4);
-			have4 = true;
-		}
-	}
-	for (size_t i = 0; i < list->n; i++) {
-		const struct acexy_net *n = &list->nets[i];
-		if (n->family == AF_INET && have4 && prefix_match(n->addr, v4, n->prefix))
+	uint8_t a[16];
+	if (sa->sa_family == AF_INET)
+		canonical16(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, a);
+	else if (sa->sa_family == AF_INET6)
+		canonical16(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, a);
+	else
+		return false;
+	for (size_t i = 0; i < list->n; i++)
+		if (prefix_match(list->nets[i].addr, a, list->nets[i].prefix))
 			return true;
-		if (n->family == AF_INET6 && have6 && prefix_match(n->addr, v6, n->prefix))
-			return true;
-	}
 	return false;
+}
+
+void acexy_addr_canonical(const struct sockaddr_storage *in, struct sockaddr_storage *out)
+{
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)in;
+	if (in->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+		if (out != in)
+			*out = *in;
+		return;
+	}
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = a6->sin6_port};
+	memcpy(&a4.sin_addr, a6->sin6_addr.s6_addr + 12, 4);
+	memset(out, 0, sizeof(*out));
+	memcpy(out, &a4, sizeof(a4));
 }

@@ -38,8 +38,8 @@ static bool parse_ip(const char *s, size_t n, struct sockaddr_storage *out)
 	return false;
 }
 
-void access_client(const struct sockaddr_storage *peer, const char *xff,
-                   const struct acexy_netlist *trusted, struct sockaddr_storage *out)
+static void pick_client(const struct sockaddr_storage *peer, const char *xff,
+                        const struct acexy_netlist *trusted, struct sockaddr_storage *out)
 {
 	*out = *peer;
 	if (!xff || !trusted->n || !acexy_netlist_contains(trusted, (const struct sockaddr *)peer))
@@ -58,6 +58,13 @@ void access_client(const struct sockaddr_storage *peer, const char *xff,
 			return;
 		end = start > 0 ? start - 1 : 0;
 	}
+}
+
+void access_client(const struct sockaddr_storage *peer, const char *xff,
+                   const struct acexy_netlist *trusted, struct sockaddr_storage *out)
+{
+	pick_client(peer, xff, trusted, out);
+	acexy_addr_canonical(out, out); /* ::ffff:a.b.c.d is a.b.c.d */
 }
 
 bool access_token_equal(const char *candidate, size_t len, const char *token)

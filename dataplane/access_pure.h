@@ -8,7 +8,8 @@
 
 #include "acexy/netaddr.h"
 
-/* The client address from the peer and an X-Forwarded-For value. */
+/* The client address from the peer and an X-Forwarded-For value, in the
+ * canonical form (an IPv4-mapped address as IPv4: acexy_addr_canonical). */
 void access_client(const struct sockaddr_storage *peer, const char *xff,
                    const struct acexy_netlist *trusted, struct sockaddr_storage *out);
 /* Constant-time comparison of a candidate with the token. */

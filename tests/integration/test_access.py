@@ -47,6 +47,27 @@ class AccessTest(t.TestCase):
         self.assertIn(b"200 OK", head)
         s.close()
 
+    def test_ipv4_mapped_entries(self):
+        """Issue 22 item 12: an IPv4-mapped allow-list entry holds IPv4
+        clients (one canonical form); per-client counts do not tell the two
+        forms apart."""
+        st = t.Stack(self, env={"ACEXY_ALLOW_NETS": "::ffff:127.0.0.0/104"}).start()
+        s, head = open_stream(st.port, "id=mapped")
+        self.assertIn(b"200 OK", head)
+        s.close()
+        st2 = t.Stack(self, env={"ACEXY_ALLOW_NETS": "::ffff:10.0.0.0/104"}).start()
+        self.assertEqual(http_get(st2.port, "/ace/getstream?id=a")[0], 403)
+        # a mapped trusted proxy, an X-Forwarded-For hop in the mapped form:
+        # the same client as its IPv4 form for the per-client cap
+        st3 = t.Stack(self, env={"ACEXY_TRUSTED_PROXIES": "::ffff:127.0.0.1",
+                                 "ACEXY_ALLOW_NETS": "10.0.0.0/8", "ACEXY_MAX_CONNS_PER_IP": "1"}).start()
+        a, h1 = open_stream(st3.port, "id=m1", "X-Forwarded-For: ::ffff:10.0.0.7\r\n")
+        self.assertIn(b"200 OK", h1)
+        b, h2 = open_stream(st3.port, "id=m2", "X-Forwarded-For: 10.0.0.7\r\n")
+        self.assertIn(b"503", h2)
+        a.close()
+        b.close()
+
     def test_forwarded_for_and_per_client_cap(self):
         st = t.Stack(self, env={"ACEXY_TRUSTED_PROXIES": "127.0.0.1", "ACEXY_ALLOW_NETS": "10.0.0.0/8",
                                 "ACEXY_MAX_CONNS_PER_IP": "2"}).start()

@@ -56,6 +56,18 @@ static void test_client(void **state)
 	struct sockaddr_storage other = v4("192.0.2.1");
 	access_client(&other, "198.51.100.7", &trusted, &out);
 	assert_string_equal(text(&out), "192.0.2.1");
+	/* one canonical form: a mapped peer or hop is its IPv4 address, and a
+	 * mapped trusted-proxy entry trusts the IPv4 peer */
+	assert_int_equal(acexy_netlist_parse("::ffff:127.0.0.0/104", &trusted), 0);
+	access_client(&peer, "::ffff:198.51.100.8, ::ffff:127.0.0.9", &trusted, &out);
+	assert_string_equal(text(&out), "198.51.100.8");
+	struct sockaddr_storage mapped = {0};
+	struct sockaddr_in6 *m6 = (struct sockaddr_in6 *)&mapped;
+	m6->sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "::ffff:192.0.2.9", &m6->sin6_addr);
+	access_client(&mapped, NULL, &trusted, &out);
+	assert_int_equal(out.ss_family, AF_INET);
+	assert_string_equal(text(&out), "192.0.2.9");
 }
 
 static void test_token(void **state)

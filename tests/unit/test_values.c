@@ -146,6 +146,50 @@ static void test_nets(void **state)
 	assert_true(acexy_netlist_contains(&l, (struct sockaddr *)&in));
 	inet_pton(AF_INET, "1.2.4.1", &in.sin_addr);
 	assert_false(acexy_netlist_contains(&l, (struct sockaddr *)&in));
+	/* issue 22 item 12: an IPv4-mapped entry holds IPv4 clients, and the
+	 * other way round; one canonical form, whatever the listener */
+	assert_int_equal(acexy_netlist_parse("::ffff:127.0.0.0/104", &l), 0);
+	inet_pton(AF_INET, "127.0.0.1", &in.sin_addr);
+	assert_true(acexy_netlist_contains(&l, (struct sockaddr *)&in));
+	inet_pton(AF_INET, "128.0.0.1", &in.sin_addr);
+	assert_false(acexy_netlist_contains(&l, (struct sockaddr *)&in));
+	inet_pton(AF_INET6, "::ffff:127.9.9.9", &in6.sin6_addr);
+	assert_true(acexy_netlist_contains(&l, (struct sockaddr *)&in6));
+	inet_pton(AF_INET6, "::127.0.0.1", &in6.sin6_addr); /* IPv4-compatible: another address */
+	assert_false(acexy_netlist_contains(&l, (struct sockaddr *)&in6));
+	assert_int_equal(acexy_netlist_parse("::ffff:10.1.2.3", &l), 0);
+	inet_pton(AF_INET, "10.1.2.3", &in.sin_addr);
+	assert_true(acexy_netlist_contains(&l, (struct sockaddr *)&in));
+	inet_pton(AF_INET, "10.1.2.4", &in.sin_addr);
+	assert_false(acexy_netlist_contains(&l, (struct sockaddr *)&in));
+	assert_int_equal(acexy_netlist_parse("127.0.0.0/8", &l), 0);
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &in6.sin6_addr);
+	assert_true(acexy_netlist_contains(&l, (struct sockaddr *)&in6));
+	inet_pton(AF_INET6, "::1", &in6.sin6_addr);
+	assert_false(acexy_netlist_contains(&l, (struct sockaddr *)&in6));
+	/* ::/0 is every address, IPv4 ones included */
+	assert_int_equal(acexy_netlist_parse("::/0", &l), 0);
+	inet_pton(AF_INET, "192.0.2.1", &in.sin_addr);
+	assert_true(acexy_netlist_contains(&l, (struct sockaddr *)&in));
+	assert_int_equal(acexy_netlist_parse("0.0.0.0/0", &l), 0);
+	assert_true(acexy_netlist_contains(&l, (struct sockaddr *)&in));
+	inet_pton(AF_INET6, "2001:db8::1", &in6.sin6_addr);
+	assert_false(acexy_netlist_contains(&l, (struct sockaddr *)&in6));
+	/* the mapped form of a client is its IPv4 form */
+	struct sockaddr_storage ss = {0}, c;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = htons(80);
+	inet_pton(AF_INET6, "::ffff:192.0.2.7", &s6->sin6_addr);
+	acexy_addr_canonical(&ss, &c);
+	assert_int_equal(c.ss_family, AF_INET);
+	struct sockaddr_in *c4 = (struct sockaddr_in *)&c;
+	assert_int_equal(ntohs(c4->sin_port), 80);
+	char t[64];
+	assert_string_equal(inet_ntop(AF_INET, &c4->sin_addr, t, sizeof(t)), "192.0.2.7");
+	inet_pton(AF_INET6, "2001:db8::7", &s6->sin6_addr);
+	acexy_addr_canonical(&ss, &ss); /* in place; not mapped: unchanged */
+	assert_int_equal(ss.ss_family, AF_INET6);
 }
 
 static void test_typed_values(void **state)
