@@ -17,7 +17,8 @@ acexy_find_plain(nng nng/nng.h nng)
 acexy_find_plain(http_parser http_parser.h http_parser)
 set_property(TARGET acexy::nng APPEND PROPERTY INTERFACE_LINK_LIBRARIES Threads::Threads)
 
-pkg_check_modules(MSGPACK REQUIRED IMPORTED_TARGET msgpack)
+# msgpack-c >= 6 names its pkg-config file msgpack-c.pc; Debian 12's 4.0 msgpack.pc
+pkg_search_module(MSGPACK REQUIRED IMPORTED_TARGET msgpack-c msgpack)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
