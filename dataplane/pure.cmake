@@ -7,11 +7,12 @@ add_library(acexy_dp_pure STATIC
   ${CMAKE_SOURCE_DIR}/dataplane/ring.c
   ${CMAKE_SOURCE_DIR}/dataplane/engine_answer.c
   ${CMAKE_SOURCE_DIR}/dataplane/hls_playlist.c
-  ${CMAKE_SOURCE_DIR}/dataplane/access_pure.c)
+  ${CMAKE_SOURCE_DIR}/dataplane/access_pure.c
+  ${CMAKE_SOURCE_DIR}/dataplane/m3u_list.c)
 target_include_directories(acexy_dp_pure PUBLIC ${CMAKE_SOURCE_DIR} ${CMAKE_SOURCE_DIR}/include)
 target_link_libraries(acexy_dp_pure PUBLIC acexy_common acexy::http_parser acexy::jansson acexy::curl)
 
-foreach(m http_request http_response query ring engine_answer hls_playlist access)
+foreach(m http_request http_response query ring engine_answer hls_playlist access m3u_list)
   acexy_unit_test(test_dp_${m} SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_dp_${m}.c
     LIBS acexy_dp_pure)
   acexy_fuzz_target(fuzz_dp_${m} SOURCES ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_dp_${m}.c
