@@ -18,6 +18,7 @@
 #include "dataplane/access.h"
 #include "dataplane/conn.h"
 #include "dataplane/control.h"
+#include "dataplane/playlist.h"
 
 const char *http_status_text(int status)
 {
@@ -277,6 +278,10 @@ static void route(struct conn *c, const struct http_request *req)
 		} else {
 			conn_respond(c, 200, "text/plain", NULL, "ready\n", 6);
 		}
+		return;
+	}
+	if (strcmp(path, "/ace/playlist.m3u") == 0) {
+		playlist_serve(c, req);
 		return;
 	}
 	if (strcmp(path, "/ace/status") == 0) {

@@ -97,6 +97,7 @@ struct dp {
 	struct ev_loop *main_loop;
 	struct cc_client *cc; /* controlplane client (control_client.h) */
 	struct dp_admin *admin;
+	struct playlist *playlist; /* /ace/playlist.m3u (playlist.h), NULL when none */
 	_Atomic bool draining;
 	_Atomic bool shutting_down;
 	struct dp_stats stats;

@@ -17,7 +17,9 @@
 #define XFF_MAX        1023
 #define CONNECTION_MAX 127
 #define RANGE_MAX      127
-#define VALUES_SIZE    (HOST_MAX + AUTH_MAX + XFF_MAX + CONNECTION_MAX + RANGE_MAX + 5)
+#define XFPROTO_MAX    63
+#define VALUES_SIZE                                                                                \
+	(HOST_MAX + AUTH_MAX + XFF_MAX + CONNECTION_MAX + RANGE_MAX + HOST_MAX + XFPROTO_MAX + 7)
 enum kept {
 	KEPT_NONE = -1,
 	KEPT_HOST,
@@ -25,6 +27,8 @@ enum kept {
 	KEPT_XFF,
 	KEPT_CONNECTION,
 	KEPT_RANGE,
+	KEPT_XFHOST,
+	KEPT_XFPROTO,
 	KEPT_COUNT
 };
 static const struct {
@@ -37,6 +41,8 @@ static const struct {
         [KEPT_XFF] = {"x-forwarded-for", XFF_MAX, true},
         [KEPT_CONNECTION] = {"connection", CONNECTION_MAX, true},
         [KEPT_RANGE] = {"range", RANGE_MAX, false},
+        [KEPT_XFHOST] = {"x-forwarded-host", HOST_MAX, true},
+        [KEPT_XFPROTO] = {"x-forwarded-proto", XFPROTO_MAX, true},
 };
 
 struct http_request {

@@ -56,7 +56,7 @@ int http_request_version(const struct http_request *r);
 bool http_request_keep_alive(const struct http_request *r);
 /* Values of the headers kept, by case-insensitive name: Host,
  * Authorization, X-Forwarded-For (repeats joined with ", "), Connection
- * (likewise), Range. "" if absent or another name. */
+ * (likewise), Range, X-Forwarded-Host and X-Forwarded-Proto (likewise). "" if absent or another name. */
 const char *http_request_header(const struct http_request *r, const char *name);
 
 #endif

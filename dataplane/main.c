@@ -13,6 +13,7 @@
 #include "acexy/sysinfo.h"
 #include "dataplane/control.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/playlist.h"
 
 static const struct acexy_program prog = {
         .name = "acexy-dataplane",
@@ -159,6 +160,14 @@ int main(int argc, char **argv)
 		alog_flush();
 		return 1;
 	}
+	rc = playlist_start(dp, &dp->playlist);
+	if (rc < 0) {
+		fprintf(stderr,
+		        "%s: ACEXY_PLAYLIST_SOURCES: more than %d sources or one too long\n",
+		        prog.name, PLAYLIST_SOURCES_MAX);
+		alog_flush();
+		return 2;
+	}
 	for (int i = 0; i < dp->nworkers; i++) {
 		if (worker_run(&dp->workers[i]) < 0) {
 			ALOG(ALOG_ERROR, "thread_start_failed");
@@ -182,6 +191,8 @@ int main(int argc, char **argv)
 	     ALOG_I("workers", dp->nworkers), ALOG_U("buffer", acexy_cfg_u(&cfg, ACEXY_S_BUFFER)),
 	     ALOG_I("nofile", nofile), ALOG_S("run_dir", acexy_cfg_s(&cfg, ACEXY_S_RUN_DIR)));
 	ev_run(dp->main_loop, 0);
+	playlist_stop(dp->playlist);
+	dp->playlist = NULL;
 	dp_control_stop(dp);
 	ALOG(ALOG_INFO, "stopped", ALOG_S("instance", dp->instance));
 	alog_flush();
