@@ -142,6 +142,9 @@ if [ $tools -eq 1 ]; then
   log "tools image $tools_tag"
   build tools "$tools_tag"
 fi
+# The build stage's image is only needed while the targets above copy from
+# it; drop the unnamed ones (this run's and older ones), nothing else.
+pm image prune -f --filter label=org.acexy.stage=build >/dev/null
 for i in "$tag" $([ $tools -eq 1 ] && echo "$tools_tag"); do
   log "$(pm image inspect --format '{{.Size}}' "$i" | awk -v n="$i" '{ printf "%s: %.1f MB (%d bytes)", n, $1 / 1e6, $1 }')"
 done

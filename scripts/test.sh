@@ -23,6 +23,9 @@ cmake --build build-release -j"$jobs" >/dev/null
 echo "== deploy checks (image, Kubernetes, Compose, systemd; offline)"
 bash scripts/check-deploy.sh build/bin
 
+echo "== pod (images built with podman, the Kubernetes pod run with podman kube play)"
+bash scripts/test-pod.sh
+
 echo "== sanitizer build (clang, ASan + UBSan, libFuzzer targets)"
 CC=clang cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DACEXY_SANITIZE=ON -DACEXY_FUZZ=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -55,8 +55,11 @@ function preStopSleep(c) {
   return 0;
 }
 
-// References between objects and acexy's rules for its own pod.
-function crossChecks(objs) {
+// References between objects and acexy's rules for its own pod. podman: the
+// rendering for `podman kube play` (overlays/podman): host network, no
+// container ports or probes (podman cannot take them there); the Service is
+// ignored by podman.
+function crossChecks(objs, podman = false) {
   const problems = [];
   const byKind = (k) => objs.filter((o) => o.kind === k);
   const names = (k) => new Set(byKind(k).map((o) => o.metadata.name));
@@ -100,7 +103,7 @@ function crossChecks(objs) {
     }
   }
 
-  for (const svc of byKind("Service")) {
+  for (const svc of podman ? [] : byKind("Service")) {
     const where = `Service/${svc.metadata.name}`;
     const sel = svc.spec?.selector ?? {};
     const pods = workloads.filter((w) => Object.entries(sel).every(([k, v]) => w.spec.template.metadata?.labels?.[k] === v));
@@ -153,11 +156,19 @@ function crossChecks(objs) {
     const portNum = (c.ports ?? []).find((p) => p.name === g?.port)?.containerPort ?? g?.port;
     if (!g || g.path !== pathWanted || portNum !== port) problems.push(`acexy/${c.name}: ${probe} must be GET ${pathWanted} on ${port}`);
   };
-  wantProbe(dp, "livenessProbe", "/livez", 8080);
-  wantProbe(dp, "readinessProbe", "/readyz", 8080);
-  wantProbe(cp, "livenessProbe", "/livez", 8081);
-  wantProbe(cp, "readinessProbe", "/readyz", 8081);
-  if (!cp.startupProbe) problems.push("acexy/controlplane: needs a startupProbe");
+  if (podman) {
+    if (sidecar) problems.push("acexy (podman): podman runs no native sidecars: base it on overlays/legacy");
+    if (pod.hostNetwork !== true) problems.push("acexy (podman): needs hostNetwork: true");
+    for (const c of [cp, dp]) {
+      for (const k of ["ports", "startupProbe", "livenessProbe", "readinessProbe"]) if (c[k]) problems.push(`acexy/${c.name} (podman): no ${k} (podman kube play cannot take it on the host network)`);
+    }
+  } else {
+    wantProbe(dp, "livenessProbe", "/livez", 8080);
+    wantProbe(dp, "readinessProbe", "/readyz", 8080);
+    wantProbe(cp, "livenessProbe", "/livez", 8081);
+    wantProbe(cp, "readinessProbe", "/readyz", 8081);
+    if (!cp.startupProbe) problems.push("acexy/controlplane: needs a startupProbe");
+  }
   if (JSON.stringify(cp.command) !== '["acexy-controlplane"]') problems.push("acexy/controlplane: command must be [acexy-controlplane]");
   const psc = pod.securityContext ?? {};
   if (psc.runAsNonRoot !== true || psc.runAsUser !== 10001 || psc.fsGroup !== 10001 || psc.seccompProfile?.type !== "RuntimeDefault") problems.push("acexy: pod securityContext needs runAsNonRoot, runAsUser 10001, fsGroup 10001, seccompProfile RuntimeDefault");
@@ -232,7 +243,7 @@ for (const dir of targets) {
   const schemaProblems = [];
   for (const o of objs) for (const e of validateObject(o)) schemaProblems.push(`${idString(o)}: ${e}`);
   report(`${name}: schema`, schemaProblems);
-  report(`${name}: references and acexy rules`, crossChecks(objs));
+  report(`${name}: references and acexy rules`, crossChecks(objs, name === "overlays/podman"));
   if (kustomize) {
     let theirs;
     try {

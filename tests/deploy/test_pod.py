@@ -1,0 +1,358 @@
+"""The real image in the real pod: deploy/k8s/overlays/podman rendered with
+Kustomize and run with `podman kube play`, beside a demo engine from the
+-tools image, then checked the way an operator relies on it.
+
+Run by scripts/test-pod.sh, which builds the images and sets
+ACEXY_POD_IMAGE / ACEXY_POD_TOOLS_IMAGE (skipped without them):
+  ACEXY_POD_IMAGE=... ACEXY_POD_TOOLS_IMAGE=... PYTHONPATH=tests/integration/lib \
+    python3 tests/deploy/test_pod.py -v
+Everything it creates (pod, containers, volumes) carries a name unique to
+the run and is removed at the end; listeners are on 127.0.0.1 only.
+"""
+import json
+import shutil
+import tempfile
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+import acexytest as at
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+IMAGE = os.environ.get("ACEXY_POD_IMAGE")
+TOOLS = os.environ.get("ACEXY_POD_TOOLS_IMAGE")
+PODMAN = ["podman", "--runtime", "runc"]
+MANIFEST_IMAGE = "ghcr.io/acexy/acexy"
+CONTENT = "c0ffee" + "0" * 34
+DRAIN = 3  # seconds; the ConfigMap says 25s, the test's env makes it short
+
+
+def pm(*args, timeout=120, check=True):
+    r = subprocess.run(PODMAN + list(args), capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError("podman %s: rc=%d %s" % (" ".join(args), r.returncode, r.stderr.strip()[-2000:]))
+    return r
+
+
+def render(overlay):
+    r = subprocess.run(["node", os.path.join(HERE, "render.mjs"), "--json", os.path.join(ROOT, overlay)],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("render %s: %s" % (overlay, r.stderr))
+    return json.loads(r.stdout)
+
+
+def containers_of(obj):
+    spec = obj["spec"]["template"]["spec"]
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+def for_podman(objs, suffix, env):
+    """The rendering as this run plays it: what podman takes (ConfigMaps,
+    Secrets, the Deployment), names made unique to the run (the Deployment,
+    ConfigMaps, volumes: podman names a pod's volumes after them), the
+    images just built, and env overrides (loopback ports, short drain)."""
+    keep = [o for o in objs if o["kind"] in ("ConfigMap", "Secret", "Deployment")]
+    renamed = {}
+    for o in keep:
+        if o["kind"] in ("ConfigMap", "Secret"):
+            new = "%s-%s" % (o["metadata"]["name"], suffix)
+            renamed[(o["kind"], o["metadata"]["name"])] = new
+            o["metadata"]["name"] = new
+    for o in keep:
+        if o["kind"] != "Deployment":
+            continue
+        o["metadata"]["name"] = "%s-%s" % (o["metadata"]["name"], suffix)
+        spec = o["spec"]["template"]["spec"]
+        for v in spec.get("volumes", []):
+            v["name"] = "%s-%s" % (suffix, v["name"])
+            if "configMap" in v:
+                v["configMap"]["name"] = renamed[("ConfigMap", v["configMap"]["name"])]
+            if "secret" in v:
+                v["secret"]["secretName"] = renamed[("Secret", v["secret"]["secretName"])]
+        for c in containers_of(o):
+            if c["image"].split(":")[0] == MANIFEST_IMAGE:
+                c["image"] = IMAGE
+            for m in c.get("volumeMounts", []):
+                m["name"] = "%s-%s" % (suffix, m["name"])
+            for e in c.get("env", []):
+                for ref in ("secretKeyRef", "configMapKeyRef"):
+                    r = e.get("valueFrom", {}).get(ref)
+                    if r:
+                        r["name"] = renamed[("Secret" if ref == "secretKeyRef" else "ConfigMap", r["name"])]
+            c["env"] = [e for e in c.get("env", []) if e["name"] not in env]
+            c["env"] += [{"name": k, "value": v} for k, v in env.items()]
+    return keep
+
+
+class Reader(threading.Thread):
+    """Holds a stream open and counts its bytes, noting the longest gap."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.sock, head = at.open_stream(port, "id=" + CONTENT)
+        self.head = head
+        self.bytes = len(head)
+        self.last = time.monotonic()
+        self.max_gap = 0.0
+        self.ended_at = None
+        self.stop_flag = False
+        self.sock.settimeout(30)
+
+    def run(self):
+        try:
+            while not self.stop_flag:
+                d = self.sock.recv(65536)
+                now = time.monotonic()
+                if not d:
+                    break
+                self.max_gap = max(self.max_gap, now - self.last)
+                self.last = now
+                self.bytes += len(d)
+        except OSError:
+            pass
+        self.ended_at = time.monotonic()
+
+    def close(self):
+        self.stop_flag = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+@unittest.skipUnless(IMAGE and TOOLS, "run by scripts/test-pod.sh (needs the images it builds)")
+class PodTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.suffix = "podtest%d" % os.getpid()
+        cls.engine_port = at.free_port()
+        cls.dp_port = at.free_port()
+        cls.cp_port = at.free_port()
+        cls.engine = "acexy-%s-engine" % cls.suffix
+        pm("run", "-d", "--name", cls.engine, "--network", "host", TOOLS,
+           "--listen", "127.0.0.1:%d" % cls.engine_port)
+        env = {
+            "ACEXY_LISTEN_ADDR": "127.0.0.1:%d" % cls.dp_port,
+            "ACEXY_CP_LISTEN_ADDR": "127.0.0.1:%d" % cls.cp_port,
+            "ACEXY_HOST": "127.0.0.1",
+            "ACEXY_PORT": str(cls.engine_port),
+            "ACEXY_DRAIN_TIMEOUT": "%ds" % DRAIN,
+        }
+        # The probes as Kubernetes runs them (the podman rendering has none).
+        cls.k8s = render("deploy/k8s/overlays/legacy")
+        objs = for_podman(render("deploy/k8s/overlays/podman"), cls.suffix, env)
+        cls.dep = next(o for o in objs if o["kind"] == "Deployment")
+        cls.config = next(o for o in objs if o["kind"] == "ConfigMap")
+        cls.pod = cls.dep["metadata"]["name"] + "-pod-0"
+        cls.cp = cls.pod + "-controlplane"
+        cls.dp = cls.pod + "-dataplane"
+        cls.tmp = tempfile.mkdtemp(prefix="acexy-podtest-")
+        cls.manifest = os.path.join(cls.tmp, "pod.yaml")
+        with open(cls.manifest, "w") as f:
+            f.write("\n---\n".join(json.dumps(o, indent=1) for o in objs) + "\n")
+        try:
+            # podman logs its failure to schedule healthchecks on hosts
+            # without systemd; the rendering has no probes, so none here.
+            pm("kube", "play", "--network", "host", cls.manifest)
+            cls.wait_ready()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        pm("pod", "rm", "-f", "-t", "0", cls.pod, check=False)
+        pm("rm", "-f", "-t", "0", cls.engine, check=False)
+        for v in pm("volume", "ls", "-q", check=False).stdout.split():
+            if v.startswith(cls.suffix) or v.endswith(cls.suffix):
+                pm("volume", "rm", "-f", v, check=False)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def wait_ready(cls, timeout=30):
+        at.wait_until(lambda: at.http_get(cls.cp_port, "/readyz")[0] == 200, timeout, 0.1, "controlplane /readyz 200")
+        at.wait_until(lambda: at.http_get(cls.dp_port, "/readyz")[0] == 200, timeout, 0.1, "dataplane /readyz 200")
+
+    def inspect(self, ctr, fmt):
+        return pm("inspect", "--format", fmt, ctr).stdout.strip()
+
+    def pid(self, ctr):
+        return int(self.inspect(ctr, "{{.State.Pid}}"))
+
+    def exec_(self, ctr, *cmd):
+        return pm("exec", ctr, *cmd, check=False)
+
+    def tscheck(self, nbytes=600000):
+        r = pm("run", "--rm", "--network", "host", "--entrypoint", "acexy-tscheck", TOOLS,
+               "--url", "http://127.0.0.1:%d/ace/getstream?id=%s" % (self.dp_port, CONTENT),
+               "--json", "--bytes", str(nbytes), check=False, timeout=90)
+        try:
+            return json.loads(r.stdout)
+        except ValueError:
+            self.fail("tscheck printed no JSON: %s %s" % (r.stdout, r.stderr))
+
+    def assertPlays(self):
+        rep = self.tscheck()
+        self.assertGreaterEqual(rep["bytes"], 600000, rep)
+        self.assertEqual(rep["sync_errors"], 0, rep)
+        self.assertEqual(rep["cc_errors"], 0, rep)
+
+    def restarted(self, ctr, old_pid, old_count):
+        def ok():
+            if self.inspect(ctr, "{{.State.Running}}") != "true":
+                return False
+            return self.pid(ctr) != old_pid and int(self.inspect(ctr, "{{.RestartCount}}")) > old_count
+        at.wait_until(ok, 30, 0.2, "%s restarted by podman" % ctr)
+
+    # -- the pod as deployed --------------------------------------------
+    def test_1_pod_as_the_manifests_say(self):
+        for ctr in (self.cp, self.dp):
+            self.assertEqual(self.inspect(ctr, "{{.HostConfig.ReadonlyRootfs}}"), "true", ctr)
+            self.assertEqual(self.exec_(ctr, "id", "-u").stdout.strip(), "10001", ctr)
+            r = self.exec_(ctr, "sh", "-c", "touch /usr/local/bin/x")
+            self.assertNotEqual(r.returncode, 0, "%s: root filesystem is writable" % ctr)
+            self.assertIn("Read-only file system", r.stderr)
+            # the ConfigMap, mounted as a directory
+            r = self.exec_(ctr, "cat", "/etc/acexy/acexy.yaml")
+            self.assertEqual(r.stdout, self.config["data"]["acexy.yaml"], ctr)
+            self.assertEqual(self.inspect(ctr, "{{.HostConfig.RestartPolicy.Name}}"), "always")
+        # the shared emptyDir: the controlplane's sockets seen by the dataplane
+        socks = self.exec_(self.dp, "ls", "/run/acexy").stdout.split()
+        self.assertIn("control.sock", socks)
+        self.assertIn("admin.sock", socks)
+        self.assertTrue(any(s.startswith("dataplane-") for s in socks), socks)
+        # log_format: json from the ConfigMap is in effect
+        logs = pm("logs", self.dp).stderr.strip().splitlines() + pm("logs", self.dp).stdout.strip().splitlines()
+        self.assertTrue(logs, "no dataplane log")
+        for line in logs[:5]:
+            self.assertIsInstance(json.loads(line), dict, line)
+
+    def test_2_probes_answer_as_kubernetes_expects(self):
+        dep = next(o for o in self.k8s if o["kind"] == "Deployment")
+        ports = {8080: self.dp_port, 8081: self.cp_port}
+        seen = 0
+        for c in containers_of(dep):
+            named = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                g = c.get(probe, {}).get("httpGet")
+                if not g:
+                    continue
+                port = named.get(g["port"], g["port"])
+                st, _, body = at.http_get(ports[port], g["path"], timeout=c[probe].get("timeoutSeconds", 1))
+                self.assertTrue(200 <= st < 400, "%s %s GET %s: %d %r" % (c["name"], probe, g["path"], st, body))
+                seen += 1
+        self.assertGreaterEqual(seen, 4)
+
+    def test_3_stream_and_acexyctl(self):
+        self.assertPlays()
+        r = self.exec_(self.cp, "acexyctl", "status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.exec_(self.dp, "acexyctl", "--dataplane", "status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("controlplane_connected true", " ".join(r.stdout.split()))
+        rd = Reader(self.dp_port)
+        rd.start()
+        try:
+            at.wait_until(lambda: rd.bytes > 200000, 20, 0.1, "stream bytes")
+            r = self.exec_(self.cp, "acexyctl", "--json", "streams")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(CONTENT, r.stdout)
+            r = self.exec_(self.dp, "acexyctl", "--dataplane", "--json", "streams")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(CONTENT, r.stdout)
+        finally:
+            rd.close()
+
+    def test_4_kill_controlplane_alone(self):
+        rd = Reader(self.dp_port)
+        rd.start()
+        try:
+            at.wait_until(lambda: rd.bytes > 200000, 20, 0.1, "stream bytes")
+            dp_pid, cp_pid = self.pid(self.dp), self.pid(self.cp)
+            count = int(self.inspect(self.cp, "{{.RestartCount}}"))
+            os.kill(cp_pid, signal.SIGKILL)
+            self.restarted(self.cp, cp_pid, count)
+            self.wait_ready()
+            before = rd.bytes
+            time.sleep(1.5)
+            # the dataplane was never restarted and its stream went on
+            self.assertEqual(self.pid(self.dp), dp_pid)
+            self.assertIsNone(rd.ended_at, "the stream ended when the controlplane was killed")
+            self.assertGreater(rd.bytes, before + 300000)
+            self.assertLess(rd.max_gap, 2.0)
+            # the new controlplane knows the stream again (the dataplane's hello)
+            at.wait_until(lambda: CONTENT in self.exec_(self.cp, "acexyctl", "--json", "streams").stdout,
+                          15, 0.2, "stream listed by the restarted controlplane")
+        finally:
+            rd.close()
+
+    def test_5_kill_dataplane_alone(self):
+        dp_pid, cp_pid = self.pid(self.dp), self.pid(self.cp)
+        count = int(self.inspect(self.dp, "{{.RestartCount}}"))
+        stop = threading.Event()
+        cp_down = []
+
+        def watch_cp():
+            while not stop.is_set():
+                try:
+                    if at.http_get(self.cp_port, "/livez", timeout=2)[0] != 200:
+                        cp_down.append(time.monotonic())
+                except OSError:
+                    cp_down.append(time.monotonic())
+                time.sleep(0.1)
+        w = threading.Thread(target=watch_cp, daemon=True)
+        w.start()
+        try:
+            os.kill(dp_pid, signal.SIGKILL)
+            self.restarted(self.dp, dp_pid, count)
+            self.wait_ready()
+        finally:
+            stop.set()
+            w.join()
+        self.assertEqual(self.pid(self.cp), cp_pid, "the controlplane was restarted too")
+        self.assertEqual(cp_down, [], "the controlplane's /livez failed while the dataplane restarted")
+        self.assertPlays()
+
+    def test_6_pod_stop_drains(self):
+        rd = Reader(self.dp_port)
+        rd.start()
+        at.wait_until(lambda: rd.bytes > 200000, 20, 0.1, "stream bytes")
+        t0 = time.monotonic()
+        stopper = subprocess.Popen(PODMAN + ["pod", "stop", "-t", "20", self.pod],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        draining = []
+
+        def saw_draining():
+            st = at.http_get(self.dp_port, "/readyz", timeout=1)[0]
+            if st == 503:
+                draining.append(at.http_get(self.dp_port, "/livez", timeout=1)[0])
+            return st == 503
+        try:
+            at.wait_until(saw_draining, 5, 0.05, "dataplane /readyz 503 while draining")
+        except AssertionError:
+            pass
+        rd.join(DRAIN + 15)
+        rd.close()
+        _, err = stopper.communicate(timeout=40)
+        self.assertEqual(stopper.returncode, 0, err)
+        self.assertIsNotNone(rd.ended_at, "the stream did not end")
+        took = rd.ended_at - t0
+        self.assertGreaterEqual(took, DRAIN - 0.5, "the stream ended before the drain timeout")
+        self.assertLess(took, DRAIN + 8, "the stream outlived the drain timeout")
+        self.assertTrue(draining, "the dataplane never answered /readyz 503 while draining")
+        self.assertEqual(draining[0], 200, "/livez during the drain")
+        for ctr in (self.cp, self.dp):
+            self.assertEqual(self.inspect(ctr, "{{.State.ExitCode}}"), "0", "%s exit code" % ctr)
+        logs = pm("logs", self.dp).stdout + pm("logs", self.dp).stderr
+        self.assertIn("drain_timeout", logs)
+
+
+if __name__ == "__main__":
+    at.main()
