@@ -446,6 +446,22 @@ static void on_lost_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	struct cp *cp = t->data;
 	double limit = (double)acexy_cfg_u(cp->cfg, ACEXY_S_DATAPLANE_LOST_AFTER) / 1000.0;
 	double now = cp_now();
+	/* Silence is measured from our own point of view: while this loop did
+	 * not turn (SIGSTOP, a stalled host, swap) nobody could be heard, and
+	 * what the dataplanes sent meanwhile is still queued. That time is
+	 * granted back to every dataplane before anyone is judged. */
+	double gap = now - cp->lost_tick_at;
+	cp->lost_tick_at = now;
+	if (gap > 2 * t->repeat) {
+		double grace = gap - t->repeat;
+		for (struct cp_dataplane *d = cp->dataplanes; d; d = d->next)
+			d->last_seen = d->last_seen + grace < now ? d->last_seen + grace : now;
+		if (gap > 1.0) {
+			cp->stalls++;
+			ALOG(ALOG_WARN, "controlplane_stalled", ALOG_D("stalled_s", gap),
+			     ALOG_S("effect", "not counted as dataplane silence"));
+		}
+	}
 	struct cp_dataplane **pp = &cp->dataplanes;
 	while (*pp) {
 		struct cp_dataplane *d = *pp;
@@ -725,6 +741,7 @@ int cp_start(struct cp *cp)
 	}
 	ev_timer_init(&cp->lost_timer, on_lost_tick, 0.25, 0.25);
 	cp->lost_timer.data = cp;
+	cp->lost_tick_at = cp_now();
 	ev_timer_start(cp->loop, &cp->lost_timer);
 	cp->ready = true;
 	return 0;

@@ -73,6 +73,8 @@ struct cp {
 	struct cp_lease *leases;
 	uint64_t next_lease;
 	ev_timer lost_timer;
+	double lost_tick_at; /* when on_lost_tick last ran: a gap is our own stall */
+	uint64_t stalls;     /* our own stalls (>1 s) not counted as dataplane silence */
 	double start_time;
 	bool ready;
 	/* counters */

@@ -34,9 +34,10 @@ struct ended_rec {
 
 struct cc_client {
 	struct dp *dp;
-	_Atomic uint32_t sock_id; /* the REQ socket; swapped by a redial */
+	_Atomic uint32_t sock_id; /* the REQ socket */
 	char url[300];
 	unsigned fail_streak; /* hello/heartbeat failures in a row */
+	double sent_at;       /* when the hello/heartbeat in flight was sent */
 	struct ipc_mailbox *mb;
 	ev_timer tick;
 	_Atomic bool connected;
@@ -170,10 +171,6 @@ static void apply_command(struct dp *dp, json_t *c)
 	}
 }
 
-/* A fresh REQ socket and dialer. nng reconnects by itself; this is the
- * belt to its braces, for a dialer that stays away from a controlplane that
- * came back (seen once under load after a kill -9). Calls in flight on the
- * old socket end with an error and are handled as such. */
 static int cc_dial(struct cc_client *cc, nng_socket *ret)
 {
 	struct ipc_tls tls = {.cert = acexy_cfg_s(cc->dp->cfg, ACEXY_S_CONTROL_TLS_CERT),
@@ -187,16 +184,12 @@ static int cc_dial(struct cc_client *cc, nng_socket *ret)
 	return rc;
 }
 
-static void redial(struct cc_client *cc)
-{
-	nng_socket fresh;
-	if (cc_dial(cc, &fresh) < 0)
-		return;
-	nng_socket old = {.id = atomic_exchange(&cc->sock_id, fresh.id)};
-	nng_close(old);
-	ALOG(ALOG_INFO, "controlplane_redial", ALOG_S("url", cc->url),
-	     ALOG_U("failures", cc->fail_streak));
-}
+/* One REQ socket for the daemon's life: nng's dialer reconnects by itself
+ * (50 ms doubling to 500 ms). A redial after failed heartbeats used to
+ * stand in for a dialer that "stayed away" from a restarted controlplane;
+ * the cause was on the listening side (libnng stops accepting when a peer
+ * hangs up mid-handshake, see listener_watch in proto/ipc.c) and closing
+ * sockets mid-handshake was itself what set it off. */
 
 static void on_tick_reply(void *ud, int err, const uint8_t *buf, size_t len)
 {
@@ -205,9 +198,17 @@ static void on_tick_reply(void *ud, int err, const uint8_t *buf, size_t len)
 	cc->in_flight = false;
 	if (err != 0) {
 		cc->hello_done = false;
+		/* a deadline that passed while this loop itself stood still
+		 * (SIGSTOP, a stalled host) says nothing about the controlplane:
+		 * ask again at once before calling it gone */
+		double late = dp_now() - cc->sent_at - HEARTBEAT_TIMEOUT_MS / 1000.0;
+		if (err == NNG_ETIMEDOUT && late > 0.5 && cc->fail_streak == 0) {
+			cc->fail_streak++;
+			ev_feed_event(dp->main_loop, &cc->tick, EV_TIMER);
+			return;
+		}
+		cc->fail_streak++;
 		set_connected(cc, false);
-		if (++cc->fail_streak % 3 == 0)
-			redial(cc);
 		return;
 	}
 	cc->fail_streak = 0;
@@ -272,6 +273,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		                 atomic_load(&dp->draining), "streams", streams_json(dp, false));
 		type = PROTO_HEARTBEAT;
 	}
+	cc->sent_at = dp_now();
 	if (send_msg(cc, cc->mb, type, body, HEARTBEAT_TIMEOUT_MS, on_tick_reply, cc) == 0)
 		cc->in_flight = true;
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acexy/log.h"
 #include "acexy/proto.h"
 
 /* ---- mailbox ---- */
@@ -374,6 +375,12 @@ struct ipc_server {
 		bool added;
 	} * pevs;
 	size_t npevs, cappevs;
+	/* the listener watchdog (see listener_watch) */
+	char url[300];
+	nng_tls_config *tls; /* held for restarts; NULL unless tls+tcp:// */
+	ev_timer watch;
+	uint64_t stops_seen;
+	uint64_t restarts;
 };
 
 uint32_t ipc_req_pipe(const struct ipc_req *rq)
@@ -511,6 +518,87 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	ipc_mailbox_post(s->mb, pipe_events_drain, s);
 }
 
+static int listener_start(struct ipc_server *s, char *err, size_t errcap)
+{
+	const char *url = s->url;
+	int rv = nng_listener_create(&s->listener, s->sock, url);
+	if (rv != 0) {
+		snprintf(err, errcap, "cannot listen on %s: %s", url, nng_strerror(rv));
+		return -EINVAL;
+	}
+	if (is_ipc(url)) {
+		/* must be set before start (nng 1.5.2) */
+		nng_listener_set_int(s->listener, NNG_OPT_IPC_PERMISSIONS, 0660);
+	} else {
+		nng_listener_set_bool(s->listener, NNG_OPT_TCP_NODELAY, true);
+		nng_listener_set_bool(s->listener, NNG_OPT_TCP_KEEPALIVE, true);
+	}
+	if (s->tls && (rv = nng_listener_set_ptr(s->listener, NNG_OPT_TLS_CONFIG, s->tls)) != 0) {
+		snprintf(err, errcap, "cannot use TLS on %s: %s", url, nng_strerror(rv));
+		nng_listener_close(s->listener);
+		return -EINVAL;
+	}
+	rv = nng_listener_start(s->listener, 0);
+	if (rv != 0) {
+		snprintf(err, errcap, "cannot listen on %s: %s", url, nng_strerror(rv));
+		nng_listener_close(s->listener);
+		return rv == NNG_EADDRINUSE ? -EADDRINUSE : rv == NNG_EPERM ? -EACCES : -EIO;
+	}
+	s->stops_seen = 0;
+	return 0;
+}
+
+/* The listener watchdog. libnng 1.5.2 stops accepting for good when one
+ * connection's SP header exchange fails with NNG_ECLOSED or NNG_ECANCELED
+ * (core/listener.c: "no further action"): writing our header to a peer that
+ * already hung up gives EPIPE, which nng maps to NNG_ECLOSED. A peer that
+ * gives up on a connection while we are slow to accept (a paused or busy
+ * process, a dataplane killed or redialing at that moment) thus left the
+ * listener deaf: every later connection waited in the backlog until the
+ * dialer's 10 s negotiation timeout, forever. The listener counts those
+ * failures in its "other"/"canceled" statistics; when they grow, it is
+ * replaced (same URL, same options), which takes a few milliseconds. */
+static uint64_t listener_stops(nng_listener l)
+{
+	nng_stat *all = NULL;
+	uint64_t n = 0;
+	if (nng_stats_get(&all) != 0)
+		return 0;
+	nng_stat *ls = nng_stat_find_listener(all, l);
+	if (ls) {
+		nng_stat *o = nng_stat_find(ls, "other");
+		nng_stat *c = nng_stat_find(ls, "canceled");
+		n = (o ? nng_stat_value(o) : 0) + (c ? nng_stat_value(c) : 0);
+	}
+	nng_stats_free(all);
+	return n;
+}
+
+static void listener_watch(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct ipc_server *s = t->data;
+	char err[300];
+	(void)loop;
+	(void)revents;
+	if (listener_stops(s->listener) == s->stops_seen)
+		return;
+	nng_listener_close(s->listener);
+	if (listener_start(s, err, sizeof(err)) == 0) {
+		s->restarts++;
+		ALOG(ALOG_WARN, "listener_restarted", ALOG_S("url", s->url),
+		     ALOG_S("why", "libnng stopped accepting after a peer hung up mid-handshake"));
+	} else {
+		s->stops_seen = (uint64_t)-1; /* try again next time */
+		ALOG(ALOG_ERROR, "listener_restart_failed", ALOG_S("url", s->url),
+		     ALOG_S("error", err));
+	}
+}
+
+uint64_t ipc_server_restarts(const struct ipc_server *s)
+{
+	return s ? s->restarts : 0;
+}
+
 int ipc_server_open(struct ev_loop *loop, const char *url, int nctx, bool owner_only,
                     ipc_request_fn cb, void *ud, struct ipc_server **ret)
 {
@@ -544,38 +632,16 @@ int ipc_server_open_tls(struct ev_loop *loop, const char *url, int nctx, bool ow
 	nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, s);
 	nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, s);
 	nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_cb, s);
-	int rv = nng_listener_create(&s->listener, s->sock, url);
-	if (rv != 0) {
-		snprintf(err, errcap, "cannot listen on %s: %s", url, nng_strerror(rv));
-		rc = -EINVAL;
-		goto fail_sock;
-	}
-	if (is_ipc(url)) {
-		/* must be set before start (nng 1.5.2) */
-		nng_listener_set_int(s->listener, NNG_OPT_IPC_PERMISSIONS, 0660);
-	} else {
-		nng_listener_set_bool(s->listener, NNG_OPT_TCP_NODELAY, true);
-		nng_listener_set_bool(s->listener, NNG_OPT_TCP_KEEPALIVE, true);
-	}
+	snprintf(s->url, sizeof(s->url), "%s", url);
 	if (is_tls(url)) {
-		nng_tls_config *tc = NULL;
-		rc = tls_config(tls, true, NULL, &tc, err, errcap);
+		rc = tls_config(tls, true, NULL, &s->tls, err, errcap);
 		if (rc < 0)
 			goto fail_sock;
-		rv = nng_listener_set_ptr(s->listener, NNG_OPT_TLS_CONFIG, tc);
-		nng_tls_config_free(tc);
-		if (rv != 0) {
-			snprintf(err, errcap, "cannot use TLS on %s: %s", url, nng_strerror(rv));
-			rc = -EINVAL;
-			goto fail_sock;
-		}
 	}
-	rv = nng_listener_start(s->listener, 0);
-	if (rv != 0) {
-		snprintf(err, errcap, "cannot listen on %s: %s", url, nng_strerror(rv));
-		rc = rv == NNG_EADDRINUSE ? -EADDRINUSE : rv == NNG_EPERM ? -EACCES : -EIO;
+	rc = listener_start(s, err, errcap);
+	if (rc < 0)
 		goto fail_sock;
-	}
+	rc = -ENOMEM;
 	s->reqs = calloc((size_t)nctx, sizeof(*s->reqs));
 	if (!s->reqs)
 		goto fail_sock;
@@ -588,10 +654,15 @@ int ipc_server_open_tls(struct ev_loop *loop, const char *url, int nctx, bool ow
 		rq->state = RQ_RECV;
 		nng_ctx_recv(rq->ctx, rq->aio);
 	}
+	ev_timer_init(&s->watch, listener_watch, 1.0, 1.0);
+	s->watch.data = s;
+	ev_timer_start(loop, &s->watch);
 	*ret = s;
 	return 0;
 fail_sock:
 	nng_close(s->sock);
+	if (s->tls)
+		nng_tls_config_free(s->tls);
 	if (s->reqs)
 		for (int i = 0; i < nctx; i++)
 			if (s->reqs[i].aio)
@@ -610,6 +681,7 @@ void ipc_server_close(struct ipc_server *s)
 	if (!s)
 		return;
 	s->closing = true;
+	ev_timer_stop(s->loop, &s->watch);
 	for (int i = 0; i < s->nctx; i++)
 		nng_aio_stop(s->reqs[i].aio);
 	nng_close(s->sock); /* unlinks the socket file */
@@ -620,6 +692,8 @@ void ipc_server_close(struct ipc_server *s)
 	free(s->reqs);
 	ipc_mailbox_free(s->mb);
 	free(s->pevs);
+	if (s->tls)
+		nng_tls_config_free(s->tls);
 	pthread_mutex_destroy(&s->pmu);
 	free(s);
 }

@@ -65,6 +65,9 @@ uint32_t ipc_req_pipe(const struct ipc_req *req);
 /* The peer address of a connection ("10.0.0.7:51234", "[::1]:4000", "ipc"),
  * "" when it is gone. Returns false when gone. */
 bool ipc_pipe_addr(uint32_t pipe, char *buf, size_t cap);
+/* How often the listener was replaced because libnng had stopped accepting
+ * (see listener_watch in proto/ipc.c). */
+uint64_t ipc_server_restarts(const struct ipc_server *s);
 /* Ends a connection (a peer that broke the rules). */
 void ipc_pipe_close(uint32_t pipe);
 void ipc_server_close(struct ipc_server *s);
