@@ -12,9 +12,10 @@
 #   5. Compose: `docker-compose config` on each variant, then acexy's rules
 #   6. systemd: systemd-analyze verify (in a scratch root holding the programs)
 #      and systemd-analyze security --offline, plus the units' own rules
-#   7. config smoke: both daemons start with the Kubernetes ConfigMap's
-#      acexy.yaml, answer /livez and /readyz, acexyctl reaches both, SIGTERM
-#      ends both with status 0 (needs BIN_DIR)
+#   7. config smoke: --check-config accepts the Kubernetes ConfigMap's
+#      acexy.yaml (and refuses a bad one with 2), both daemons start with it,
+#      answer /livez and /readyz, acexyctl reaches both, SIGTERM ends both
+#      with status 0 (needs BIN_DIR)
 # Needs what scripts/deps.sh installs (yamllint, docker-compose, node/npm,
 # systemd-analyze, objdump); runs npm ci in tests/deploy; fails loudly.
 #
@@ -285,10 +286,17 @@ free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0
 check_smoke() {
   local d=$tmp/smoke cp dp rc errs=0 cpport dpport
   mkdir -p "$d"
-  node --input-type=module -e "
-    import fs from 'node:fs'; import YAML from '$root/tests/deploy/node_modules/yaml/dist/index.js';
-    const cm = YAML.parse(fs.readFileSync('$root/deploy/k8s/base/configmap.yaml', 'utf8'));
-    fs.writeFileSync('$d/acexy.yaml', cm.data['acexy.yaml']);" || return 1
+  # the file the base's configMapGenerator makes the ConfigMap from
+  cp deploy/k8s/base/acexy.yaml "$d/acexy.yaml"
+  # what a deploy repository's CI runs on its acexy.yaml (doc/OPERATIONS.md)
+  for p in acexy-controlplane acexy-dataplane; do
+    ACEXY_CONFIG=$d/acexy.yaml "$bindir/$p" --check-config >"$d/check.out" 2>&1 ||
+      { echo "$p --check-config on the ConfigMap's acexy.yaml failed: $(tail -n 3 "$d/check.out")"; errs=1; }
+    printf 'drain_timeout: soon\n' >"$d/bad.yaml"
+    ACEXY_CONFIG=$d/bad.yaml "$bindir/$p" --check-config >"$d/check.out" 2>&1
+    rc=$?
+    [ $rc -eq 2 ] || { echo "$p --check-config on a bad file: exit $rc, expected 2"; errs=1; }
+  done
   cpport=$(free_port)
   dpport=$(free_port)
   # The file is the pod's; the environment moves paths and ports into scratch space.

@@ -9,7 +9,7 @@ import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
-import { render, idString, RenderError } from "./kustomize-lite.mjs";
+import { render, idString, RenderError, scratchTree, generatorInputs, readYamlDocs } from "./kustomize-lite.mjs";
 import { validateObject } from "./k8s-schema.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -220,6 +220,55 @@ function kubectlKustomize() {
   return null;
 }
 
+// Secrets: no Secret object is committed with a value; every generator input
+// that holds one is git-ignored, absent from git and has a FILE.example.
+function secretRules() {
+  const problems = [];
+  const yamls = [];
+  const walkDir = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walkDir(p);
+      else if (/\.ya?ml$/.test(e.name)) yamls.push(p);
+    }
+  };
+  walkDir(k8sDir);
+  for (const f of yamls) {
+    let docs;
+    try {
+      docs = readYamlDocs(f);
+    } catch {
+      continue; // patches and the like: the render reports them
+    }
+    for (const o of docs) if (o?.kind === "Secret") problems.push(`${path.relative(k8sDir, f)}: a committed Secret (${o.metadata?.name}); generate it (secretGenerator) from a git-ignored file`);
+  }
+  let git = true;
+  try {
+    execFileSync("git", ["rev-parse", "--is-inside-work-tree"], { cwd: k8sDir, stdio: "ignore" });
+  } catch {
+    git = false;
+  }
+  for (const g of generatorInputs(k8sDir)) {
+    if (g.kind !== "Secret") continue;
+    const rel = path.relative(k8sDir, g.file);
+    if (!fs.existsSync(g.file + ".example")) problems.push(`${rel}: secretGenerator ${g.name} input without ${path.basename(g.file)}.example`);
+    if (!git) continue;
+    try {
+      execFileSync("git", ["check-ignore", "-q", "--no-index", g.file], { cwd: k8sDir, stdio: "ignore" });
+    } catch {
+      problems.push(`${rel}: secretGenerator ${g.name} input is not git-ignored`);
+    }
+    const tracked = execFileSync("git", ["ls-files", "--", g.file], { cwd: k8sDir, encoding: "utf8" }).trim();
+    if (tracked) problems.push(`${rel}: secretGenerator ${g.name} input is committed`);
+  }
+  if (!git) console.log("note: not a git checkout: git-ignore rules of secret inputs not checked");
+  return problems;
+}
+report("secrets: none committed, generator inputs git-ignored with an .example", secretRules());
+
+// Render from a scratch copy where missing git-ignored inputs are their examples.
+k8sDir = scratchTree(k8sDir);
+process.on("exit", () => fs.rmSync(k8sDir, { recursive: true, force: true }));
 const targets = [path.join(k8sDir, "base")];
 const overlays = path.join(k8sDir, "overlays");
 for (const d of fs.readdirSync(overlays).sort()) if (fs.statSync(path.join(overlays, d)).isDirectory()) targets.push(path.join(overlays, d));
@@ -264,5 +313,23 @@ for (const dir of targets) {
     report(`${name}: same as kubectl kustomize`, diffs);
   }
 }
+// A config or secret change makes new generated names, so the pod template
+// changes and the Deployment rolls.
+function rolls(overlay, file, what) {
+  const before = render(path.join(k8sDir, overlay));
+  const f = path.join(k8sDir, file);
+  const saved = fs.readFileSync(f, "utf8");
+  fs.appendFileSync(f, what);
+  let after;
+  try {
+    after = render(path.join(k8sDir, overlay));
+  } finally {
+    fs.writeFileSync(f, saved);
+  }
+  const tpl = (objs) => JSON.stringify(objs.find((o) => o.kind === "Deployment" && o.metadata.name === "acexy").spec.template);
+  return tpl(before) === tpl(after) ? [`changing ${file} leaves the acexy pod template as it was: no rollout`] : [];
+}
+report("a change to base/acexy.yaml rolls the pod", rolls("base", "base/acexy.yaml", "# changed\n"));
+report("a change to orchestrator/secrets.env rolls the pod", rolls("overlays/orchestrator", "overlays/orchestrator/secrets.env", "rolled=1\n"));
 console.log(`k8s: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -4,14 +4,21 @@
 //   Kustomization: resources (files and directories), components, patches
 //     (JSON 6902 operation lists, from `path` or inline `patch`, with a
 //     `target` of group/version/kind/name), images (name → newName/newTag/digest)
+//     configMapGenerator and secretGenerator (name, files, literals, envs;
+//     secrets' type), with kustomize's content-hash name suffix and the
+//     references to generated objects in pod specs renamed to match
 //   Component: the same fields, applied to the including kustomization.
 // Where a real kustomize is at hand, check-k8s.mjs compares its output with ours.
+import crypto from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import YAML from "yaml";
 
 const KUSTOMIZATION_FILES = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
-const SUPPORTED = new Set(["apiVersion", "kind", "resources", "components", "patches", "images"]);
+const SUPPORTED = new Set(["apiVersion", "kind", "resources", "components", "patches", "images", "configMapGenerator", "secretGenerator"]);
+// Objects made by a generator: their name gets the content hash at the end.
+const GENERATED = Symbol("generated");
 
 export class RenderError extends Error {}
 
@@ -234,6 +241,122 @@ function applyImages(acc, images, file) {
   }
 }
 
+// KEY=VALUE lines; blank lines and # comments skipped (kustomize's env files).
+function readEnvFile(file, where) {
+  if (!fs.existsSync(file)) fail(where, `env file ${file} does not exist`);
+  const out = [];
+  for (const [i, raw] of fs.readFileSync(file, "utf8").split("\n").entries()) {
+    const line = raw.replace(/\r$/, "");
+    if (/^\s*(#|$)/.test(line)) continue;
+    const eq = line.indexOf("=");
+    if (eq <= 0) fail(where, `${file}:${i + 1}: not KEY=VALUE`);
+    out.push([line.slice(0, eq).trim(), line.slice(eq + 1)]);
+  }
+  return out;
+}
+
+function generate(acc, gens, kind, dir, file) {
+  for (const [i, g] of (gens ?? []).entries()) {
+    const where = `${file} ${kind === "ConfigMap" ? "configMapGenerator" : "secretGenerator"}[${i}]`;
+    const allowed = ["name", "files", "literals", "envs"].concat(kind === "Secret" ? ["type"] : []);
+    for (const key of Object.keys(g)) if (!allowed.includes(key)) fail(where, `field '${key}' is outside the subset`);
+    if (!g.name) fail(where, "a generator needs a name");
+    const data = {};
+    const put = (k, v) => {
+      if (k in data) fail(where, `key ${k} given twice`);
+      data[k] = v;
+    };
+    for (const e of g.envs ?? []) for (const [k, v] of readEnvFile(path.join(dir, e), where)) put(k, v);
+    for (const l of g.literals ?? []) {
+      const eq = l.indexOf("=");
+      if (eq <= 0) fail(where, `literal ${l} is not KEY=VALUE`);
+      put(l.slice(0, eq), l.slice(eq + 1));
+    }
+    for (const f of g.files ?? []) {
+      const eq = f.indexOf("=");
+      const key = eq > 0 ? f.slice(0, eq) : path.basename(f);
+      const p = path.join(dir, eq > 0 ? f.slice(eq + 1) : f);
+      if (!fs.existsSync(p)) fail(where, `file ${p} does not exist`);
+      put(key, fs.readFileSync(p, "utf8"));
+    }
+    const o = { apiVersion: "v1", kind, metadata: { name: g.name } };
+    if (kind === "Secret") {
+      o.type = g.type ?? "Opaque";
+      o.data = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")]));
+    } else {
+      o.data = data;
+    }
+    o[GENERATED] = true;
+    addResources(acc, [o], where);
+  }
+}
+
+// Go's encoding/json: keys sorted, <, >, & and U+2028/9 escaped, control
+// characters other than \n \r \t as \u00xx: what kustomize hashes.
+function goJson(v) {
+  if (v === null || v === undefined) return "null";
+  if (typeof v === "string") {
+    let out = '"';
+    for (const ch of v) {
+      const c = ch.codePointAt(0);
+      if (ch === '"' || ch === "\\") out += "\\" + ch;
+      else if (ch === "\n") out += "\\n";
+      else if (ch === "\r") out += "\\r";
+      else if (ch === "\t") out += "\\t";
+      else if (c < 0x20 || ch === "<" || ch === ">" || ch === "&" || c === 0x2028 || c === 0x2029) out += "\\u" + c.toString(16).padStart(4, "0");
+      else out += ch;
+    }
+    return out + '"';
+  }
+  if (typeof v === "object") return "{" + Object.keys(v).sort().map((k) => `${goJson(k)}:${goJson(v[k])}`).join(",") + "}";
+  return JSON.stringify(v);
+}
+
+// kustomize's name suffix: sha256 of the object's encoding, first 10 hex
+// digits with 0 1 3 a e replaced (no vowels, no look-alikes).
+function nameHash(o) {
+  // (kustomize v5 hashes generated objects with an empty name)
+  const enc = o.kind === "Secret" ? { kind: "Secret", type: o.type, name: "", data: o.data ?? {} } : { kind: "ConfigMap", name: "", data: o.data ?? {} };
+  const hex = crypto.createHash("sha256").update(goJson(enc)).digest("hex").slice(0, 10);
+  return hex.replace(/[013ae]/g, (c) => ({ 0: "g", 1: "h", 3: "k", a: "m", e: "t" })[c]);
+}
+
+// Renames generated ConfigMaps and Secrets and every pod-spec reference to them.
+function applyNameHashes(acc) {
+  const renamed = { ConfigMap: new Map(), Secret: new Map() };
+  for (const o of acc) {
+    if (!o[GENERATED]) continue;
+    const old = o.metadata.name;
+    o.metadata.name = `${old}-${nameHash(o)}`;
+    renamed[o.kind].set(old, o.metadata.name);
+  }
+  const cm = (n) => renamed.ConfigMap.get(n) ?? n;
+  const sec = (n) => renamed.Secret.get(n) ?? n;
+  for (const o of acc) {
+    for (const spec of podSpecs(o)) {
+      for (const v of spec.volumes ?? []) {
+        if (v.configMap?.name) v.configMap.name = cm(v.configMap.name);
+        if (v.secret?.secretName) v.secret.secretName = sec(v.secret.secretName);
+        for (const src of v.projected?.sources ?? []) {
+          if (src.configMap?.name) src.configMap.name = cm(src.configMap.name);
+          if (src.secret?.name) src.secret.name = sec(src.secret.name);
+        }
+      }
+      for (const ps of spec.imagePullSecrets ?? []) if (ps.name) ps.name = sec(ps.name);
+      for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
+        for (const e of c.env ?? []) {
+          if (e.valueFrom?.configMapKeyRef?.name) e.valueFrom.configMapKeyRef.name = cm(e.valueFrom.configMapKeyRef.name);
+          if (e.valueFrom?.secretKeyRef?.name) e.valueFrom.secretKeyRef.name = sec(e.valueFrom.secretKeyRef.name);
+        }
+        for (const e of c.envFrom ?? []) {
+          if (e.configMapRef?.name) e.configMapRef.name = cm(e.configMapRef.name);
+          if (e.secretRef?.name) e.secretRef.name = sec(e.secretRef.name);
+        }
+      }
+    }
+  }
+}
+
 function build(dir, kind, acc) {
   const { file, k } = loadKustomization(dir, kind);
   for (const r of k.resources ?? []) {
@@ -247,12 +370,59 @@ function build(dir, kind, acc) {
     if (!fs.existsSync(p) || !fs.statSync(p).isDirectory()) fail(file, `component ${c} is not a directory`);
     build(p, "Component", acc);
   }
+  generate(acc, k.configMapGenerator, "ConfigMap", dir, file);
+  generate(acc, k.secretGenerator, "Secret", dir, file);
   applyPatches(acc, k.patches, dir, file);
   applyImages(acc, k.images, file);
   return acc;
 }
 
+/**
+ * A scratch copy of a tree of kustomizations in which every git-ignored
+ * input that is missing (secrets.env, certificates) is its committed
+ * FILE.example, so every overlay renders on a fresh clone. Returns the
+ * copy's path; the caller removes it.
+ */
+export function scratchTree(dir) {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "acexy-k8s-"));
+  fs.cpSync(dir, out, { recursive: true });
+  const fill = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) fill(p);
+      else if (e.name.endsWith(".example") && !fs.existsSync(p.slice(0, -".example".length))) fs.copyFileSync(p, p.slice(0, -".example".length));
+    }
+  };
+  fill(out);
+  return out;
+}
+
+/** The generator inputs (envs, files) of every kustomization under dir. */
+export function generatorInputs(dir) {
+  const out = [];
+  const walkDir = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walkDir(p);
+      else if (KUSTOMIZATION_FILES.includes(e.name)) {
+        const k = readYamlDocs(p)[0] ?? {};
+        for (const [kind, gens] of [["Secret", k.secretGenerator], ["ConfigMap", k.configMapGenerator]]) {
+          for (const g of gens ?? []) {
+            for (const f of [...(g.envs ?? []), ...(g.files ?? []).map((x) => (x.includes("=") ? x.slice(x.indexOf("=") + 1) : x))]) {
+              out.push({ kind, name: g.name, kustomization: p, file: path.join(d, f) });
+            }
+          }
+        }
+      }
+    }
+  };
+  walkDir(dir);
+  return out;
+}
+
 /** Renders the kustomization in dir; returns its objects. Throws RenderError. */
 export function render(dir) {
-  return build(path.resolve(dir), "Kustomization", []);
+  const acc = build(path.resolve(dir), "Kustomization", []);
+  applyNameHashes(acc);
+  return acc.map((o) => ({ ...o }));
 }

@@ -83,8 +83,8 @@ def for_podman(objs, suffix, env):
             for e in c.get("env", []):
                 for ref in ("secretKeyRef", "configMapKeyRef"):
                     r = e.get("valueFrom", {}).get(ref)
-                    if r:
-                        r["name"] = renamed[("Secret" if ref == "secretKeyRef" else "ConfigMap", r["name"])]
+                    if r:  # (an optional reference may name no object here)
+                        r["name"] = renamed.get(("Secret" if ref == "secretKeyRef" else "ConfigMap", r["name"]), r["name"])
             c["env"] = [e for e in c.get("env", []) if e["name"] not in env]
             c["env"] += [{"name": k, "value": v} for k, v in env.items()]
     return keep
@@ -223,6 +223,11 @@ class PodTest(unittest.TestCase):
             r = self.exec_(ctr, "cat", "/etc/acexy/acexy.yaml")
             self.assertEqual(r.stdout, self.config["data"]["acexy.yaml"], ctr)
             self.assertEqual(self.inspect(ctr, "{{.HostConfig.RestartPolicy.Name}}"), "always")
+        # --check-config with the pod's own file and environment
+        for ctr, prog in ((self.cp, "acexy-controlplane"), (self.dp, "acexy-dataplane")):
+            r = self.exec_(ctr, prog, "--check-config")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("ACEXY_DRAIN_TIMEOUT=%ds" % DRAIN, r.stdout)
         # the shared emptyDir: the controlplane's sockets seen by the dataplane
         socks = self.exec_(self.dp, "ls", "/run/acexy").stdout.split()
         self.assertIn("control.sock", socks)
