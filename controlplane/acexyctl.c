@@ -16,23 +16,23 @@
 #define EXIT_USAGE        2
 #define EXIT_NO_DAEMON    3
 
-static const char *const commands[] = {"status", "engines", "streams", "stream", "stop",
-                                       "drain",  "resume",  "config",  "ping"};
-
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: acexyctl [--run-dir DIR] [--dataplane] [--instance NAME] [--json] "
 	           "COMMAND [ARG]\n\n"
-	           "Commands:\n"
-	           "  ping          check that the daemon answers\n"
-	           "  status        daemon state (controlplane: mode, leases, dataplanes)\n"
-	           "  engines       engines with health, load and leases\n"
-	           "  streams       live streams\n"
-	           "  stream ID     one stream in detail\n"
-	           "  stop ID       end a stream (reason: stopped)\n"
-	           "  drain         stop taking new streams (all dataplanes, or --instance)\n"
-	           "  resume        undo drain\n"
-	           "  config        effective settings with their origin (secrets as <set>)\n\n"
+	           "Commands:\n");
+	/* the PROTO_ADMIN_COMMANDS table */
+	for (int c = 0; c < PROTO_ADMIN_COUNT_; c++) {
+		const struct proto_admin_desc *d = proto_admin(c);
+		char name[32];
+		snprintf(name, sizeof(name), "%s%s%s", d->name, d->arg ? " " : "",
+		         d->arg ? d->arg : "");
+		fprintf(f, "  %-13s %s%s\n", name, d->help,
+		        d->where == PROTO_ADMIN_CP   ? " [controlplane]"
+		        : d->where == PROTO_ADMIN_DP ? " [--dataplane]"
+		                                     : "");
+	}
+	fprintf(f, "\n"
 	           "Options:\n"
 	           "  --run-dir DIR   sockets directory (default: ACEXY_RUN_DIR, the config file, "
 	           "/run/acexy)\n"
@@ -47,7 +47,8 @@ static void usage(FILE *f)
 }
 
 /* Sends one admin request; returns the decoded result or NULL with exit code. */
-static json_t *ask(const char *url, json_t *req_body, int *ret_exit, char *err, size_t errcap)
+static json_t *ask(const char *url, const struct proto_admin *req, int *ret_exit, char *err,
+                   size_t errcap)
 {
 	nng_socket s;
 	uint8_t *buf;
@@ -66,7 +67,7 @@ static json_t *ask(const char *url, json_t *req_body, int *ret_exit, char *err, 
 		*ret_exit = EXIT_NO_DAEMON;
 		return NULL;
 	}
-	if (proto_encode(PROTO_ADMIN, 1, req_body, &buf, &len) < 0) {
+	if (proto_encode_admin(1, req, &buf, &len) < 0) {
 		nng_close(s);
 		*ret_exit = EXIT_USAGE;
 		snprintf(err, errcap, "request too large");
@@ -87,7 +88,7 @@ static json_t *ask(const char *url, json_t *req_body, int *ret_exit, char *err, 
 	}
 	struct proto_msg m;
 	char derr[256];
-	int rc = proto_decode(rbuf, rlen, &m, derr, sizeof(derr));
+	int rc = proto_decode(rbuf, rlen, PROTO_DAEMON_TO_CTL, &m, derr, sizeof(derr));
 	nng_free(rbuf, rlen);
 	if (rc < 0) {
 		snprintf(err, errcap, "unreadable answer: %s", derr);
@@ -95,12 +96,18 @@ static json_t *ask(const char *url, json_t *req_body, int *ret_exit, char *err, 
 		return NULL;
 	}
 	if (m.type == PROTO_ERROR) {
-		snprintf(err, errcap, "%s", json_string_value(json_object_get(m.body, "message")));
+		snprintf(err, errcap, "%s", m.error.message);
 		proto_msg_clear(&m);
 		*ret_exit = EXIT_DAEMON_ERROR;
 		return NULL;
 	}
-	json_t *res = json_incref(json_object_get(m.body, "result"));
+	if (m.type != PROTO_ADMIN_REPLY) {
+		snprintf(err, errcap, "unexpected answer: %s", proto_type_name(m.type));
+		proto_msg_clear(&m);
+		*ret_exit = EXIT_DAEMON_ERROR;
+		return NULL;
+	}
+	json_t *res = json_incref(m.admin_reply.result);
 	proto_msg_clear(&m);
 	*ret_exit = 0;
 	return res;
@@ -249,11 +256,10 @@ static int find_dataplane(const char *run_dir, const char *instance, char *url, 
 			continue;
 		char u[600];
 		snprintf(u, sizeof(u), "ipc://%s/%s", run_dir, e->d_name);
-		json_t *ping = json_pack("{s:s}", "command", "ping");
+		struct proto_admin ping = {.command = "ping"};
 		int ex;
 		char perr[256];
-		json_t *r = ask(u, ping, &ex, perr, sizeof(perr));
-		json_decref(ping);
+		json_t *r = ask(u, &ping, &ex, perr, sizeof(perr));
 		if (!r)
 			continue; /* a stale file of a killed dataplane */
 		json_decref(r);
@@ -321,14 +327,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	bool known = false;
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		known = known || strcmp(cmd, commands[i]) == 0;
-	if (!known) {
+	int c = proto_admin_lookup(cmd);
+	if (c < 0) {
 		fprintf(stderr, "acexyctl: unknown command '%s' (see --help)\n", cmd);
 		return EXIT_USAGE;
 	}
-	bool needs_arg = strcmp(cmd, "stream") == 0 || strcmp(cmd, "stop") == 0;
+	bool needs_arg = proto_admin(c)->arg != NULL;
 	if (needs_arg != (arg != NULL)) {
 		fprintf(stderr, "acexyctl: '%s' %s\n", cmd,
 		        needs_arg ? "needs a stream ID (see 'acexyctl streams')"
@@ -363,11 +367,10 @@ int main(int argc, char **argv)
 	} else {
 		snprintf(url, sizeof(url), "ipc://%s/admin.sock", run_dir);
 	}
-	json_t *req = json_pack("{s:s,s:s,s:s}", "command", cmd, "arg", arg ? arg : "", "instance",
-	                        instance ? instance : "");
+	struct proto_admin req = {
+	        .command = cmd, .arg = arg ? arg : "", .instance = instance ? instance : ""};
 	int ex = 0;
-	json_t *res = ask(url, req, &ex, err, sizeof(err));
-	json_decref(req);
+	json_t *res = ask(url, &req, &ex, err, sizeof(err));
 	if (!res) {
 		fprintf(stderr, "acexyctl: %s\n", err);
 		return ex;

@@ -23,38 +23,12 @@ double cp_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void reply_msg(struct ipc_req *req, enum proto_type t, uint64_t id, json_t *body)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	if (proto_encode(t, id, body, &buf, &len) < 0) {
-		json_t *e = proto_error_body("internal", "reply too large");
-		proto_encode(PROTO_ERROR, id, e, &buf, &len);
-		json_decref(e);
-	}
-	ipc_reply(req, buf, len);
-	free(buf);
-	json_decref(body);
-}
-
 static void reply_error(struct ipc_req *req, uint64_t id, const char *code, const char *msg)
 {
-	reply_msg(req, PROTO_ERROR, id, proto_error_body(code, msg));
+	ipc_reply_error(req, id, code, msg);
 }
 
-static const char *jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
-static uint64_t juint(json_t *o, const char *k)
-{
-	json_int_t v = json_integer_value(json_object_get(o, k));
-	return v > 0 ? (uint64_t)v : 0;
-}
-
-static struct cp_dataplane *dp_find(struct cp *cp, const char *instance)
+struct cp_dataplane *cp_dataplane_find(struct cp *cp, const char *instance)
 {
 	for (struct cp_dataplane *d = cp->dataplanes; d; d = d->next)
 		if (strcmp(d->instance, instance) == 0)
@@ -64,7 +38,7 @@ static struct cp_dataplane *dp_find(struct cp *cp, const char *instance)
 
 static struct cp_dataplane *dp_touch(struct cp *cp, const char *instance)
 {
-	struct cp_dataplane *d = dp_find(cp, instance);
+	struct cp_dataplane *d = cp_dataplane_find(cp, instance);
 	if (!d) {
 		d = calloc(1, sizeof(*d));
 		if (!d)
@@ -78,7 +52,7 @@ static struct cp_dataplane *dp_touch(struct cp *cp, const char *instance)
 	return d;
 }
 
-static struct cp_lease *lease_find(struct cp *cp, uint64_t id)
+struct cp_lease *cp_lease_find(struct cp *cp, uint64_t id)
 {
 	for (struct cp_lease *l = cp->leases; l; l = l->next)
 		if (l->id == id)
@@ -106,7 +80,6 @@ static void lease_remove(struct cp *cp, struct cp_lease *lease, const char *reas
 	free(lease);
 }
 
-bool cp_queue_command(struct cp_dataplane *d, const char *cmd, uint64_t lease);
 bool cp_queue_command(struct cp_dataplane *d, const char *cmd, uint64_t lease)
 {
 	if (d->ncmds >= CP_MAX_COMMANDS) {
@@ -122,8 +95,8 @@ bool cp_queue_command(struct cp_dataplane *d, const char *cmd, uint64_t lease)
 
 /* ---- engine choice ---- */
 
-static struct cp_lease *assign_engine(struct cp *cp, const char *instance, json_t *body,
-                                      uint64_t req_id, char *why, size_t whycap)
+static struct cp_lease *assign_engine(struct cp *cp, const struct proto_assign *a, uint64_t req_id,
+                                      char *why, size_t whycap)
 {
 	struct cp_lease *l = calloc(1, sizeof(*l));
 	if (!l) {
@@ -131,9 +104,9 @@ static struct cp_lease *assign_engine(struct cp *cp, const char *instance, json_
 		return NULL;
 	}
 	l->id = ++cp->next_lease;
-	snprintf(l->instance, sizeof(l->instance), "%s", instance);
-	snprintf(l->key_type, sizeof(l->key_type), "%s", jstr(body, "key_type"));
-	snprintf(l->key, sizeof(l->key), "%s", jstr(body, "key"));
+	snprintf(l->instance, sizeof(l->instance), "%s", a->instance);
+	snprintf(l->key_type, sizeof(l->key_type), "%s", a->key_type);
+	snprintf(l->key, sizeof(l->key), "%s", a->key);
 	snprintf(l->scheme, sizeof(l->scheme), "%s", acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME));
 	snprintf(l->host, sizeof(l->host), "%s", acexy_cfg_s(cp->cfg, ACEXY_S_HOST));
 	l->port = (unsigned)acexy_cfg_u(cp->cfg, ACEXY_S_PORT);
@@ -146,23 +119,25 @@ static struct cp_lease *assign_engine(struct cp *cp, const char *instance, json_
 	return l;
 }
 
-static json_t *lease_json(const struct cp_lease *l)
+static void reply_lease(struct ipc_req *req, uint64_t id, const struct cp_lease *l)
 {
-	return json_pack("{s:I,s:s,s:s,s:i,s:s,s:b}", "lease", (json_int_t)l->id, "scheme",
-	                 l->scheme, "host", l->host, "port", (int)l->port, "container_id",
-	                 l->container_id, "fallback", l->fallback);
+	struct proto_lease b = {.lease = l->id,
+	                        .scheme = l->scheme,
+	                        .host = l->host,
+	                        .port = l->port,
+	                        .fallback = l->fallback,
+	                        .container_id = l->container_id};
+	ipc_reply_msg(req, PROTO_LEASE, id, &b);
 }
 
 /* ---- control.sock ---- */
 
-static void rebuild_leases(struct cp *cp, const char *instance, json_t *streams)
+static void rebuild_leases(struct cp *cp, const char *instance, const struct proto_hello *h)
 {
-	size_t i;
-	json_t *s;
-	json_array_foreach(streams, i, s)
-	{
-		uint64_t id = juint(s, "lease");
-		if (!id || lease_find(cp, id))
+	for (size_t i = 0; i < h->n_streams; i++) {
+		const struct proto_stream *s = &h->streams[i];
+		uint64_t id = s->lease;
+		if (!id || cp_lease_find(cp, id))
 			continue;
 		struct cp_lease *l = calloc(1, sizeof(*l));
 		if (!l)
@@ -171,20 +146,20 @@ static void rebuild_leases(struct cp *cp, const char *instance, json_t *streams)
 		if (id > cp->next_lease)
 			cp->next_lease = id; /* never hand out a live id again */
 		snprintf(l->instance, sizeof(l->instance), "%s", instance);
-		snprintf(l->key_type, sizeof(l->key_type), "%s", jstr(s, "key_type"));
-		snprintf(l->key, sizeof(l->key), "%s", jstr(s, "key"));
-		snprintf(l->stat_url, sizeof(l->stat_url), "%s", jstr(s, "stat_url"));
-		l->is_live = json_is_true(json_object_get(s, "is_live"));
-		snprintf(l->host, sizeof(l->host), "%s", jstr(s, "host"));
-		snprintf(l->scheme, sizeof(l->scheme), "%s", jstr(s, "scheme"));
-		l->port = (unsigned)juint(s, "port");
-		snprintf(l->container_id, sizeof(l->container_id), "%s", jstr(s, "container_id"));
+		snprintf(l->key_type, sizeof(l->key_type), "%s", s->key_type);
+		snprintf(l->key, sizeof(l->key), "%s", s->key);
+		snprintf(l->stat_url, sizeof(l->stat_url), "%s", s->stat_url);
+		l->is_live = s->is_live;
+		snprintf(l->host, sizeof(l->host), "%s", s->host);
+		snprintf(l->scheme, sizeof(l->scheme), "%s", s->scheme);
+		l->port = (unsigned)s->port;
+		snprintf(l->container_id, sizeof(l->container_id), "%s", s->container_id);
 		snprintf(l->playback_session_id, sizeof(l->playback_session_id), "%s",
-		         jstr(s, "playback_session_id"));
-		snprintf(l->command_url, sizeof(l->command_url), "%s", jstr(s, "command_url"));
-		l->fallback = json_is_true(json_object_get(s, "fallback"));
-		l->bytes = juint(s, "bytes");
-		l->viewers = (unsigned)juint(s, "viewers");
+		         s->playback_session_id);
+		snprintf(l->command_url, sizeof(l->command_url), "%s", s->command_url);
+		l->fallback = s->fallback;
+		l->bytes = s->bytes;
+		l->viewers = (unsigned)s->viewers;
 		l->state = LEASE_STARTED;
 		l->created = cp_now();
 		/* the same stream id as before the restart: its events (in the
@@ -201,42 +176,39 @@ static void rebuild_leases(struct cp *cp, const char *instance, json_t *streams)
 
 static void handle_hello(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
 {
-	const char *instance = jstr(m->body, "instance");
-	struct cp_dataplane *d = dp_find(cp, instance);
+	const struct proto_hello *h = &m->hello;
+	const char *instance = h->instance;
+	struct cp_dataplane *d = cp_dataplane_find(cp, instance);
 	bool known = d != NULL;
 	d = dp_touch(cp, instance);
 	if (!d) {
 		reply_error(req, m->id, "internal", "out of memory");
 		return;
 	}
-	snprintf(d->software, sizeof(d->software), "%s", jstr(m->body, "software"));
-	d->draining = json_is_true(json_object_get(m->body, "draining"));
-	rebuild_leases(cp, instance, json_object_get(m->body, "streams"));
-	size_t i;
-	json_t *e;
-	json_array_foreach(json_object_get(m->body, "ended"), i, e)
-	{
-		struct cp_lease *l = lease_find(cp, juint(e, "lease"));
+	snprintf(d->software, sizeof(d->software), "%s", h->software);
+	d->draining = h->draining;
+	rebuild_leases(cp, instance, h);
+	for (size_t i = 0; i < h->n_ended; i++) {
+		const struct proto_ended *e = &h->ended[i];
+		struct cp_lease *l = cp_lease_find(cp, e->lease);
 		if (l && strcmp(l->instance, instance) == 0)
-			lease_remove(cp, l, jstr(e, "reason"));
-		else if (!l && !json_is_true(json_object_get(e, "fallback")))
-			events_stream_ended_unleased(cp->events, jstr(e, "container_id"),
-			                             jstr(e, "playback_session_id"),
-			                             jstr(e, "reason"));
+			lease_remove(cp, l, e->reason);
+		else if (!l && !e->fallback)
+			events_stream_ended_unleased(cp->events, e->container_id,
+			                             e->playback_session_id, e->reason);
 	}
 	if (!known)
 		ALOG(ALOG_INFO, "dataplane_connected", ALOG_S("instance", instance),
-		     ALOG_S("software", d->software),
-		     ALOG_U("streams", json_array_size(json_object_get(m->body, "streams"))));
-	reply_msg(req, PROTO_HELLO_REPLY, m->id,
-	          json_pack("{s:s,s:s}", "controlplane", cp->container_id, "software",
-	                    ACEXY_VERSION));
+		     ALOG_S("software", d->software), ALOG_U("streams", h->n_streams));
+	struct proto_hello_reply r = {.controlplane = cp->container_id, .software = ACEXY_VERSION};
+	ipc_reply_msg(req, PROTO_HELLO_REPLY, m->id, &r);
 }
 
 static void handle_assign(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
 {
-	const char *instance = jstr(m->body, "instance");
-	if (!dp_find(cp, instance)) {
+	const struct proto_assign *a = &m->assign;
+	const char *instance = a->instance;
+	if (!cp_dataplane_find(cp, instance)) {
 		reply_error(req, m->id, "hello_required", "unknown dataplane: send hello first");
 		return;
 	}
@@ -244,24 +216,23 @@ static void handle_assign(struct cp *cp, struct ipc_req *req, const struct proto
 	/* nng resends a request whose answer was lost: answer it again */
 	for (struct cp_lease *l = cp->leases; l; l = l->next) {
 		if (l->assign_req == m->id && strcmp(l->instance, instance) == 0) {
-			reply_msg(req, PROTO_LEASE, m->id, lease_json(l));
+			reply_lease(req, m->id, l);
 			return;
 		}
 	}
 	if (cp->orch) {
-		orch_assign(cp->orch, req, m->id, instance, m->body);
+		orch_assign(cp->orch, req, m->id, a);
 		return;
 	}
 	char why[200];
-	struct cp_lease *l = assign_engine(cp, instance, m->body, m->id, why, sizeof(why));
+	struct cp_lease *l = assign_engine(cp, a, m->id, why, sizeof(why));
 	if (!l) {
 		cp->refusals++;
 		CP_DEBUG(cp, DEBUGLOG_REQUESTS, "assign", "{s:s,s:s,s:s,s:s,s:s,s:i,s:f}",
-		         "instance", instance, "key_type", jstr(m->body, "key_type"), "key",
-		         jstr(m->body, "key"), "outcome", "refusal", "reason", why, "retry_after",
-		         5, "wait_ms", 0.0);
-		reply_msg(req, PROTO_REFUSAL, m->id,
-		          json_pack("{s:s,s:i}", "reason", why, "retry_after", 5));
+		         "instance", instance, "key_type", a->key_type, "key", a->key, "outcome",
+		         "refusal", "reason", why, "retry_after", 5, "wait_ms", 0.0);
+		struct proto_refusal r = {.reason = why, .retry_after = 5};
+		ipc_reply_msg(req, PROTO_REFUSAL, m->id, &r);
 		return;
 	}
 	cp->assignments++;
@@ -274,61 +245,60 @@ static void handle_assign(struct cp *cp, struct ipc_req *req, const struct proto
 	ALOG(ALOG_INFO, "lease_granted", ALOG_U("lease", l->id), ALOG_S("instance", instance),
 	     ALOG_S("content", l->key), ALOG_S("engine", l->host), ALOG_U("port", l->port),
 	     ALOG_B("fallback", l->fallback));
-	reply_msg(req, PROTO_LEASE, m->id, lease_json(l));
+	reply_lease(req, m->id, l);
 }
 
 static void handle_session_started(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
 {
-	struct cp_lease *l = lease_find(cp, juint(m->body, "lease"));
+	const struct proto_session_started *b = &m->session_started;
+	struct cp_lease *l = cp_lease_find(cp, b->lease);
 	if (l) {
 		l->state = LEASE_STARTED;
 		snprintf(l->playback_session_id, sizeof(l->playback_session_id), "%s",
-		         jstr(m->body, "playback_session_id"));
-		snprintf(l->stat_url, sizeof(l->stat_url), "%s", jstr(m->body, "stat_url"));
-		snprintf(l->command_url, sizeof(l->command_url), "%s",
-		         jstr(m->body, "command_url"));
-		l->is_live = json_is_true(json_object_get(m->body, "is_live"));
+		         b->playback_session_id);
+		snprintf(l->stat_url, sizeof(l->stat_url), "%s", b->stat_url);
+		snprintf(l->command_url, sizeof(l->command_url), "%s", b->command_url);
+		l->is_live = b->is_live;
 		if (!l->stream_id[0])
 			events_stream_started(cp->events, l);
 		CP_DEBUG(cp, DEBUGLOG_STREAMS, "started", "{s:I,s:s,s:s,s:s,s:s}", "lease",
 		         (json_int_t)l->id, "stream_id", l->stream_id, "key", l->key,
 		         "container_id", l->container_id, "engine", l->host);
 	}
-	reply_msg(req, PROTO_OK, m->id, json_object());
+	ipc_reply_msg(req, PROTO_OK, m->id, NULL);
 }
 
 static void handle_stream_ended(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
 {
-	struct cp_lease *l = lease_find(cp, juint(m->body, "lease"));
+	const struct proto_stream_ended *b = &m->stream_ended;
+	struct cp_lease *l = cp_lease_find(cp, b->lease);
 	if (l) {
-		l->bytes = juint(m->body, "bytes");
-		lease_remove(cp, l, jstr(m->body, "reason"));
-	} else if (!json_is_true(json_object_get(m->body, "fallback"))) {
-		events_stream_ended_unleased(cp->events, jstr(m->body, "container_id"),
-		                             jstr(m->body, "playback_session_id"),
-		                             jstr(m->body, "reason"));
+		l->bytes = b->bytes;
+		lease_remove(cp, l, b->reason);
+	} else if (!b->fallback) {
+		events_stream_ended_unleased(cp->events, b->container_id, b->playback_session_id,
+		                             b->reason);
 	}
-	reply_msg(req, PROTO_OK, m->id, json_object());
+	ipc_reply_msg(req, PROTO_OK, m->id, NULL);
 }
 
 static void handle_heartbeat(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
 {
-	const char *instance = jstr(m->body, "instance");
-	struct cp_dataplane *d = dp_find(cp, instance);
+	const struct proto_heartbeat *hb = &m->heartbeat;
+	const char *instance = hb->instance;
+	struct cp_dataplane *d = cp_dataplane_find(cp, instance);
 	if (!d) {
 		reply_error(req, m->id, "hello_required", "unknown dataplane: send hello first");
 		return;
 	}
 	dp_touch(cp, instance);
-	d->draining = json_is_true(json_object_get(m->body, "draining"));
-	size_t i;
-	json_t *s;
-	json_array_foreach(json_object_get(m->body, "streams"), i, s)
-	{
-		struct cp_lease *l = lease_find(cp, juint(s, "lease"));
+	d->draining = hb->draining;
+	for (size_t i = 0; i < hb->n_streams; i++) {
+		const struct proto_hb_stream *s = &hb->streams[i];
+		struct cp_lease *l = cp_lease_find(cp, s->lease);
 		if (l) {
-			l->bytes = juint(s, "bytes");
-			l->viewers = (unsigned)juint(s, "viewers");
+			l->bytes = s->bytes;
+			l->viewers = (unsigned)s->viewers;
 			double t = cp_now();
 			if (l->rate_at > 0 && t - l->rate_at >= 0.9) {
 				l->rate_bps =
@@ -341,19 +311,26 @@ static void handle_heartbeat(struct cp *cp, struct ipc_req *req, const struct pr
 			}
 		}
 	}
-	json_t *cmds = json_array();
-	for (unsigned k = 0; k < d->ncmds; k++)
-		json_array_append_new(cmds, json_pack("{s:s,s:I}", "cmd", d->cmds[k].cmd, "lease",
-		                                      (json_int_t)d->cmds[k].lease));
+	struct proto_command *cmds = d->ncmds ? calloc(d->ncmds, sizeof(*cmds)) : NULL;
+	if (d->ncmds && !cmds) {
+		reply_error(req, m->id, "internal", "out of memory");
+		return;
+	}
+	for (unsigned k = 0; k < d->ncmds; k++) {
+		cmds[k].cmd = d->cmds[k].cmd;
+		cmds[k].lease = d->cmds[k].lease;
+	}
+	struct proto_heartbeat_reply r = {.commands = cmds, .n_commands = d->ncmds};
+	ipc_reply_msg(req, PROTO_HEARTBEAT_REPLY, m->id, &r);
 	d->ncmds = 0;
-	reply_msg(req, PROTO_HEARTBEAT_REPLY, m->id, json_pack("{s:o}", "commands", cmds));
+	free(cmds);
 }
 
 /* A dataplane's record for the debug logs (viewers gone, slow first bytes). */
 static void handle_debug_event(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
 {
-	const char *cat = jstr(m->body, "category");
-	json_t *rec = json_object_get(m->body, "record");
+	const char *cat = m->debug_event.category;
+	json_t *rec = m->debug_event.record;
 	static const enum debuglog_cat allowed[] = {DEBUGLOG_DISCONNECTS, DEBUGLOG_STRESS,
 	                                            DEBUGLOG_STREAMS, DEBUGLOG_ERRORS};
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
@@ -361,13 +338,15 @@ static void handle_debug_event(struct cp *cp, struct ipc_req *req, const struct 
 			continue;
 		if (debuglog_enabled(cp->dl)) {
 			json_t *f = json_deep_copy(rec);
-			const char *ev = jstr(f, "event");
+			/* the record is free-form (a MAP field); its event name
+			 * names the debug-log line */
+			const char *ev = json_string_value(json_object_get(f, "event"));
 			char event[64];
-			snprintf(event, sizeof(event), "%s", ev[0] ? ev : "dataplane_event");
+			snprintf(event, sizeof(event), "%s", ev && ev[0] ? ev : "dataplane_event");
 			json_object_del(f, "event");
 			debuglog_write(cp->dl, allowed[i], event, f);
 		}
-		reply_msg(req, PROTO_OK, m->id, json_object());
+		ipc_reply_msg(req, PROTO_OK, m->id, NULL);
 		return;
 	}
 	cp->bad_messages++;
@@ -381,7 +360,7 @@ static void on_control(void *ud, struct ipc_req *req, const uint8_t *buf, size_t
 	struct cp *cp = ud;
 	struct proto_msg m;
 	char err[256];
-	int rc = proto_decode(buf, len, &m, err, sizeof(err));
+	int rc = proto_decode(buf, len, PROTO_DP_TO_CP, &m, err, sizeof(err));
 	if (rc < 0) {
 		cp->bad_messages++;
 		ALOG(ALOG_WARN, "bad_message", ALOG_S("socket", "control"), ALOG_S("error", err),
@@ -389,11 +368,7 @@ static void on_control(void *ud, struct ipc_req *req, const uint8_t *buf, size_t
 		CP_DEBUG(cp, DEBUGLOG_ERRORS, "bad_message", "{s:s,s:s,s:s}", "error",
 		         "a message on control.sock did not decode", "where", "control.sock",
 		         "detail", err);
-		reply_error(req, m.id,
-		            rc == -EPROTONOSUPPORT ? "version"
-		            : rc == -ENOMSG        ? "unknown_type"
-		                                   : "malformed",
-		            err);
+		reply_error(req, m.id, proto_decode_error_code(rc), err);
 		return;
 	}
 	switch (m.type) {
@@ -494,179 +469,6 @@ static void on_lost_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
-/* ---- admin.sock ---- */
-
-json_t *cp_admin_result(struct cp *cp, const char *command, const char *arg, const char *instance,
-                        char *err, size_t errcap);
-json_t *cp_admin_result(struct cp *cp, const char *command, const char *arg, const char *instance,
-                        char *err, size_t errcap)
-{
-	double now = cp_now();
-	if (strcmp(command, "ping") == 0)
-		return json_pack("{s:b,s:s,s:s}", "pong", 1, "program", "acexy-controlplane",
-		                 "version", ACEXY_VERSION);
-	if (strcmp(command, "status") == 0 || strcmp(command, "engines") == 0 ||
-	    strcmp(command, "streams") == 0) {
-		json_t *dps = json_array();
-		for (struct cp_dataplane *d = cp->dataplanes; d; d = d->next) {
-			unsigned n = 0;
-			for (struct cp_lease *l = cp->leases; l; l = l->next)
-				n += strcmp(l->instance, d->instance) == 0;
-			json_array_append_new(dps, json_pack("{s:s,s:s,s:f,s:f,s:b,s:i}",
-			                                     "instance", d->instance, "software",
-			                                     d->software, "last_seen_s",
-			                                     now - d->last_seen, "connected_s",
-			                                     now - d->first_seen, "draining",
-			                                     d->draining, "streams", (int)n));
-		}
-		json_t *streams = json_array();
-		unsigned nleases = 0;
-		for (struct cp_lease *l = cp->leases; l; l = l->next) {
-			nleases++;
-			json_t *row = json_pack(
-			        "{s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:b,s:s,s:I,s:i,s:f,s:f,s:s}", "id",
-			        (json_int_t)l->id, "instance", l->instance, "key_type", l->key_type,
-			        "content", l->key, "engine_host", l->host, "engine_port",
-			        (int)l->port, "container_id", l->container_id, "fallback",
-			        l->fallback, "state",
-			        l->state == LEASE_STARTED ? "started" : "assigned", "bytes",
-			        (json_int_t)l->bytes, "viewers", (int)l->viewers, "age_s",
-			        now - l->created, "rate_mbps", l->rate_bps / 1e6, "stream_id",
-			        l->stream_id);
-			/* the engine's view, when read (null before) */
-			json_object_set_new(row, "engine_status",
-			                    l->stat_at > 0 ? json_string(l->stat_status)
-			                                   : json_null());
-			json_object_set_new(row, "peers",
-			                    l->stat_at > 0 ? json_integer(l->stat_peers)
-			                                   : json_null());
-			json_object_set_new(row, "speed_down_kbps",
-			                    l->stat_at > 0 ? json_integer(l->stat_down_kbps)
-			                                   : json_null());
-			json_object_set_new(row, "speed_up_kbps",
-			                    l->stat_at > 0 ? json_integer(l->stat_up_kbps)
-			                                   : json_null());
-			json_array_append_new(streams, row);
-		}
-		json_t *engines = cp->orch ? orch_engines_json(cp->orch) : json_array();
-		unsigned nfallback = 0;
-		for (struct cp_lease *l = cp->leases; l; l = l->next)
-			nfallback += l->fallback;
-		json_array_append_new(
-		        engines,
-		        json_pack("{s:s,s:s,s:i,s:s,s:b,s:i,s:i,s:b,s:s,s:s,s:f}", "container_id",
-		                  "", "host", acexy_cfg_s(cp->cfg, ACEXY_S_HOST), "port",
-		                  (int)acexy_cfg_u(cp->cfg, ACEXY_S_PORT), "scheme",
-		                  acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME), "fallback", 1, "leases",
-		                  (int)nfallback, "load", (int)nfallback, "forwarded", 0, "health",
-		                  fallback_health_name(fallback_health(cp->fallback)),
-		                  "health_error", fallback_error(cp->fallback), "checked_ago_s",
-		                  fallback_checked_at(cp->fallback) > 0
-		                          ? now - fallback_checked_at(cp->fallback)
-		                          : -1.0));
-		if (strcmp(command, "engines") == 0) {
-			json_decref(dps);
-			json_decref(streams);
-			return json_pack("{s:o}", "engines", engines);
-		}
-		if (strcmp(command, "streams") == 0) {
-			json_decref(dps);
-			json_decref(engines);
-			return json_pack("{s:o}", "streams", streams);
-		}
-		json_decref(streams);
-		json_t *orch = cp->orch ? orch_status_json(cp->orch) : json_null();
-		json_t *events = cp->events ? events_status_json(cp->events) : json_null();
-		return json_pack("{s:s,s:s,s:s,s:f,s:i,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "program",
-		                 "acexy-controlplane", "version", ACEXY_VERSION, "mode",
-		                 acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_URL)[0] ? "orchestrator"
-		                                                           : "single-engine",
-		                 "uptime_s", now - cp->start_time, "leases", (int)nleases,
-		                 "assignments", (json_int_t)cp->assignments, "dataplanes_lost",
-		                 (json_int_t)cp->dataplanes_lost, "bad_messages",
-		                 (json_int_t)cp->bad_messages, "dataplanes", dps, "engines",
-		                 engines, "orchestrator", orch, "events", events);
-	}
-	if (strcmp(command, "stream") == 0 || strcmp(command, "stop") == 0) {
-		struct cp_lease *l = lease_find(cp, strtoull(arg, NULL, 10));
-		if (!l) {
-			snprintf(err, errcap, "no stream with id '%s'", arg);
-			return NULL;
-		}
-		if (strcmp(command, "stop") == 0) {
-			struct cp_dataplane *d = dp_find(cp, l->instance);
-			if (!d || !cp_queue_command(d, "stop", l->id)) {
-				snprintf(err, errcap, "dataplane of stream %s is not connected",
-				         arg);
-				return NULL;
-			}
-			return json_pack("{s:I,s:s}", "stopping", (json_int_t)l->id, "instance",
-			                 l->instance);
-		}
-		return json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:I,s:f}", "id",
-		                 (json_int_t)l->id, "instance", l->instance, "content", l->key,
-		                 "key_type", l->key_type, "engine_host", l->host, "engine_port",
-		                 (int)l->port, "playback_session_id", l->playback_session_id,
-		                 "stat_url", l->stat_url, "bytes", (json_int_t)l->bytes, "age_s",
-		                 now - l->created);
-	}
-	if (strcmp(command, "drain") == 0 || strcmp(command, "resume") == 0) {
-		json_t *done = json_array();
-		for (struct cp_dataplane *d = cp->dataplanes; d; d = d->next) {
-			if (instance && *instance && strcmp(instance, d->instance) != 0)
-				continue;
-			if (cp_queue_command(d, command, 0))
-				json_array_append_new(done, json_string(d->instance));
-		}
-		if (instance && *instance && json_array_size(done) == 0) {
-			json_decref(done);
-			snprintf(err, errcap, "no connected dataplane named '%s'", instance);
-			return NULL;
-		}
-		return json_pack("{s:s,s:o}", "command", command, "dataplanes", done);
-	}
-	if (strcmp(command, "config") == 0) {
-		json_t *arr = json_array();
-		for (int i = 0; i < ACEXY_S_COUNT_; i++) {
-			const struct acexy_setting_desc *d = acexy_setting(i);
-			char v[512];
-			acexy_value_format(d->type, &cp->cfg->v[i], v, sizeof(v));
-			json_array_append_new(
-			        arr,
-			        json_pack("{s:s,s:s,s:s,s:s}", "env", d->env, "value", v, "origin",
-			                  acexy_origin_name(cp->cfg->v[i].origin), "where",
-			                  cp->cfg->v[i].origin_where ? cp->cfg->v[i].origin_where
-			                                             : ""));
-		}
-		return json_pack("{s:s,s:o}", "program", "acexy-controlplane", "settings", arr);
-	}
-	snprintf(err, errcap, "unknown command '%s'", command);
-	return NULL;
-}
-
-static void on_admin(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len)
-{
-	struct cp *cp = ud;
-	struct proto_msg m;
-	char err[256];
-	int rc = proto_decode(buf, len, &m, err, sizeof(err));
-	if (rc < 0 || m.type != PROTO_ADMIN) {
-		ALOG(ALOG_WARN, "bad_message", ALOG_S("socket", "admin"),
-		     ALOG_S("error", rc < 0 ? err : "not an admin request"));
-		reply_error(req, m.id, "malformed", rc < 0 ? err : "not an admin request");
-		proto_msg_clear(&m);
-		return;
-	}
-	err[0] = '\0';
-	json_t *res = cp_admin_result(cp, jstr(m.body, "command"), jstr(m.body, "arg"),
-	                              jstr(m.body, "instance"), err, sizeof(err));
-	if (res)
-		reply_msg(req, PROTO_ADMIN_REPLY, m.id, json_pack("{s:o}", "result", res));
-	else
-		reply_error(req, m.id, "failed", err);
-	proto_msg_clear(&m);
-}
-
 int cp_start(struct cp *cp)
 {
 	char url[256];
@@ -694,7 +496,7 @@ int cp_start(struct cp *cp)
 	}
 	rc = ipc_url(run_dir, "admin.sock", url, sizeof(url));
 	if (rc == 0)
-		rc = ipc_server_open(cp->loop, url, 4, true, on_admin, cp, &cp->admin);
+		rc = ipc_server_open(cp->loop, url, 4, true, cp_on_admin, cp, &cp->admin);
 	if (rc < 0) {
 		ipc_server_close(cp->control);
 		cp->control = NULL;

@@ -97,6 +97,13 @@ struct cp {
 	} while (0)
 
 int cp_start(struct cp *cp);
+struct cp_lease *cp_lease_find(struct cp *cp, uint64_t id);
+struct cp_dataplane *cp_dataplane_find(struct cp *cp, const char *instance);
+/* Queues a command for the dataplane's next heartbeat reply; false when its
+ * queue is full (logged). */
+bool cp_queue_command(struct cp_dataplane *d, const char *cmd, uint64_t lease);
+/* cp_admin.c: admin.sock requests (the PROTO_ADMIN_COMMANDS table) */
+void cp_on_admin(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len);
 void cp_stop(struct cp *cp);
 double cp_now(void);
 

@@ -51,11 +51,9 @@ int main(int argc, char **argv)
 	}
 	struct proto_msg m;
 	char err[256];
-	if (proto_decode(r, rl, &m, err, sizeof(err)) == 0) {
+	if (proto_decode(r, rl, PROTO_ANY, &m, err, sizeof(err)) == 0) {
 		printf("%s %s\n", proto_type_name(m.type),
-		       json_string_value(json_object_get(m.body, "message"))
-		               ? json_string_value(json_object_get(m.body, "message"))
-		               : "");
+		       m.type == PROTO_ERROR ? m.error.message : "");
 		proto_msg_clear(&m);
 	} else {
 		printf("undecodable\n");

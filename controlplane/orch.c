@@ -22,8 +22,9 @@ struct waiter {
 	struct waiter *next;
 	struct ipc_req *req;
 	uint64_t id;
-	char instance[96];
-	json_t *body;
+	/* the request, copied: a borrows its strings from the arrays */
+	char instance[96], key_type[16], key[512];
+	struct proto_assign a;
 	double deadline;
 	double t0; /* arrival */
 };
@@ -55,22 +56,14 @@ struct orch {
 	uint64_t provisions_ok, provisions_failed;
 	unsigned prov_attempt;
 	/* the request being answered, for the debug logs */
-	const char *cur_instance;
-	json_t *cur_body;
+	const struct proto_assign *cur;
 	double cur_t0;
 };
 
-static void set_ctx(struct orch *o, const char *instance, json_t *body, double t0)
+static void set_ctx(struct orch *o, const struct proto_assign *a, double t0)
 {
-	o->cur_instance = instance;
-	o->cur_body = body;
+	o->cur = a;
 	o->cur_t0 = t0;
-}
-
-static const char *ctx_str(struct orch *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o->cur_body, k));
-	return v ? v : "";
 }
 
 static void debug_request(struct orch *o, const char *outcome, uint64_t lease, const char *reason,
@@ -79,13 +72,13 @@ static void debug_request(struct orch *o, const char *outcome, uint64_t lease, c
 	struct cp *cp = o->cp;
 	double wait_ms = (cp_now() - o->cur_t0) * 1000.0;
 	CP_DEBUG(cp, DEBUGLOG_REQUESTS, "assign", "{s:s,s:s,s:s,s:s,s:I,s:s,s:i,s:f}", "instance",
-	         o->cur_instance ? o->cur_instance : "", "key_type", ctx_str(o, "key_type"), "key",
-	         ctx_str(o, "key"), "outcome", outcome, "lease", (json_int_t)lease, "reason",
-	         reason ? reason : "", "retry_after", retry_after, "wait_ms", wait_ms);
+	         o->cur ? o->cur->instance : "", "key_type", o->cur ? o->cur->key_type : "", "key",
+	         o->cur ? o->cur->key : "", "outcome", outcome, "lease", (json_int_t)lease,
+	         "reason", reason ? reason : "", "retry_after", retry_after, "wait_ms", wait_ms);
 	if (lease && wait_ms > 2000.0)
 		CP_DEBUG(cp, DEBUGLOG_STRESS, "slow_selection", "{s:f,s:f,s:I,s:s}", "took_ms",
 		         wait_ms, "threshold_ms", 2000.0, "lease", (json_int_t)lease, "key",
-		         ctx_str(o, "key"));
+		         o->cur ? o->cur->key : "");
 }
 
 const char *orch_state_name(enum orch_state s)
@@ -280,27 +273,16 @@ static unsigned own_leases_on(struct orch *o, const char *container_id)
 	return n;
 }
 
-static void reply(struct ipc_req *req, enum proto_type t, uint64_t id, json_t *body)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	proto_encode(t, id, body, &buf, &len);
-	ipc_reply(req, buf, len);
-	free(buf);
-	json_decref(body);
-}
-
 static void refuse(struct orch *o, struct ipc_req *req, uint64_t id, const char *reason, int eta)
 {
 	o->cp->refusals++;
 	ALOG(ALOG_WARN, "assign_refused", ALOG_S("reason", reason), ALOG_I("retry_after", eta));
 	debug_request(o, "refusal", 0, reason, eta > 0 ? eta : DEFAULT_RETRY);
-	reply(req, PROTO_REFUSAL, id,
-	      json_pack("{s:s,s:i}", "reason", reason, "retry_after",
-	                eta > 0 ? eta : DEFAULT_RETRY));
+	struct proto_refusal r = {.reason = reason, .retry_after = eta > 0 ? eta : DEFAULT_RETRY};
+	ipc_reply_msg(req, PROTO_REFUSAL, id, &r);
 }
 
-static struct cp_lease *grant(struct orch *o, const char *instance, json_t *body, uint64_t id,
+static struct cp_lease *grant(struct orch *o, const struct proto_assign *a, uint64_t id,
                               const char *scheme, const char *host, unsigned port,
                               const char *container_id, bool fallback)
 {
@@ -309,10 +291,9 @@ static struct cp_lease *grant(struct orch *o, const char *instance, json_t *body
 	if (!l)
 		return NULL;
 	l->id = ++cp->next_lease;
-	snprintf(l->instance, sizeof(l->instance), "%s", instance);
-	snprintf(l->key_type, sizeof(l->key_type), "%s",
-	         json_string_value(json_object_get(body, "key_type")));
-	snprintf(l->key, sizeof(l->key), "%s", json_string_value(json_object_get(body, "key")));
+	snprintf(l->instance, sizeof(l->instance), "%s", a->instance);
+	snprintf(l->key_type, sizeof(l->key_type), "%s", a->key_type);
+	snprintf(l->key, sizeof(l->key), "%s", a->key);
 	snprintf(l->scheme, sizeof(l->scheme), "%s", scheme);
 	snprintf(l->host, sizeof(l->host), "%s", host);
 	l->port = port;
@@ -328,15 +309,19 @@ static struct cp_lease *grant(struct orch *o, const char *instance, json_t *body
 
 static void answer_lease(struct ipc_req *req, uint64_t id, const struct cp_lease *l)
 {
-	reply(req, PROTO_LEASE, id,
-	      json_pack("{s:I,s:s,s:s,s:i,s:s,s:b}", "lease", (json_int_t)l->id, "scheme",
-	                l->scheme, "host", l->host, "port", (int)l->port, "container_id",
-	                l->container_id, "fallback", l->fallback));
+	struct proto_lease b = {.lease = l->id,
+	                        .scheme = l->scheme,
+	                        .host = l->host,
+	                        .port = l->port,
+	                        .fallback = l->fallback,
+	                        .container_id = l->container_id};
+	ipc_reply_msg(req, PROTO_LEASE, id, &b);
 }
 
-static bool try_fallback(struct orch *o, struct ipc_req *req, uint64_t id, const char *instance,
-                         json_t *body)
+static bool try_fallback(struct orch *o, struct ipc_req *req, uint64_t id,
+                         const struct proto_assign *a)
 {
+	const char *instance = a->instance;
 	struct cp *cp = o->cp;
 	if (!acexy_cfg_b(cp->cfg, ACEXY_S_FALLBACK))
 		return false;
@@ -344,7 +329,7 @@ static bool try_fallback(struct orch *o, struct ipc_req *req, uint64_t id, const
 		ALOG(ALOG_WARN, "fallback_skipped", ALOG_S("why", fallback_error(cp->fallback)));
 		return false;
 	}
-	struct cp_lease *l = grant(o, instance, body, id, acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME),
+	struct cp_lease *l = grant(o, a, id, acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME),
 	                           acexy_cfg_s(cp->cfg, ACEXY_S_HOST),
 	                           (unsigned)acexy_cfg_u(cp->cfg, ACEXY_S_PORT), "", true);
 	if (!l)
@@ -395,7 +380,7 @@ static void debug_selection(struct orch *o, const struct cp_lease *l, int best, 
 	}
 	debuglog_write(cp->dl, DEBUGLOG_ENGINE_SELECTION, best >= 0 ? "selected" : "none_free",
 	               json_pack("{s:I,s:s,s:o,s:s,s:s,s:i,s:f}", "lease",
-	                         (json_int_t)(l ? l->id : 0), "key", ctx_str(o, "key"),
+	                         (json_int_t)(l ? l->id : 0), "key", o->cur ? o->cur->key : "",
 	                         "candidates", cands, "winner",
 	                         best >= 0 ? o->engines[best].container_id : "", "why", why,
 	                         "max_per_engine", (int)max, "took_ms", 0.0));
@@ -403,11 +388,12 @@ static void debug_selection(struct orch *o, const struct cp_lease *l, int best, 
 
 /* Tries to serve one request from the engines known now. Returns true when
  * it was answered (lease or refusal). */
-static bool decide(struct orch *o, struct ipc_req *req, uint64_t id, const char *instance,
-                   json_t *body, bool may_wait)
+static bool decide(struct orch *o, struct ipc_req *req, uint64_t id, const struct proto_assign *a,
+                   bool may_wait)
 {
+	const char *instance = a->instance;
 	if (o->state == ORCH_UNREACHABLE) {
-		if (try_fallback(o, req, id, instance, body))
+		if (try_fallback(o, req, id, a))
 			return true;
 		refuse(o, req, id,
 		       acexy_cfg_b(o->cp->cfg, ACEXY_S_FALLBACK)
@@ -423,8 +409,8 @@ static bool decide(struct orch *o, struct ipc_req *req, uint64_t id, const char 
 	if (best >= 0) {
 		struct orch_engine *e = &o->engines[best];
 		/* taken at decision time: the next request sees this slot used */
-		struct cp_lease *l = grant(o, instance, body, id, "http", e->host, e->port,
-		                           e->container_id, false);
+		struct cp_lease *l =
+		        grant(o, a, id, "http", e->host, e->port, e->container_id, false);
 		if (!l) {
 			refuse(o, req, id, "out of memory", DEFAULT_RETRY);
 			return true;
@@ -461,7 +447,6 @@ static void engines_fetch(struct orch *o);
 
 static void waiter_free(struct waiter *w)
 {
-	json_decref(w->body);
 	free(w);
 }
 
@@ -471,8 +456,8 @@ static void serve_waiters(struct orch *o)
 	struct waiter **pp = &o->waiting;
 	while (*pp) {
 		struct waiter *w = *pp;
-		set_ctx(o, w->instance, w->body, w->t0);
-		if (decide(o, w->req, w->id, w->instance, w->body, true)) {
+		set_ctx(o, &w->a, w->t0);
+		if (decide(o, w->req, w->id, &w->a, true)) {
 			*pp = w->next;
 			waiter_free(w);
 		} else {
@@ -488,7 +473,7 @@ static void refuse_all(struct orch *o, const char *reason, int eta)
 	while (o->waiting) {
 		struct waiter *w = o->waiting;
 		o->waiting = w->next;
-		set_ctx(o, w->instance, w->body, w->t0);
+		set_ctx(o, &w->a, w->t0);
 		refuse(o, w->req, w->id, reason, eta);
 		waiter_free(w);
 	}
@@ -762,7 +747,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		struct waiter *w = *pp;
 		if (now >= w->deadline) {
 			*pp = w->next;
-			set_ctx(o, w->instance, w->body, w->t0);
+			set_ctx(o, &w->a, w->t0);
 			refuse(o, w->req, w->id, "no engine became available in time",
 			       o->last_eta > 0 ? o->last_eta : DEFAULT_RETRY);
 			waiter_free(w);
@@ -778,17 +763,16 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- entry points ---- */
 
-void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const char *instance,
-                 json_t *body)
+void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const struct proto_assign *a)
 {
 	double now = cp_now();
 	bool fresh = now - o->engines_at < ENGINES_TTL;
-	set_ctx(o, instance, body, now);
+	set_ctx(o, a, now);
 	if (o->state != ORCH_UNREACHABLE && fresh && !o->prov_container[0] && !o->waiting &&
-	    decide(o, req, id, instance, body, true))
+	    decide(o, req, id, a, true))
 		return;
 	if (o->state == ORCH_UNREACHABLE) {
-		decide(o, req, id, instance, body, false);
+		decide(o, req, id, a, false);
 		return;
 	}
 	struct waiter *w = calloc(1, sizeof(*w));
@@ -798,8 +782,11 @@ void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const char *i
 	}
 	w->req = req;
 	w->id = id;
-	snprintf(w->instance, sizeof(w->instance), "%s", instance);
-	w->body = json_incref(body);
+	snprintf(w->instance, sizeof(w->instance), "%s", a->instance);
+	snprintf(w->key_type, sizeof(w->key_type), "%s", a->key_type);
+	snprintf(w->key, sizeof(w->key), "%s", a->key);
+	w->a = (struct proto_assign){
+	        .instance = w->instance, .key_type = w->key_type, .key = w->key};
 	w->deadline = now + (double)acexy_cfg_u(o->cp->cfg, ACEXY_S_ASSIGN_TIMEOUT) / 1000.0;
 	w->t0 = now;
 	debug_request(o, "waiting", 0,

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "acexy/ipc.h"
+#include "acexy/proto.h"
 
 struct cp;
 struct orch;
@@ -18,8 +19,7 @@ enum orch_state { ORCH_UNKNOWN, ORCH_HEALTHY, ORCH_DEGRADED, ORCH_UNREACHABLE };
 int orch_start(struct cp *cp, struct orch **ret);
 void orch_stop(struct orch *o);
 /* Takes over an assign request: answers it now or later (lease or refusal). */
-void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const char *instance,
-                 json_t *body);
+void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const struct proto_assign *a);
 /* A call to the orchestrator (base URL, Bearer key) for other modules:
  * post NULL = GET. fn gets curl's result, the HTTP status and the body. */
 typedef void (*orch_http_fn)(void *ud, int curl_result, long http_status, const char *body,

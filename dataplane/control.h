@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "acexy/ipc.h"
 #include "dataplane/dataplane.h"
 
 struct dp_lease {
@@ -30,6 +31,12 @@ int dp_control_start(struct dp *dp);
 void dp_control_flush(struct dp *dp, double seconds);
 void dp_control_stop(struct dp *dp);
 bool dp_control_connected(struct dp *dp);
+/* A command as the controlplane sends it (stop with a lease, drain, resume). */
+void dp_control_apply(struct dp *dp, const char *cmd, uint64_t lease);
+/* Stream ends waiting for a controlplane. */
+unsigned dp_control_pending_ends(struct dp *dp);
+/* admin.c: a request on the dataplane's own admin socket (ipc_request_fn). */
+void dp_admin_request(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len);
 int dp_control_assign(struct worker *w, const char *key_type, const char *key, const char *params,
                       uint32_t timeout_ms, dp_assign_cb cb, void *ud);
 

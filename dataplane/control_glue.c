@@ -68,13 +68,13 @@ bool dp_control_connected(struct dp *dp)
 	return dp->cc && atomic_load(&cc_of(dp)->connected);
 }
 
-static int send_msg(struct cc_client *cc, struct ipc_mailbox *mb, enum proto_type t, json_t *body,
-                    uint32_t timeout_ms, ipc_reply_fn cb, void *ud)
+/* body: the typed struct proto_<body> of t */
+static int send_msg(struct cc_client *cc, struct ipc_mailbox *mb, enum proto_type t,
+                    const void *body, uint32_t timeout_ms, ipc_reply_fn cb, void *ud)
 {
 	uint8_t *buf;
 	size_t len;
 	int rc = proto_encode(t, next_id(cc), body, &buf, &len);
-	json_decref(body);
 	if (rc < 0)
 		return rc;
 	nng_socket sock = {.id = atomic_load(&cc->sock_id)};
@@ -98,40 +98,62 @@ static void ended_push(struct cc_client *cc, const struct ended_rec *r)
 	pthread_mutex_unlock(&cc->mu);
 }
 
-static json_t *ended_json(const struct ended_rec *r)
+static struct proto_ended ended_body(const struct ended_rec *r)
 {
-	return json_pack("{s:I,s:s,s:I,s:I,s:s,s:s,s:b}", "lease", (json_int_t)r->lease, "reason",
-	                 r->reason, "bytes", (json_int_t)r->bytes, "duration_ms",
-	                 (json_int_t)r->duration_ms, "container_id", r->container_id,
-	                 "playback_session_id", r->playback_session_id, "fallback", r->fallback);
+	return (struct proto_ended){.lease = r->lease,
+	                            .reason = r->reason,
+	                            .bytes = r->bytes,
+	                            .duration_ms = r->duration_ms,
+	                            .container_id = r->container_id,
+	                            .playback_session_id = r->playback_session_id,
+	                            .fallback = r->fallback};
 }
 
 /* ---- hello and heartbeat ---- */
 
-static json_t *streams_json(struct dp *dp, bool full)
+/* The live streams for a hello (full records) or a heartbeat, borrowing
+ * the registry's strings: called and used under reg_mu. */
+static size_t streams_count(struct dp *dp)
 {
-	json_t *arr = json_array();
-	pthread_mutex_lock(&dp->reg_mu);
-	for (struct stream_rec *r = dp->streams; r; r = r->next) {
-		json_t *o = json_pack("{s:I,s:I,s:i}", "lease", (json_int_t)r->lease_id, "bytes",
-		                      (json_int_t)atomic_load(&r->bytes), "viewers",
-		                      (int)atomic_load(&r->viewers));
-		if (full) {
-			json_object_update_new(
-			        o,
-			        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:b,s:s,s:s,s:b}",
-			                  "content", r->content, "engine", r->engine,
-			                  "playback_session_id", r->playback_session_id, "key_type",
-			                  r->key_type, "key", r->key, "scheme", r->scheme, "host",
-			                  r->host, "port", (int)r->port, "container_id",
-			                  r->container_id, "fallback", r->fallback, "stat_url",
-			                  r->stat_url, "command_url", r->command_url, "is_live",
-			                  r->is_live));
-		}
-		json_array_append_new(arr, o);
-	}
-	pthread_mutex_unlock(&dp->reg_mu);
-	return arr;
+	size_t n = 0;
+	for (struct stream_rec *r = dp->streams; r; r = r->next)
+		n++;
+	return n;
+}
+
+static struct proto_stream *streams_full(struct dp *dp, size_t n)
+{
+	struct proto_stream *a = n ? calloc(n, sizeof(*a)) : NULL;
+	size_t i = 0;
+	for (struct stream_rec *r = dp->streams; a && r && i < n; r = r->next, i++)
+		a[i] = (struct proto_stream){.lease = r->lease_id,
+		                             .bytes = atomic_load(&r->bytes),
+		                             .viewers = atomic_load(&r->viewers),
+		                             .content = r->content,
+		                             .engine = r->engine,
+		                             .playback_session_id = r->playback_session_id,
+		                             .key_type = r->key_type,
+		                             .key = r->key,
+		                             .scheme = r->scheme,
+		                             .host = r->host,
+		                             .port = r->port,
+		                             .container_id = r->container_id,
+		                             .fallback = r->fallback,
+		                             .stat_url = r->stat_url,
+		                             .command_url = r->command_url,
+		                             .is_live = r->is_live};
+	return a;
+}
+
+static struct proto_hb_stream *streams_short(struct dp *dp, size_t n)
+{
+	struct proto_hb_stream *a = n ? calloc(n, sizeof(*a)) : NULL;
+	size_t i = 0;
+	for (struct stream_rec *r = dp->streams; a && r && i < n; r = r->next, i++)
+		a[i] = (struct proto_hb_stream){.lease = r->lease_id,
+		                                .bytes = atomic_load(&r->bytes),
+		                                .viewers = atomic_load(&r->viewers)};
+	return a;
 }
 
 static void set_connected(struct cc_client *cc, bool up)
@@ -143,11 +165,9 @@ static void set_connected(struct cc_client *cc, bool up)
 		     ALOG_S("instance", cc->dp->instance));
 }
 
-static void apply_command(struct dp *dp, json_t *c)
+void dp_control_apply(struct dp *dp, const char *cmd, uint64_t lease)
 {
-	const char *cmd = json_string_value(json_object_get(c, "cmd"));
-	uint64_t lease = (uint64_t)json_integer_value(json_object_get(c, "lease"));
-	if (!cmd)
+	if (!cmd || !cmd[0])
 		return;
 	ALOG(ALOG_INFO, "command", ALOG_S("cmd", cmd), ALOG_U("lease", lease));
 	if (strcmp(cmd, "stop") == 0) {
@@ -214,7 +234,8 @@ static void on_tick_reply(void *ud, int err, const uint8_t *buf, size_t len)
 	cc->fail_streak = 0;
 	struct proto_msg m;
 	char perr[256];
-	if (proto_decode(buf, len, &m, perr, sizeof(perr)) < 0) {
+	if (proto_decode(buf, len, PROTO_CP_TO_DP, &m, perr, sizeof(perr)) < 0) {
+		atomic_fetch_add(&dp->stats.bad_messages, 1);
 		ALOG(ALOG_WARN, "bad_message", ALOG_S("from", "controlplane"),
 		     ALOG_S("error", perr));
 		cc->hello_done = false;
@@ -234,14 +255,14 @@ static void on_tick_reply(void *ud, int err, const uint8_t *buf, size_t len)
 		set_connected(cc, true);
 	} else if (m.type == PROTO_HEARTBEAT_REPLY) {
 		set_connected(cc, true);
-		size_t i;
-		json_t *c;
-		json_array_foreach(json_object_get(m.body, "commands"), i, c) apply_command(dp, c);
+		for (size_t i = 0; i < m.heartbeat_reply.n_commands; i++)
+			dp_control_apply(dp, m.heartbeat_reply.commands[i].cmd,
+			                 m.heartbeat_reply.commands[i].lease);
 	} else {
 		/* e.g. hello_required after a controlplane restart */
-		const char *code = json_string_value(json_object_get(m.body, "code"));
-		if (!code || strcmp(code, "hello_required") != 0)
-			ALOG(ALOG_WARN, "controlplane_error", ALOG_S("code", code ? code : "?"));
+		const char *code = m.type == PROTO_ERROR ? m.error.code : "";
+		if (strcmp(code, "hello_required") != 0)
+			ALOG(ALOG_WARN, "controlplane_error", ALOG_S("code", code[0] ? code : "?"));
 		cc->hello_done = false;
 	}
 	proto_msg_clear(&m);
@@ -253,34 +274,60 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	struct dp *dp = cc->dp;
 	if (cc->in_flight)
 		return;
-	json_t *body;
-	enum proto_type type;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+	/* encoded under the registry lock: the records borrow its strings */
+	pthread_mutex_lock(&dp->reg_mu);
+	size_t n = streams_count(dp);
 	if (!cc->hello_done) {
-		json_t *ended = json_array();
 		pthread_mutex_lock(&cc->mu);
-		for (unsigned i = 0; i < cc->nended; i++)
-			json_array_append_new(ended, ended_json(&cc->ended[i]));
+		unsigned nended = cc->nended;
+		struct proto_ended *ended = nended ? calloc(nended, sizeof(*ended)) : NULL;
+		if (!ended)
+			nended = 0;
+		for (unsigned i = 0; i < nended; i++)
+			ended[i] = ended_body(&cc->ended[i]);
+		struct proto_hello h = {.instance = dp->instance,
+		                        .software = ACEXY_VERSION,
+		                        .proto = PROTO_VERSION,
+		                        .draining = atomic_load(&dp->draining),
+		                        .streams = streams_full(dp, n),
+		                        .n_streams = n,
+		                        .ended = ended,
+		                        .n_ended = nended};
+		if (!h.streams)
+			h.n_streams = 0;
+		rc = proto_encode_hello(next_id(cc), &h, &buf, &len);
 		/* sent in this hello; if it fails they are sent again next time */
-		cc->hello_ended = cc->nended;
+		cc->hello_ended = rc == 0 ? nended : 0;
 		pthread_mutex_unlock(&cc->mu);
-		body = json_pack("{s:s,s:s,s:i,s:b,s:o,s:o}", "instance", dp->instance, "software",
-		                 ACEXY_VERSION, "proto", PROTO_VERSION, "draining",
-		                 atomic_load(&dp->draining), "streams", streams_json(dp, true),
-		                 "ended", ended);
-		type = PROTO_HELLO;
+		free(h.streams);
+		free(ended);
 	} else {
-		body = json_pack("{s:s,s:b,s:o}", "instance", dp->instance, "draining",
-		                 atomic_load(&dp->draining), "streams", streams_json(dp, false));
-		type = PROTO_HEARTBEAT;
+		struct proto_heartbeat hb = {.instance = dp->instance,
+		                             .draining = atomic_load(&dp->draining),
+		                             .streams = streams_short(dp, n),
+		                             .n_streams = n};
+		if (!hb.streams)
+			hb.n_streams = 0;
+		rc = proto_encode_heartbeat(next_id(cc), &hb, &buf, &len);
+		free(hb.streams);
 	}
+	pthread_mutex_unlock(&dp->reg_mu);
+	if (rc < 0)
+		return;
 	cc->sent_at = dp_now();
-	if (send_msg(cc, cc->mb, type, body, HEARTBEAT_TIMEOUT_MS, on_tick_reply, cc) == 0)
+	nng_socket sock = {.id = atomic_load(&cc->sock_id)};
+	if (ipc_call(sock, cc->mb, buf, len, HEARTBEAT_TIMEOUT_MS, on_tick_reply, cc) == 0)
 		cc->in_flight = true;
+	free(buf);
 }
 
 /* ---- worker calls ---- */
 
 struct assign_call {
+	struct dp *dp;
 	dp_assign_cb cb;
 	void *ud;
 };
@@ -292,7 +339,8 @@ static void on_assign_reply(void *ud, int err, const uint8_t *buf, size_t len)
 	char perr[256];
 	if (err != 0) {
 		ac->cb(ac->ud, err == NNG_ETIMEDOUT ? -ETIMEDOUT : -ENOTCONN, NULL, NULL, 5);
-	} else if (proto_decode(buf, len, &m, perr, sizeof(perr)) < 0) {
+	} else if (proto_decode(buf, len, PROTO_CP_TO_DP, &m, perr, sizeof(perr)) < 0) {
+		atomic_fetch_add(&ac->dp->stats.bad_messages, 1);
 		ALOG(ALOG_WARN, "bad_message", ALOG_S("from", "controlplane"),
 		     ALOG_S("error", perr));
 		ac->cb(ac->ud, -EPROTO, NULL, NULL, 5);
@@ -300,25 +348,20 @@ static void on_assign_reply(void *ud, int err, const uint8_t *buf, size_t len)
 		if (m.type == PROTO_LEASE) {
 			struct dp_lease l;
 			memset(&l, 0, sizeof(l));
-			l.lease_id = (uint64_t)json_integer_value(json_object_get(m.body, "lease"));
-			snprintf(l.scheme, sizeof(l.scheme), "%s",
-			         json_string_value(json_object_get(m.body, "scheme")));
-			snprintf(l.host, sizeof(l.host), "%s",
-			         json_string_value(json_object_get(m.body, "host")));
-			l.port = (uint16_t)json_integer_value(json_object_get(m.body, "port"));
-			const char *cid =
-			        json_string_value(json_object_get(m.body, "container_id"));
-			snprintf(l.container_id, sizeof(l.container_id), "%s", cid ? cid : "");
-			l.fallback = json_is_true(json_object_get(m.body, "fallback"));
+			l.lease_id = m.lease.lease;
+			snprintf(l.scheme, sizeof(l.scheme), "%s", m.lease.scheme);
+			snprintf(l.host, sizeof(l.host), "%s", m.lease.host);
+			l.port = (uint16_t)m.lease.port;
+			snprintf(l.container_id, sizeof(l.container_id), "%s",
+			         m.lease.container_id);
+			l.fallback = m.lease.fallback;
 			ac->cb(ac->ud, 0, &l, NULL, 0);
 		} else if (m.type == PROTO_REFUSAL) {
-			json_int_t ra = json_integer_value(json_object_get(m.body, "retry_after"));
-			ac->cb(ac->ud, -EAGAIN, NULL,
-			       json_string_value(json_object_get(m.body, "reason")),
-			       ra > 0 ? (unsigned)ra : 5);
+			int64_t ra = m.refusal.retry_after;
+			ac->cb(ac->ud, -EAGAIN, NULL, m.refusal.reason, ra > 0 ? (unsigned)ra : 5);
 		} else {
-			const char *msg = json_string_value(json_object_get(m.body, "message"));
-			ac->cb(ac->ud, -EAGAIN, NULL, msg ? msg : "controlplane error", 5);
+			const char *msg = m.type == PROTO_ERROR ? m.error.message : "";
+			ac->cb(ac->ud, -EAGAIN, NULL, msg[0] ? msg : "controlplane error", 5);
 		}
 		proto_msg_clear(&m);
 	}
@@ -332,11 +375,14 @@ int dp_control_assign(struct worker *w, const char *key_type, const char *key, c
 	struct assign_call *ac = calloc(1, sizeof(*ac));
 	if (!ac)
 		return -ENOMEM;
+	ac->dp = w->dp;
 	ac->cb = cb;
 	ac->ud = ud;
-	json_t *body = json_pack("{s:s,s:s,s:s,s:s}", "instance", w->dp->instance, "key_type",
-	                         key_type, "key", key, "params", params ? params : "");
-	int rc = send_msg(cc, w->mailbox, PROTO_ASSIGN, body, timeout_ms, on_assign_reply, ac);
+	struct proto_assign body = {.instance = w->dp->instance,
+	                            .key_type = key_type,
+	                            .key = key,
+	                            .params = params ? params : ""};
+	int rc = send_msg(cc, w->mailbox, PROTO_ASSIGN, &body, timeout_ms, on_assign_reply, ac);
 	if (rc < 0)
 		free(ac);
 	return rc;
@@ -356,22 +402,27 @@ void dp_control_debug_event(struct worker *w, const char *category, json_t *reco
 		json_decref(record);
 		return;
 	}
-	json_t *body = json_pack("{s:s,s:s,s:o}", "instance", w->dp->instance, "category", category,
-	                         "record", record);
-	if (body)
-		send_msg(cc_of(w->dp), w->mailbox, PROTO_DEBUG_EVENT, body, 2000, on_ack, NULL);
+	if (!record)
+		return;
+	struct proto_debug_event body = {
+	        .instance = w->dp->instance, .category = category, .record = record};
+	send_msg(cc_of(w->dp), w->mailbox, PROTO_DEBUG_EVENT, &body, 2000, on_ack, NULL);
+	json_decref(record);
 }
 
 void dp_control_session_started(struct worker *w, uint64_t lease_id,
                                 const struct dp_session_info *info)
 {
 	struct cc_client *cc = cc_of(w->dp);
-	json_t *body = json_pack(
-	        "{s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:b}", "instance", w->dp->instance, "lease",
-	        (json_int_t)lease_id, "playback_session_id", info->playback_session_id, "stat_url",
-	        info->stat_url, "command_url", info->command_url, "playback_url",
-	        info->playback_url, "infohash", info->infohash, "is_live", info->is_live);
-	send_msg(cc, w->mailbox, PROTO_SESSION_STARTED, body, 5000, on_ack, NULL);
+	struct proto_session_started body = {.instance = w->dp->instance,
+	                                     .lease = lease_id,
+	                                     .playback_session_id = info->playback_session_id,
+	                                     .stat_url = info->stat_url,
+	                                     .command_url = info->command_url,
+	                                     .playback_url = info->playback_url,
+	                                     .infohash = info->infohash,
+	                                     .is_live = info->is_live};
+	send_msg(cc, w->mailbox, PROTO_SESSION_STARTED, &body, 5000, on_ack, NULL);
 }
 
 struct ended_call {
@@ -407,105 +458,27 @@ void dp_control_stream_ended(struct worker *w, const struct dp_lease *lease,
 	}
 	ec->cc = cc;
 	ec->rec = r;
-	json_t *body = ended_json(&r);
-	json_object_set_new(body, "instance", json_string(w->dp->instance));
-	if (send_msg(cc, w->mailbox, PROTO_STREAM_ENDED, body, 3000, on_ended_reply, ec) < 0) {
+	struct proto_stream_ended body = {.instance = w->dp->instance,
+	                                  .lease = r.lease,
+	                                  .reason = ec->rec.reason,
+	                                  .bytes = r.bytes,
+	                                  .duration_ms = r.duration_ms,
+	                                  .container_id = ec->rec.container_id,
+	                                  .playback_session_id = ec->rec.playback_session_id,
+	                                  .fallback = r.fallback};
+	if (send_msg(cc, w->mailbox, PROTO_STREAM_ENDED, &body, 3000, on_ended_reply, ec) < 0) {
 		ended_push(cc, &r);
 		free(ec);
 	}
 }
 
-/* ---- the dataplane's admin socket ---- */
-
-static void admin_reply(struct ipc_req *req, uint64_t id, enum proto_type t, json_t *body)
+unsigned dp_control_pending_ends(struct dp *dp)
 {
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	proto_encode(t, id, body, &buf, &len);
-	ipc_reply(req, buf, len);
-	free(buf);
-	json_decref(body);
-}
-
-static void on_admin(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len)
-{
-	struct dp *dp = ud;
-	struct proto_msg m;
-	char err[256];
-	if (proto_decode(buf, len, &m, err, sizeof(err)) < 0 || m.type != PROTO_ADMIN) {
-		ALOG(ALOG_WARN, "bad_message", ALOG_S("socket", "admin"), ALOG_S("error", err));
-		admin_reply(req, m.id, PROTO_ERROR, proto_error_body("malformed", err));
-		proto_msg_clear(&m);
-		return;
-	}
-	const char *cmd = json_string_value(json_object_get(m.body, "command"));
-	const char *arg = json_string_value(json_object_get(m.body, "arg"));
-	json_t *res = NULL;
-	char why[200] = "unknown command";
-	if (strcmp(cmd, "ping") == 0) {
-		res = json_pack("{s:b,s:s,s:s,s:s}", "pong", 1, "program", "acexy-dataplane",
-		                "version", ACEXY_VERSION, "instance", dp->instance);
-	} else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "streams") == 0) {
-		json_t *streams = json_array();
-		double now = dp_now();
-		pthread_mutex_lock(&dp->reg_mu);
-		for (struct stream_rec *r = dp->streams; r; r = r->next)
-			json_array_append_new(
-			        streams, json_pack("{s:I,s:s,s:s,s:i,s:I,s:i,s:f}", "lease",
-			                           (json_int_t)r->lease_id, "content", r->content,
-			                           "engine", r->engine, "worker", r->worker,
-			                           "bytes", (json_int_t)atomic_load(&r->bytes),
-			                           "viewers", (int)atomic_load(&r->viewers),
-			                           "age_s", now - r->started));
-		pthread_mutex_unlock(&dp->reg_mu);
-		if (strcmp(cmd, "streams") == 0) {
-			res = json_pack("{s:o}", "streams", streams);
-		} else {
-			pthread_mutex_lock(&dp->cc->mu);
-			unsigned pending = dp->cc->nended;
-			pthread_mutex_unlock(&dp->cc->mu);
-			res = json_pack(
-			        "{s:s,s:s,s:s,s:b,s:b,s:i,s:I,s:I,s:i,s:f,s:o}", "program",
-			        "acexy-dataplane", "version", ACEXY_VERSION, "instance",
-			        dp->instance, "controlplane_connected", dp_control_connected(dp),
-			        "draining", atomic_load(&dp->draining), "workers", dp->nworkers,
-			        "viewers", (json_int_t)atomic_load(&dp->stats.conns_open),
-			        "bytes_relayed", (json_int_t)dp_bytes_relayed(dp), "ended_pending",
-			        (int)pending, "uptime_s", now - dp->start_time, "streams", streams);
-		}
-	} else if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0) {
-		json_t *c = json_pack("{s:s}", "cmd", cmd);
-		apply_command(dp, c);
-		json_decref(c);
-		res = json_pack("{s:s,s:[s]}", "command", cmd, "dataplanes", dp->instance);
-	} else if (strcmp(cmd, "stop") == 0) {
-		json_t *c = json_pack("{s:s,s:I}", "cmd", "stop", "lease",
-		                      (json_int_t)strtoull(arg ? arg : "0", NULL, 10));
-		apply_command(dp, c);
-		json_decref(c);
-		res = json_pack("{s:s}", "stopping", arg ? arg : "");
-	} else if (strcmp(cmd, "config") == 0) {
-		json_t *arr = json_array();
-		for (int i = 0; i < ACEXY_S_COUNT_; i++) {
-			const struct acexy_setting_desc *d = acexy_setting(i);
-			char v[512];
-			acexy_value_format(d->type, &dp->cfg->v[i], v, sizeof(v));
-			json_array_append_new(
-			        arr,
-			        json_pack("{s:s,s:s,s:s,s:s}", "env", d->env, "value", v, "origin",
-			                  acexy_origin_name(dp->cfg->v[i].origin), "where",
-			                  dp->cfg->v[i].origin_where ? dp->cfg->v[i].origin_where
-			                                             : ""));
-		}
-		res = json_pack("{s:s,s:o}", "program", "acexy-dataplane", "settings", arr);
-	} else if (strcmp(cmd, "engines") == 0 || strcmp(cmd, "stream") == 0) {
-		snprintf(why, sizeof(why), "'%s' is answered by the controlplane", cmd);
-	}
-	if (res)
-		admin_reply(req, m.id, PROTO_ADMIN_REPLY, json_pack("{s:o}", "result", res));
-	else
-		admin_reply(req, m.id, PROTO_ERROR, proto_error_body("failed", why));
-	proto_msg_clear(&m);
+	struct cc_client *cc = dp->cc;
+	pthread_mutex_lock(&cc->mu);
+	unsigned n = cc->nended;
+	pthread_mutex_unlock(&cc->mu);
+	return n;
 }
 
 /* Removes dataplane-*.sock files nobody listens on (killed instances). */
@@ -569,7 +542,7 @@ int dp_control_start(struct dp *dp)
 	rc = ipc_url(run_dir, name, url, sizeof(url));
 	if (rc < 0)
 		return rc;
-	rc = ipc_server_open(dp->main_loop, url, 4, true, on_admin, dp, &cc->admin);
+	rc = ipc_server_open(dp->main_loop, url, 4, true, dp_admin_request, dp, &cc->admin);
 	if (rc < 0)
 		return rc == -EADDRINUSE ? -EEXIST : rc;
 	ev_timer_init(&cc->tick, on_tick, 0., HEARTBEAT_S);

@@ -33,6 +33,7 @@ struct dp_stats {
 	_Atomic uint64_t ttfb_bucket[12];
 	_Atomic uint64_t ttfb_sum_us;
 	_Atomic uint64_t ttfb_count;
+	_Atomic uint64_t bad_messages; /* from the controlplane or acexyctl, refused */
 };
 
 enum dp_end_reason {

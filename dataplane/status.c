@@ -155,6 +155,9 @@ void serve_metrics(struct conn *c)
 	COUNTER("acexy_viewer_handoffs_total",
 	        "Viewers handed to the worker that owns their shared stream.",
 	        atomic_load(&st->handoffs));
+	COUNTER("acexy_control_bad_messages_total",
+	        "Messages refused: undecodable, or going the wrong way (proto/README.md).",
+	        atomic_load(&st->bad_messages));
 	GAUGE("acexy_controlplane_connected", "1 while a controlplane answers.",
 	      dp_control_connected(dp) ? 1 : 0);
 	GAUGE("acexy_draining", "1 while draining.", atomic_load(&dp->draining) ? 1 : 0);

@@ -2,63 +2,106 @@
 
 #include <errno.h>
 #include <msgpack.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *proto_type_name(enum proto_type t)
+/* ---- the tables, as data ---- */
+
+enum pf_type { PF_STR, PF_INT, PF_UINT, PF_BOOL, PF_MAP, PF_LIST };
+
+struct pf_record;
+struct pf_field {
+	const char *name;
+	enum pf_type type;
+	bool required;
+	size_t off;                  /* the value in the struct */
+	size_t count_off;            /* PF_LIST: the size_t count */
+	const struct pf_record *rec; /* PF_LIST: the element */
+};
+
+struct pf_record {
+	const char *name;
+	size_t size;
+	const struct pf_field *fields;
+	size_t nfields;
+};
+
+#define REQ                          true
+#define OPT                          false
+#define PF_REC_none                  NULL
+#define PF_DESC_STR(b, f, req, rec)  {#f, PF_STR, req, offsetof(struct proto_##b, f), 0, NULL},
+#define PF_DESC_INT(b, f, req, rec)  {#f, PF_INT, req, offsetof(struct proto_##b, f), 0, NULL},
+#define PF_DESC_UINT(b, f, req, rec) {#f, PF_UINT, req, offsetof(struct proto_##b, f), 0, NULL},
+#define PF_DESC_BOOL(b, f, req, rec) {#f, PF_BOOL, req, offsetof(struct proto_##b, f), 0, NULL},
+#define PF_DESC_MAP(b, f, req, rec)  {#f, PF_MAP, req, offsetof(struct proto_##b, f), 0, NULL},
+#define PF_DESC_LIST(b, f, req, rec)                                                               \
+	{                                                                                          \
+	        #f,                                                                                \
+	        PF_LIST,                                                                           \
+	        req,                                                                               \
+	        offsetof(struct proto_##b, f),                                                     \
+	        offsetof(struct proto_##b, n_##f),                                                 \
+	        &rec_##rec},
+#define PF_DESC(b, f, T, req, rec) PF_DESC_##T(b, f, req, rec)
+/* every field array ends with a {NULL} row (a body may have no field) */
+#define PF_RECORD(b)                                                                               \
+	static const struct pf_field fields_##b[] = {                                              \
+	        PROTO_BODY_##b(PF_DESC){NULL, 0, 0, 0, 0, NULL}};                                  \
+	static const struct pf_record rec_##b = {#b, sizeof(struct proto_##b), fields_##b,         \
+	                                         sizeof(fields_##b) / sizeof(fields_##b[0]) - 1};
+PROTO_RECORDS(PF_RECORD)
+#define PF_MSG_RECORD(id, code, b, dir) PF_RECORD(b)
+PROTO_MESSAGES(PF_MSG_RECORD)
+
+struct msg_desc {
+	enum proto_type type;
+	const char *name;
+	enum proto_dir dir;
+	const struct pf_record *rec;
+};
+
+static const struct msg_desc messages[] = {
+#define PF_MSG_DESC(id, code, b, d) {PROTO_##id, #b, d, &rec_##b},
+        PROTO_MESSAGES(PF_MSG_DESC)};
+
+static const struct msg_desc *msg_desc(int64_t type)
 {
-	switch (t) {
-#define PROTO_X_NAME(id, code, name, dir)                                                          \
-	case PROTO_##id:                                                                           \
-		return name;
-		PROTO_MESSAGES(PROTO_X_NAME)
-#undef PROTO_X_NAME
-	}
+	for (size_t i = 0; i < sizeof(messages) / sizeof(messages[0]); i++)
+		if ((int64_t)messages[i].type == type)
+			return &messages[i];
 	return NULL;
 }
 
-/* Required fields per message type: the rest of a body is optional and
- * unknown fields are ignored. */
-struct field_rule {
-	enum proto_type type;
-	const char *key;
-	int jtype; /* JSON_STRING, JSON_INTEGER, JSON_ARRAY, JSON_OBJECT, JSON_TRUE (=bool) */
-};
+const char *proto_type_name(enum proto_type t)
+{
+	const struct msg_desc *d = msg_desc(t);
+	return d ? d->name : NULL;
+}
 
-static const struct field_rule rules[] = {
-        {PROTO_ERROR, "code", JSON_STRING},
-        {PROTO_ERROR, "message", JSON_STRING},
-        {PROTO_HELLO, "instance", JSON_STRING},
-        {PROTO_HELLO, "software", JSON_STRING},
-        {PROTO_HELLO, "streams", JSON_ARRAY},
-        {PROTO_HELLO, "ended", JSON_ARRAY},
-        {PROTO_ASSIGN, "instance", JSON_STRING},
-        {PROTO_ASSIGN, "key_type", JSON_STRING},
-        {PROTO_ASSIGN, "key", JSON_STRING},
-        {PROTO_LEASE, "lease", JSON_INTEGER},
-        {PROTO_LEASE, "scheme", JSON_STRING},
-        {PROTO_LEASE, "host", JSON_STRING},
-        {PROTO_LEASE, "port", JSON_INTEGER},
-        {PROTO_LEASE, "fallback", JSON_TRUE},
-        {PROTO_REFUSAL, "reason", JSON_STRING},
-        {PROTO_REFUSAL, "retry_after", JSON_INTEGER},
-        {PROTO_SESSION_STARTED, "instance", JSON_STRING},
-        {PROTO_SESSION_STARTED, "lease", JSON_INTEGER},
-        {PROTO_SESSION_STARTED, "playback_session_id", JSON_STRING},
-        {PROTO_STREAM_ENDED, "instance", JSON_STRING},
-        {PROTO_STREAM_ENDED, "lease", JSON_INTEGER},
-        {PROTO_STREAM_ENDED, "reason", JSON_STRING},
-        {PROTO_STREAM_ENDED, "bytes", JSON_INTEGER},
-        {PROTO_STREAM_ENDED, "duration_ms", JSON_INTEGER},
-        {PROTO_HEARTBEAT, "instance", JSON_STRING},
-        {PROTO_HEARTBEAT, "streams", JSON_ARRAY},
-        {PROTO_HEARTBEAT_REPLY, "commands", JSON_ARRAY},
-        {PROTO_DEBUG_EVENT, "category", JSON_STRING},
-        {PROTO_DEBUG_EVENT, "record", JSON_OBJECT},
-        {PROTO_ADMIN, "command", JSON_STRING},
-        {PROTO_ADMIN_REPLY, "result", JSON_OBJECT},
-};
+enum proto_dir proto_type_dir(enum proto_type t)
+{
+	const struct msg_desc *d = msg_desc(t);
+	return d ? d->dir : PROTO_ANY;
+}
+
+const char *proto_dir_name(enum proto_dir d)
+{
+	switch (d) {
+	case PROTO_DP_TO_CP:
+		return "dataplane to controlplane";
+	case PROTO_CP_TO_DP:
+		return "controlplane to dataplane";
+	case PROTO_CTL_TO_DAEMON:
+		return "acexyctl to a daemon";
+	case PROTO_DAEMON_TO_CTL:
+		return "a daemon to acexyctl";
+	case PROTO_ANY:
+		break;
+	}
+	return "any";
+}
 
 /* ---- encoding (msgpack-c packer) ---- */
 
@@ -119,33 +162,140 @@ static int pack_json(msgpack_packer *pk, const json_t *v, int depth)
 	return -EINVAL;
 }
 
-int proto_encode(enum proto_type type, uint64_t id, const json_t *body, uint8_t **ret_buf,
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t l = strlen(s);
+	msgpack_pack_str(pk, l);
+	msgpack_pack_str_body(pk, s, l);
+}
+
+static bool field_present(const struct pf_field *f, const uint8_t *base)
+{
+	if (f->required)
+		return true;
+	switch (f->type) {
+	case PF_STR:
+		return *(const char *const *)(base + f->off) != NULL;
+	case PF_MAP:
+		return *(json_t *const *)(base + f->off) != NULL;
+	default:
+		return true;
+	}
+}
+
+static int pack_record(msgpack_packer *pk, const struct pf_record *rec, const uint8_t *base,
+                       int depth)
+{
+	if (depth > PROTO_DEPTH_MAX)
+		return -E2BIG;
+	size_t n = 0;
+	for (size_t i = 0; i < rec->nfields; i++)
+		n += field_present(&rec->fields[i], base);
+	msgpack_pack_map(pk, n);
+	for (size_t i = 0; i < rec->nfields; i++) {
+		const struct pf_field *f = &rec->fields[i];
+		const uint8_t *v = base + f->off;
+		int rc = 0;
+		if (!field_present(f, base))
+			continue;
+		pack_str(pk, f->name);
+		switch (f->type) {
+		case PF_STR: {
+			const char *s = *(const char *const *)v;
+			pack_str(pk, s ? s : "");
+			break;
+		}
+		case PF_INT:
+			msgpack_pack_int64(pk, *(const int64_t *)v);
+			break;
+		case PF_UINT:
+			if (*(const uint64_t *)v > INT64_MAX)
+				return -ERANGE; /* the decoder refuses it */
+			msgpack_pack_uint64(pk, *(const uint64_t *)v);
+			break;
+		case PF_BOOL:
+			if (*(const bool *)v)
+				msgpack_pack_true(pk);
+			else
+				msgpack_pack_false(pk);
+			break;
+		case PF_MAP: {
+			json_t *j = *(json_t *const *)v;
+			if (j && json_is_object(j))
+				rc = pack_json(pk, j, depth + 1);
+			else
+				msgpack_pack_map(pk, 0);
+			break;
+		}
+		case PF_LIST: {
+			const uint8_t *items = *(const uint8_t *const *)v;
+			size_t cnt = *(const size_t *)(base + f->count_off);
+			if (!items)
+				cnt = 0;
+			msgpack_pack_array(pk, cnt);
+			for (size_t k = 0; k < cnt && rc == 0; k++)
+				rc = pack_record(pk, f->rec, items + k * f->rec->size, depth + 2);
+			break;
+		}
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void pack_envelope(msgpack_packer *pk, enum proto_type type, uint64_t id)
+{
+	msgpack_pack_array(pk, 4);
+	msgpack_pack_uint32(pk, PROTO_VERSION);
+	msgpack_pack_uint32(pk, (uint32_t)type);
+	msgpack_pack_uint64(pk, id);
+}
+
+static int finish(msgpack_sbuffer *sb, int rc, uint8_t **ret_buf, size_t *ret_len)
+{
+	if (rc == 0 && sb->size > PROTO_MSG_MAX)
+		rc = -E2BIG;
+	if (rc < 0) {
+		msgpack_sbuffer_destroy(sb);
+		return rc;
+	}
+	*ret_len = sb->size;
+	*ret_buf = (uint8_t *)msgpack_sbuffer_release(sb);
+	return 0;
+}
+
+int proto_encode(enum proto_type type, uint64_t id, const void *body, uint8_t **ret_buf,
                  size_t *ret_len)
+{
+	const struct msg_desc *d = msg_desc(type);
+	if (!d)
+		return -EINVAL;
+	/* a body of the largest kind, zeroed: NULL means "no fields" */
+	static const struct proto_msg empty;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_envelope(&pk, type, id);
+	int rc = pack_record(&pk, d->rec, body ? body : (const void *)&empty.hello, 1);
+	return finish(&sb, rc, ret_buf, ret_len);
+}
+
+int proto_encode_json(enum proto_type type, uint64_t id, const json_t *body, uint8_t **ret_buf,
+                      size_t *ret_len)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint32(&pk, PROTO_VERSION);
-	msgpack_pack_uint32(&pk, (uint32_t)type);
-	msgpack_pack_uint64(&pk, id);
-	int rc;
-	if (body && json_is_object(body)) {
+	pack_envelope(&pk, type, id);
+	int rc = 0;
+	if (body && json_is_object(body))
 		rc = pack_json(&pk, body, 1);
-	} else {
+	else
 		msgpack_pack_map(&pk, 0);
-		rc = 0;
-	}
-	if (rc == 0 && sb.size > PROTO_MSG_MAX)
-		rc = -E2BIG;
-	if (rc < 0) {
-		msgpack_sbuffer_destroy(&sb);
-		return rc;
-	}
-	*ret_len = sb.size;
-	*ret_buf = (uint8_t *)msgpack_sbuffer_release(&sb);
-	return 0;
+	return finish(&sb, rc, ret_buf, ret_len);
 }
 
 /* ---- decoding: a small bounded msgpack reader ----
@@ -360,19 +510,114 @@ static json_t *read_value(struct rd *r, int depth)
 	}
 }
 
-static bool known_type(int64_t t)
+/* ---- the typed view of a decoded body ---- */
+
+static void free_record(const struct pf_record *rec, uint8_t *base)
 {
-	switch (t) {
-#define PROTO_X_KNOWN(id, code, name, dir) case code:
-		PROTO_MESSAGES(PROTO_X_KNOWN)
-#undef PROTO_X_KNOWN
-		return true;
-	default:
-		return false;
+	for (size_t i = 0; i < rec->nfields; i++) {
+		const struct pf_field *f = &rec->fields[i];
+		if (f->type != PF_LIST)
+			continue;
+		uint8_t **items = (uint8_t **)(base + f->off);
+		size_t *cnt = (size_t *)(base + f->count_off);
+		if (*items)
+			for (size_t k = 0; k < *cnt; k++)
+				free_record(f->rec, *items + k * f->rec->size);
+		free(*items);
+		*items = NULL;
+		*cnt = 0;
 	}
 }
 
-int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *ret, char *err, size_t errcap)
+static const char *type_word(enum pf_type t)
+{
+	static const char *const w[] = {"a string",  "an integer", "an integer >= 0",
+	                                "a boolean", "a map",      "an array of maps"};
+	return w[t];
+}
+
+/* Fills the struct at base from obj; on error says which field. */
+static int read_record(const struct pf_record *rec, json_t *obj, uint8_t *base, char *err,
+                       size_t errcap, const char *where)
+{
+	for (size_t i = 0; i < rec->nfields; i++) {
+		const struct pf_field *f = &rec->fields[i];
+		json_t *j = json_object_get(obj, f->name);
+		uint8_t *v = base + f->off;
+		if (!j || (json_is_null(j) && !f->required)) {
+			if (f->required)
+				goto missing;
+			if (f->type == PF_STR)
+				*(const char **)v = "";
+			continue;
+		}
+		switch (f->type) {
+		case PF_STR:
+			if (!json_is_string(j))
+				goto wrong;
+			*(const char **)v = json_string_value(j);
+			break;
+		case PF_INT:
+			if (!json_is_integer(j))
+				goto wrong;
+			*(int64_t *)v = (int64_t)json_integer_value(j);
+			break;
+		case PF_UINT:
+			if (!json_is_integer(j) || json_integer_value(j) < 0)
+				goto wrong;
+			*(uint64_t *)v = (uint64_t)json_integer_value(j);
+			break;
+		case PF_BOOL:
+			if (!json_is_boolean(j))
+				goto wrong;
+			*(bool *)v = json_is_true(j);
+			break;
+		case PF_MAP:
+			if (!json_is_object(j))
+				goto wrong;
+			*(json_t **)v = j;
+			break;
+		case PF_LIST: {
+			if (!json_is_array(j))
+				goto wrong;
+			size_t n = json_array_size(j);
+			uint8_t *items = n ? calloc(n, f->rec->size) : NULL;
+			if (n && !items) {
+				snprintf(err, errcap, "out of memory");
+				return -ENOMEM;
+			}
+			*(uint8_t **)v = items;
+			*(size_t *)(base + f->count_off) = n;
+			for (size_t k = 0; k < n; k++) {
+				json_t *e = json_array_get(j, k);
+				char sub[96];
+				snprintf(sub, sizeof(sub), "%s.%s[%zu]", where, f->name, k);
+				if (!json_is_object(e)) {
+					snprintf(err, errcap, "%s: not a map", sub);
+					return -EINVAL;
+				}
+				int rc = read_record(f->rec, e, items + k * f->rec->size, err,
+				                     errcap, sub);
+				if (rc < 0)
+					return rc;
+			}
+			break;
+		}
+		}
+		continue;
+	missing:
+		snprintf(err, errcap, "%s: field '%s' missing", where, f->name);
+		return -EINVAL;
+	wrong:
+		snprintf(err, errcap, "%s: field '%s' is not %s", where, f->name,
+		         type_word(f->type));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int proto_decode(const uint8_t *buf, size_t len, enum proto_dir accept, struct proto_msg *ret,
+                 char *err, size_t errcap)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (len > PROTO_MSG_MAX) {
@@ -400,6 +645,10 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *ret, char *er
 	json_int_t ver = json_integer_value(json_array_get(root, 0));
 	json_int_t type = json_integer_value(json_array_get(root, 1));
 	json_int_t id = json_integer_value(json_array_get(root, 2));
+	if (id < 0) {
+		snprintf(err, errcap, "malformed message: negative request id");
+		goto out;
+	}
 	ret->id = (uint64_t)id;
 	if (ver < PROTO_VERSION_MIN || ver > PROTO_VERSION) {
 		snprintf(err, errcap,
@@ -408,29 +657,30 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *ret, char *er
 		rc = -EPROTONOSUPPORT;
 		goto out;
 	}
-	if (!known_type(type)) {
+	const struct msg_desc *d = msg_desc(type);
+	if (!d) {
 		snprintf(err, errcap, "unknown message type %lld", (long long)type);
 		rc = -ENOMSG;
 		goto out;
 	}
-	json_t *body = json_array_get(root, 3);
-	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
-		if ((int64_t)rules[i].type != type)
-			continue;
-		json_t *f = json_object_get(body, rules[i].key);
-		bool ok =
-		        f && (rules[i].jtype == JSON_TRUE ? json_is_boolean(f)
-		                                          : (int)json_typeof(f) == rules[i].jtype);
-		if (!ok) {
-			snprintf(err, errcap, "%s: field '%s' missing or of the wrong type",
-			         proto_type_name((enum proto_type)type), rules[i].key);
-			goto out;
-		}
+	if (accept != PROTO_ANY && d->dir != PROTO_ANY && d->dir != accept) {
+		snprintf(err, errcap, "%s goes from %s, not from %s", d->name,
+		         proto_dir_name(d->dir), proto_dir_name(accept));
+		ret->type = d->type;
+		rc = -EPROTOTYPE;
+		goto out;
 	}
+	json_t *body = json_array_get(root, 3);
+	ret->type = d->type;
 	ret->version = (uint32_t)ver;
-	ret->type = (enum proto_type)type;
-	ret->body = json_incref(body);
-	rc = 0;
+	ret->json = json_incref(body);
+	rc = read_record(d->rec, body, (uint8_t *)&ret->hello, err, errcap, d->name);
+	if (rc < 0) {
+		uint64_t keep = ret->id;
+		proto_msg_clear(ret);
+		ret->id = keep;
+		rc = -EINVAL;
+	}
 out:
 	json_decref(root);
 	return rc;
@@ -440,11 +690,42 @@ void proto_msg_clear(struct proto_msg *m)
 {
 	if (!m)
 		return;
-	json_decref(m->body);
-	m->body = NULL;
+	const struct msg_desc *d = m->json ? msg_desc(m->type) : NULL;
+	if (d)
+		free_record(d->rec, (uint8_t *)&m->hello);
+	json_decref(m->json);
+	memset(m, 0, sizeof(*m));
 }
 
-json_t *proto_error_body(const char *code, const char *message)
+const char *proto_decode_error_code(int rc)
 {
-	return json_pack("{s:s, s:s}", "code", code, "message", message);
+	switch (rc) {
+	case -EPROTONOSUPPORT:
+		return "version";
+	case -ENOMSG:
+		return "unknown_type";
+	case -EPROTOTYPE:
+		return "unexpected";
+	default:
+		return "malformed";
+	}
+}
+
+/* ---- admin commands ---- */
+
+static const struct proto_admin_desc admin_cmds[] = {
+#define PF_ADMIN(id, name, arg, where, help) [PROTO_ADMIN_##id] = {name, arg, help, where},
+        PROTO_ADMIN_COMMANDS(PF_ADMIN)};
+
+const struct proto_admin_desc *proto_admin(enum proto_admin_cmd c)
+{
+	return (unsigned)c < PROTO_ADMIN_COUNT_ ? &admin_cmds[c] : NULL;
+}
+
+int proto_admin_lookup(const char *name)
+{
+	for (int i = 0; name && i < PROTO_ADMIN_COUNT_; i++)
+		if (strcmp(admin_cmds[i].name, name) == 0)
+			return i;
+	return -1;
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acexy/proto.h"
+
 struct ipc_mailbox;
 int ipc_mailbox_new(struct ev_loop *loop, struct ipc_mailbox **ret);
 void ipc_mailbox_free(struct ipc_mailbox *mb);
@@ -52,6 +54,11 @@ typedef void (*ipc_request_fn)(void *ud, struct ipc_req *req, const uint8_t *buf
 int ipc_server_open(struct ev_loop *loop, const char *url, int nctx, bool owner_only,
                     ipc_request_fn cb, void *ud, struct ipc_server **ret);
 void ipc_reply(struct ipc_req *req, const void *buf, size_t len);
+/* The one way a server answers a message: encodes the typed body (a struct
+ * proto_<body> of `type`, see proto.h) and replies; a body that cannot be
+ * encoded is answered error/internal instead. */
+void ipc_reply_msg(struct ipc_req *req, enum proto_type type, uint64_t id, const void *body);
+void ipc_reply_error(struct ipc_req *req, uint64_t id, const char *code, const char *message);
 
 /* A server for ACEXY_CONTROL_URL: owner_only applies to ipc:// only (the
  * peer's uid), TLS to tls+tcp://. on_pipe (may be NULL) is told, on the
@@ -71,5 +78,15 @@ uint64_t ipc_server_restarts(const struct ipc_server *s);
 /* Ends a connection (a peer that broke the rules). */
 void ipc_pipe_close(uint32_t pipe);
 void ipc_server_close(struct ipc_server *s);
+
+/* An admin socket's request: decoded (CTL -> daemon only), dispatched by the
+ * PROTO_ADMIN_COMMANDS table to handlers[command] (NULL: "answered by
+ * <elsewhere>"), answered admin_reply {result} or error/failed. Returns
+ * false (answered error/malformed, reason in err) when the request did not
+ * decode: the caller logs and counts it. */
+typedef json_t *(*ipc_admin_fn)(void *ctx, const struct proto_admin *a, char *err, size_t errcap);
+bool ipc_admin_serve(struct ipc_req *req, const uint8_t *buf, size_t len,
+                     const ipc_admin_fn handlers[PROTO_ADMIN_COUNT_], void *ctx,
+                     const char *elsewhere, char *err, size_t errcap);
 
 #endif

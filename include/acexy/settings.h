@@ -122,6 +122,10 @@ int acexy_config_load_yaml(struct acexy_config *cfg, const char *name, const cha
 int acexy_config_defaults(struct acexy_config *cfg);
 
 const char *acexy_origin_name(enum acexy_origin o);
+/* [{env, value, origin, where}] for every setting, secrets as <set>
+ * (common/config_json.c; the `config` admin command). */
+struct json_t;
+struct json_t *acexy_config_json(const struct acexy_config *cfg);
 
 /* The control URL in effect: ACEXY_CONTROL_URL, or ipc://RUN_DIR/control.sock. */
 void acexy_cfg_control_url(const struct acexy_config *cfg, char *buf, size_t cap);

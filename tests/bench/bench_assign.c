@@ -22,12 +22,12 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int call(nng_socket s, enum proto_type t, uint64_t id, json_t *body, struct proto_msg *ret)
+static int call(nng_socket s, enum proto_type t, uint64_t id, const void *body,
+                struct proto_msg *ret)
 {
 	uint8_t *buf;
 	size_t len;
 	int rc = proto_encode(t, id, body, &buf, &len);
-	json_decref(body);
 	if (rc < 0)
 		return rc;
 	rc = nng_send(s, buf, len, 0);
@@ -39,7 +39,7 @@ static int call(nng_socket s, enum proto_type t, uint64_t id, json_t *body, stru
 	if (nng_recv(s, &rb, &rl, NNG_FLAG_ALLOC) != 0)
 		return -1;
 	char err[256];
-	rc = proto_decode((const uint8_t *)rb, rl, ret, err, sizeof(err));
+	rc = proto_decode((const uint8_t *)rb, rl, PROTO_CP_TO_DP, ret, err, sizeof(err));
 	nng_free(rb, rl);
 	return rc;
 }
@@ -70,10 +70,8 @@ int main(int argc, char **argv)
 	const char *inst = "bench-assign";
 	struct proto_msg m;
 	uint64_t id = 1;
-	if (call(s, PROTO_HELLO, id++,
-	         json_pack("{s:s,s:s,s:[],s:[]}", "instance", inst, "software", "bench", "streams",
-	                   "ended"),
-	         &m) < 0) {
+	struct proto_hello hello = {.instance = inst, .software = "bench"};
+	if (call(s, PROTO_HELLO, id++, &hello, &m) < 0) {
 		fprintf(stderr, "hello failed\n");
 		return 1;
 	}
@@ -85,10 +83,9 @@ int main(int argc, char **argv)
 		char key[32];
 		snprintf(key, sizeof(key), "bench%d", i);
 		double t0 = now();
-		if (call(s, PROTO_ASSIGN, id++,
-		         json_pack("{s:s,s:s,s:s,s:s}", "instance", inst, "key_type", "content_id",
-		                   "key", key, "params", ""),
-		         &m) < 0) {
+		struct proto_assign assign = {
+		        .instance = inst, .key_type = "content_id", .key = key, .params = ""};
+		if (call(s, PROTO_ASSIGN, id++, &assign, &m) < 0) {
 			fprintf(stderr, "assign %d failed\n", i);
 			return 1;
 		}
@@ -101,12 +98,10 @@ int main(int argc, char **argv)
 			continue;
 		}
 		ok++;
-		json_int_t lease = json_integer_value(json_object_get(m.body, "lease"));
+		struct proto_stream_ended end = {
+		        .instance = inst, .lease = m.lease.lease, .reason = "client_gone"};
 		proto_msg_clear(&m);
-		if (call(s, PROTO_STREAM_ENDED, id++,
-		         json_pack("{s:s,s:I,s:s,s:i,s:i}", "instance", inst, "lease", lease,
-		                   "reason", "client_gone", "bytes", 0, "duration_ms", 0),
-		         &m) < 0)
+		if (call(s, PROTO_STREAM_ENDED, id++, &end, &m) < 0)
 			return 1;
 		proto_msg_clear(&m);
 	}

@@ -1,0 +1,197 @@
+/* admin.sock: acexyctl's requests to the controlplane. The commands are the
+ * PROTO_ADMIN_COMMANDS table (include/acexy/proto.h); each one this daemon
+ * answers has a handler below, indexed by the table's enum. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acexy/log.h"
+#include "acexy/proto.h"
+#include "controlplane/cp.h"
+#include "controlplane/events.h"
+#include "controlplane/fallback.h"
+#include "controlplane/orch.h"
+
+typedef json_t *(*admin_fn)(void *ctx, const struct proto_admin *a, char *err, size_t errcap);
+
+static json_t *admin_ping(void *ctx, const struct proto_admin *a, char *err, size_t errcap)
+{
+	return json_pack("{s:b,s:s,s:s}", "pong", 1, "program", "acexy-controlplane", "version",
+	                 ACEXY_VERSION);
+}
+
+static json_t *dataplanes_json(struct cp *cp, double now)
+{
+	json_t *dps = json_array();
+	for (struct cp_dataplane *d = cp->dataplanes; d; d = d->next) {
+		unsigned n = 0;
+		for (struct cp_lease *l = cp->leases; l; l = l->next)
+			n += strcmp(l->instance, d->instance) == 0;
+		json_array_append_new(dps, json_pack("{s:s,s:s,s:f,s:f,s:b,s:i}", "instance",
+		                                     d->instance, "software", d->software,
+		                                     "last_seen_s", now - d->last_seen,
+		                                     "connected_s", now - d->first_seen,
+		                                     "draining", d->draining, "streams", (int)n));
+	}
+	return dps;
+}
+
+static json_t *streams_json(struct cp *cp, double now)
+{
+	json_t *streams = json_array();
+	for (struct cp_lease *l = cp->leases; l; l = l->next) {
+		json_t *row = json_pack(
+		        "{s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:b,s:s,s:I,s:i,s:f,s:f,s:s}", "id",
+		        (json_int_t)l->id, "instance", l->instance, "key_type", l->key_type,
+		        "content", l->key, "engine_host", l->host, "engine_port", (int)l->port,
+		        "container_id", l->container_id, "fallback", l->fallback, "state",
+		        l->state == LEASE_STARTED ? "started" : "assigned", "bytes",
+		        (json_int_t)l->bytes, "viewers", (int)l->viewers, "age_s", now - l->created,
+		        "rate_mbps", l->rate_bps / 1e6, "stream_id", l->stream_id);
+		/* the engine's view, when read (null before) */
+		json_object_set_new(row, "engine_status",
+		                    l->stat_at > 0 ? json_string(l->stat_status) : json_null());
+		json_object_set_new(row, "peers",
+		                    l->stat_at > 0 ? json_integer(l->stat_peers) : json_null());
+		json_object_set_new(row, "speed_down_kbps",
+		                    l->stat_at > 0 ? json_integer(l->stat_down_kbps) : json_null());
+		json_object_set_new(row, "speed_up_kbps",
+		                    l->stat_at > 0 ? json_integer(l->stat_up_kbps) : json_null());
+		json_array_append_new(streams, row);
+	}
+	return streams;
+}
+
+static json_t *engines_json(struct cp *cp, double now)
+{
+	json_t *engines = cp->orch ? orch_engines_json(cp->orch) : json_array();
+	unsigned nfallback = 0;
+	for (struct cp_lease *l = cp->leases; l; l = l->next)
+		nfallback += l->fallback;
+	double checked = fallback_checked_at(cp->fallback);
+	json_array_append_new(
+	        engines,
+	        json_pack("{s:s,s:s,s:i,s:s,s:b,s:i,s:i,s:b,s:s,s:s,s:f}", "container_id", "",
+	                  "host", acexy_cfg_s(cp->cfg, ACEXY_S_HOST), "port",
+	                  (int)acexy_cfg_u(cp->cfg, ACEXY_S_PORT), "scheme",
+	                  acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME), "fallback", 1, "leases",
+	                  (int)nfallback, "load", (int)nfallback, "forwarded", 0, "health",
+	                  fallback_health_name(fallback_health(cp->fallback)), "health_error",
+	                  fallback_error(cp->fallback), "checked_ago_s",
+	                  checked > 0 ? now - checked : -1.0));
+	return engines;
+}
+
+static json_t *admin_status(void *ctx, const struct proto_admin *a, char *err, size_t errcap)
+{
+	struct cp *cp = ctx;
+	double now = cp_now();
+	unsigned nleases = 0;
+	for (struct cp_lease *l = cp->leases; l; l = l->next)
+		nleases++;
+	json_t *orch = cp->orch ? orch_status_json(cp->orch) : json_null();
+	json_t *events = cp->events ? events_status_json(cp->events) : json_null();
+	return json_pack("{s:s,s:s,s:s,s:f,s:i,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "program",
+	                 "acexy-controlplane", "version", ACEXY_VERSION, "mode",
+	                 acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_URL)[0] ? "orchestrator"
+	                                                           : "single-engine",
+	                 "uptime_s", now - cp->start_time, "leases", (int)nleases, "assignments",
+	                 (json_int_t)cp->assignments, "dataplanes_lost",
+	                 (json_int_t)cp->dataplanes_lost, "bad_messages",
+	                 (json_int_t)cp->bad_messages, "dataplanes", dataplanes_json(cp, now),
+	                 "engines", engines_json(cp, now), "orchestrator", orch, "events", events);
+}
+
+static json_t *admin_engines(void *ctx, const struct proto_admin *a, char *err, size_t errcap)
+{
+	struct cp *cp = ctx;
+	return json_pack("{s:o}", "engines", engines_json(cp, cp_now()));
+}
+
+static json_t *admin_streams(void *ctx, const struct proto_admin *a, char *err, size_t errcap)
+{
+	struct cp *cp = ctx;
+	return json_pack("{s:o}", "streams", streams_json(cp, cp_now()));
+}
+
+static struct cp_lease *lease_arg(struct cp *cp, const struct proto_admin *a, char *err,
+                                  size_t errcap)
+{
+	struct cp_lease *l = cp_lease_find(cp, strtoull(a->arg, NULL, 10));
+	if (!l)
+		snprintf(err, errcap, "no stream with id '%s'", a->arg);
+	return l;
+}
+
+static json_t *admin_stream(void *ctx, const struct proto_admin *a, char *err, size_t errcap)
+{
+	struct cp *cp = ctx;
+	struct cp_lease *l = lease_arg(cp, a, err, errcap);
+	if (!l)
+		return NULL;
+	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:I,s:f}", "id", (json_int_t)l->id,
+	                 "instance", l->instance, "content", l->key, "key_type", l->key_type,
+	                 "engine_host", l->host, "engine_port", (int)l->port,
+	                 "playback_session_id", l->playback_session_id, "stat_url", l->stat_url,
+	                 "bytes", (json_int_t)l->bytes, "age_s", cp_now() - l->created);
+}
+
+static json_t *admin_stop(void *ctx, const struct proto_admin *a, char *err, size_t errcap)
+{
+	struct cp *cp = ctx;
+	struct cp_lease *l = lease_arg(cp, a, err, errcap);
+	if (!l)
+		return NULL;
+	struct cp_dataplane *d = cp_dataplane_find(cp, l->instance);
+	if (!d || !cp_queue_command(d, "stop", l->id)) {
+		snprintf(err, errcap, "dataplane of stream %s is not connected", a->arg);
+		return NULL;
+	}
+	return json_pack("{s:I,s:s}", "stopping", (json_int_t)l->id, "instance", l->instance);
+}
+
+/* drain and resume: every dataplane, or the one named by --instance */
+static json_t *admin_drain_resume(void *ctx, const struct proto_admin *a, char *err,
+                                  size_t errcap)
+{
+	struct cp *cp = ctx;
+	const char *instance = a->instance;
+	json_t *done = json_array();
+	for (struct cp_dataplane *d = cp->dataplanes; d; d = d->next) {
+		if (*instance && strcmp(instance, d->instance) != 0)
+			continue;
+		if (cp_queue_command(d, a->command, 0))
+			json_array_append_new(done, json_string(d->instance));
+	}
+	if (*instance && json_array_size(done) == 0) {
+		json_decref(done);
+		snprintf(err, errcap, "no connected dataplane named '%s'", instance);
+		return NULL;
+	}
+	return json_pack("{s:s,s:o}", "command", a->command, "dataplanes", done);
+}
+
+static json_t *admin_config(void *ctx, const struct proto_admin *a, char *err, size_t errcap)
+{
+	struct cp *cp = ctx;
+	return json_pack("{s:s,s:o}", "program", "acexy-controlplane", "settings",
+	                 acexy_config_json(cp->cfg));
+}
+
+static const ipc_admin_fn handlers[PROTO_ADMIN_COUNT_] = {
+        [PROTO_ADMIN_PING] = admin_ping,       [PROTO_ADMIN_STATUS] = admin_status,
+        [PROTO_ADMIN_ENGINES] = admin_engines, [PROTO_ADMIN_STREAMS] = admin_streams,
+        [PROTO_ADMIN_STREAM] = admin_stream,   [PROTO_ADMIN_STOP] = admin_stop,
+        [PROTO_ADMIN_DRAIN] = admin_drain_resume, [PROTO_ADMIN_RESUME] = admin_drain_resume,
+        [PROTO_ADMIN_CONFIG] = admin_config,
+};
+
+void cp_on_admin(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len)
+{
+	struct cp *cp = ud;
+	char err[256];
+	if (!ipc_admin_serve(req, buf, len, handlers, cp, "a dataplane (acexyctl --dataplane)", err, sizeof(err))) {
+		cp->bad_messages++;
+		ALOG(ALOG_WARN, "bad_message", ALOG_S("socket", "admin"), ALOG_S("error", err));
+	}
+}
