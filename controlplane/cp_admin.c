@@ -30,8 +30,8 @@ static json_t *dataplanes_json(struct cp *cp, double now)
 		json_array_append_new(dps, json_pack("{s:s,s:s,s:f,s:f,s:b,s:i}", "instance",
 		                                     d->instance, "software", d->software,
 		                                     "last_seen_s", now - d->last_seen,
-		                                     "connected_s", now - d->first_seen,
-		                                     "draining", d->draining, "streams", (int)n));
+		                                     "connected_s", now - d->first_seen, "draining",
+		                                     d->draining, "streams", (int)n));
 	}
 	return dps;
 }
@@ -70,15 +70,14 @@ static json_t *engines_json(struct cp *cp, double now)
 		nfallback += l->fallback;
 	double checked = fallback_checked_at(cp->fallback);
 	json_array_append_new(
-	        engines,
-	        json_pack("{s:s,s:s,s:i,s:s,s:b,s:i,s:i,s:b,s:s,s:s,s:f}", "container_id", "",
-	                  "host", acexy_cfg_s(cp->cfg, ACEXY_S_HOST), "port",
-	                  (int)acexy_cfg_u(cp->cfg, ACEXY_S_PORT), "scheme",
-	                  acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME), "fallback", 1, "leases",
-	                  (int)nfallback, "load", (int)nfallback, "forwarded", 0, "health",
-	                  fallback_health_name(fallback_health(cp->fallback)), "health_error",
-	                  fallback_error(cp->fallback), "checked_ago_s",
-	                  checked > 0 ? now - checked : -1.0));
+	        engines, json_pack("{s:s,s:s,s:i,s:s,s:b,s:i,s:i,s:b,s:s,s:s,s:f}", "container_id",
+	                           "", "host", acexy_cfg_s(cp->cfg, ACEXY_S_HOST), "port",
+	                           (int)acexy_cfg_u(cp->cfg, ACEXY_S_PORT), "scheme",
+	                           acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME), "fallback", 1, "leases",
+	                           (int)nfallback, "load", (int)nfallback, "forwarded", 0, "health",
+	                           fallback_health_name(fallback_health(cp->fallback)),
+	                           "health_error", fallback_error(cp->fallback), "checked_ago_s",
+	                           checked > 0 ? now - checked : -1.0));
 	return engines;
 }
 
@@ -131,9 +130,9 @@ static json_t *admin_stream(void *ctx, const struct proto_admin *a, char *err, s
 		return NULL;
 	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:I,s:f}", "id", (json_int_t)l->id,
 	                 "instance", l->instance, "content", l->key, "key_type", l->key_type,
-	                 "engine_host", l->host, "engine_port", (int)l->port,
-	                 "playback_session_id", l->playback_session_id, "stat_url", l->stat_url,
-	                 "bytes", (json_int_t)l->bytes, "age_s", cp_now() - l->created);
+	                 "engine_host", l->host, "engine_port", (int)l->port, "playback_session_id",
+	                 l->playback_session_id, "stat_url", l->stat_url, "bytes",
+	                 (json_int_t)l->bytes, "age_s", cp_now() - l->created);
 }
 
 static json_t *admin_stop(void *ctx, const struct proto_admin *a, char *err, size_t errcap)
@@ -151,8 +150,7 @@ static json_t *admin_stop(void *ctx, const struct proto_admin *a, char *err, siz
 }
 
 /* drain and resume: every dataplane, or the one named by --instance */
-static json_t *admin_drain_resume(void *ctx, const struct proto_admin *a, char *err,
-                                  size_t errcap)
+static json_t *admin_drain_resume(void *ctx, const struct proto_admin *a, char *err, size_t errcap)
 {
 	struct cp *cp = ctx;
 	const char *instance = a->instance;
@@ -179,9 +177,9 @@ static json_t *admin_config(void *ctx, const struct proto_admin *a, char *err, s
 }
 
 static const ipc_admin_fn handlers[PROTO_ADMIN_COUNT_] = {
-        [PROTO_ADMIN_PING] = admin_ping,       [PROTO_ADMIN_STATUS] = admin_status,
-        [PROTO_ADMIN_ENGINES] = admin_engines, [PROTO_ADMIN_STREAMS] = admin_streams,
-        [PROTO_ADMIN_STREAM] = admin_stream,   [PROTO_ADMIN_STOP] = admin_stop,
+        [PROTO_ADMIN_PING] = admin_ping,          [PROTO_ADMIN_STATUS] = admin_status,
+        [PROTO_ADMIN_ENGINES] = admin_engines,    [PROTO_ADMIN_STREAMS] = admin_streams,
+        [PROTO_ADMIN_STREAM] = admin_stream,      [PROTO_ADMIN_STOP] = admin_stop,
         [PROTO_ADMIN_DRAIN] = admin_drain_resume, [PROTO_ADMIN_RESUME] = admin_drain_resume,
         [PROTO_ADMIN_CONFIG] = admin_config,
 };
@@ -190,7 +188,8 @@ void cp_on_admin(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len)
 {
 	struct cp *cp = ud;
 	char err[256];
-	if (!ipc_admin_serve(req, buf, len, handlers, cp, "a dataplane (acexyctl --dataplane)", err, sizeof(err))) {
+	if (!ipc_admin_serve(req, buf, len, handlers, cp, "a dataplane (acexyctl --dataplane)", err,
+	                     sizeof(err))) {
 		cp->bad_messages++;
 		ALOG(ALOG_WARN, "bad_message", ALOG_S("socket", "admin"), ALOG_S("error", err));
 	}

@@ -25,11 +25,11 @@ static json_t *streams_json(struct dp *dp, double now)
 	pthread_mutex_lock(&dp->reg_mu);
 	for (struct stream_rec *r = dp->streams; r; r = r->next)
 		json_array_append_new(
-		        streams, json_pack("{s:I,s:s,s:s,s:i,s:I,s:i,s:f}", "lease",
-		                           (json_int_t)r->lease_id, "content", r->content, "engine",
-		                           r->engine, "worker", r->worker, "bytes",
-		                           (json_int_t)atomic_load(&r->bytes), "viewers",
-		                           (int)atomic_load(&r->viewers), "age_s", now - r->started));
+		        streams,
+		        json_pack("{s:I,s:s,s:s,s:i,s:I,s:i,s:f}", "lease", (json_int_t)r->lease_id,
+		                  "content", r->content, "engine", r->engine, "worker", r->worker,
+		                  "bytes", (json_int_t)atomic_load(&r->bytes), "viewers",
+		                  (int)atomic_load(&r->viewers), "age_s", now - r->started));
 	pthread_mutex_unlock(&dp->reg_mu);
 	return streams;
 }
@@ -55,8 +55,7 @@ static json_t *admin_streams(void *ctx, const struct proto_admin *a, char *err, 
 	return json_pack("{s:o}", "streams", streams_json(dp, dp_now()));
 }
 
-static json_t *admin_drain_resume(void *ctx, const struct proto_admin *a, char *err,
-                                  size_t errcap)
+static json_t *admin_drain_resume(void *ctx, const struct proto_admin *a, char *err, size_t errcap)
 {
 	struct dp *dp = ctx;
 	dp_control_apply(dp, a->command, 0);
@@ -78,12 +77,9 @@ static json_t *admin_config(void *ctx, const struct proto_admin *a, char *err, s
 }
 
 static const ipc_admin_fn handlers[PROTO_ADMIN_COUNT_] = {
-        [PROTO_ADMIN_PING] = admin_ping,
-        [PROTO_ADMIN_STATUS] = admin_status,
-        [PROTO_ADMIN_STREAMS] = admin_streams,
-        [PROTO_ADMIN_STOP] = admin_stop,
-        [PROTO_ADMIN_DRAIN] = admin_drain_resume,
-        [PROTO_ADMIN_RESUME] = admin_drain_resume,
+        [PROTO_ADMIN_PING] = admin_ping,          [PROTO_ADMIN_STATUS] = admin_status,
+        [PROTO_ADMIN_STREAMS] = admin_streams,    [PROTO_ADMIN_STOP] = admin_stop,
+        [PROTO_ADMIN_DRAIN] = admin_drain_resume, [PROTO_ADMIN_RESUME] = admin_drain_resume,
         [PROTO_ADMIN_CONFIG] = admin_config,
 };
 
