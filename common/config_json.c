@@ -10,11 +10,10 @@ json_t *acexy_config_json(const struct acexy_config *cfg)
 		const struct acexy_setting_desc *d = acexy_setting(i);
 		char v[512];
 		acexy_value_format(d->type, &cfg->v[i], v, sizeof(v));
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s}", "env", d->env, "value", v,
-		                                     "origin", acexy_origin_name(cfg->v[i].origin),
-		                                     "where",
-		                                     cfg->v[i].origin_where ? cfg->v[i].origin_where
-		                                                            : ""));
+		json_array_append_new(
+		        arr, json_pack("{s:s,s:s,s:s,s:s}", "env", d->env, "value", v, "origin",
+		                       acexy_origin_name(cfg->v[i].origin), "where",
+		                       cfg->v[i].origin_where ? cfg->v[i].origin_where : ""));
 	}
 	return arr;
 }
