@@ -55,6 +55,61 @@ function preStopSleep(c) {
   return 0;
 }
 
+// The scale-out topology: one controlplane Deployment (one replica,
+// Recreate, the spool on a PersistentVolumeClaim) reached by the dataplanes
+// through a Service over tcp:// or tls+tcp:// with a token from a Secret;
+// only dataplane pods may reach the control port; the dataplanes scale.
+function scaleOutChecks(objs, acexy, cpDep, cp, dp) {
+  const problems = [];
+  const env = (c) => Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
+  const cpEnv = env(cp);
+  const dpEnv = env(dp);
+  if (cpDep.spec.replicas !== 1) problems.push("acexy-controlplane: exactly one replica (two would hand one engine slot to two viewers)");
+  if (cpDep.spec.strategy?.type !== "Recreate") problems.push("acexy-controlplane: strategy Recreate (never two at once, the spool volume attached once)");
+  const cpPod = cpDep.spec.template.spec;
+  const stateVol = cpPod.volumes?.find((v) => v.name === cp.volumeMounts?.find((m) => m.mountPath === "/var/lib/acexy")?.name);
+  const pvc = stateVol?.persistentVolumeClaim && objs.find((o) => o.kind === "PersistentVolumeClaim" && o.metadata.name === stateVol.persistentVolumeClaim.claimName);
+  if (!pvc) problems.push("acexy-controlplane: /var/lib/acexy (the event spool) must be a PersistentVolumeClaim of this rendering");
+  const url = (e) => /^(tcp|tls\+tcp):\/\/(.+):(\d+)$/.exec(e?.value ?? "");
+  const cu = url(cpEnv.ACEXY_CONTROL_URL);
+  const du = url(dpEnv.ACEXY_CONTROL_URL);
+  if (!cu || !du) return [...problems, "scale-out: both need ACEXY_CONTROL_URL tcp:// or tls+tcp:// HOST:PORT"];
+  if (cu[1] !== du[1]) problems.push(`scale-out: the controlplane listens on ${cu[1]}://, the dataplanes dial ${du[1]}://`);
+  const cpPort = cp.ports?.find((p) => p.containerPort === Number(cu[3]));
+  if (!cpPort) problems.push(`acexy-controlplane: no container port ${cu[3]} (its ACEXY_CONTROL_URL)`);
+  const svc = objs.find((o) => o.kind === "Service" && o.metadata.name === du[2]);
+  const svcSelects = svc && Object.entries(svc.spec.selector ?? {}).every(([k, v]) => cpDep.spec.template.metadata.labels?.[k] === v);
+  const svcPort = svc?.spec.ports?.find((p) => p.port === Number(du[3]));
+  if (!svc || !svcSelects || !svcPort || (svcPort.targetPort !== cpPort?.name && svcPort.targetPort !== cpPort?.containerPort)) problems.push(`scale-out: the dataplanes dial ${du[2]}:${du[3]}, which must be a Service port leading to the controlplane's control port`);
+  for (const [who, e] of [["controlplane", cpEnv], ["dataplane", dpEnv]]) {
+    const tok = e.ACEXY_CONTROL_TOKEN;
+    if (e.ACEXY_CONTROL_TOKEN?.value) problems.push(`scale-out/${who}: the control token's value is in the manifest; take it from a Secret`);
+    if (!tok?.valueFrom?.secretKeyRef && !e.ACEXY_CONTROL_TOKEN_FILE) problems.push(`scale-out/${who}: ACEXY_CONTROL_TOKEN(_FILE) from a Secret needed for ${cu[1]}://`);
+    if (cu[1] === "tls+tcp") for (const k of ["CERT", "KEY", "CA"]) if (!e[`ACEXY_CONTROL_TLS_${k}`]) problems.push(`scale-out/${who}: tls+tcp:// needs ACEXY_CONTROL_TLS_${k}`);
+  }
+  const mountedSecret = (dep, c, file) => {
+    const m = (c.volumeMounts ?? []).find((x) => file?.startsWith(x.mountPath + "/"));
+    const v = m && dep.spec.template.spec.volumes?.find((x) => x.name === m.name);
+    return !!v?.secret;
+  };
+  for (const [who, dep, c, e] of [["controlplane", cpDep, cp, cpEnv], ["dataplane", acexy, dp, dpEnv]]) {
+    for (const k of ["ACEXY_CONTROL_TOKEN_FILE", "ACEXY_CONTROL_TLS_KEY"]) if (e[k] && !mountedSecret(dep, c, e[k].value)) problems.push(`scale-out/${who}: ${k} must be a file of a mounted Secret`);
+  }
+  const np = objs.find((o) => o.kind === "NetworkPolicy" && Object.entries(o.spec.podSelector?.matchLabels ?? {}).every(([k, v]) => cpDep.spec.template.metadata.labels?.[k] === v) && (o.spec.policyTypes ?? ["Ingress"]).includes("Ingress"));
+  if (!np) problems.push("scale-out: a NetworkPolicy must select the controlplane pods");
+  else {
+    for (const rule of np.spec.ingress ?? []) {
+      const toControl = !rule.ports || rule.ports.some((p) => p.port === cpPort?.name || p.port === cpPort?.containerPort);
+      if (!toControl) continue;
+      const onlyDp = (rule.from ?? []).length > 0 && rule.from.every((f) => f.podSelector && !f.namespaceSelector && !f.ipBlock && Object.entries(f.podSelector.matchLabels ?? {}).every(([k, v]) => acexy.spec.template.metadata.labels?.[k] === v) && Object.keys(f.podSelector.matchLabels ?? {}).length > 0 && !Object.entries(f.podSelector.matchLabels).every(([k, v]) => cpDep.spec.template.metadata.labels?.[k] === v));
+      if (!onlyDp) problems.push(`NetworkPolicy/${np.metadata.name}: an ingress rule lets others than dataplane pods reach the control port`);
+    }
+    if (!(np.spec.ingress ?? []).some((r) => r.ports?.some((p) => p.port === cpPort?.name || p.port === cpPort?.containerPort))) problems.push(`NetworkPolicy/${np.metadata.name}: no rule lets the dataplanes reach the control port`);
+  }
+  if (!objs.some((o) => o.kind === "HorizontalPodAutoscaler" && o.spec.scaleTargetRef?.name === acexy.metadata.name)) problems.push("scale-out: the dataplane Deployment needs a HorizontalPodAutoscaler");
+  return problems;
+}
+
 // References between objects and acexy's rules for its own pod. podman: the
 // rendering for `podman kube play` (overlays/podman): host network, no
 // container ports or probes (podman cannot take them there); the Service is
@@ -145,10 +200,15 @@ function crossChecks(objs, podman = false) {
   if (!acexy) return [...problems, "no Deployment/acexy"];
   const pod = acexy.spec.template.spec;
   const containers = [...(pod.initContainers ?? []), ...pod.containers];
-  const cp = containers.find((c) => c.name === "controlplane");
+  // scale-out: the controlplane is Deployment/acexy-controlplane of its own
+  const cpDep = objs.find((o) => o.kind === "Deployment" && o.metadata.name === "acexy-controlplane");
+  const scaleOut = !!cpDep && !containers.some((c) => c.name === "controlplane");
+  const cpPod = scaleOut ? cpDep.spec.template.spec : pod;
+  const cp = (scaleOut ? cpPod.containers : containers).find((c) => c.name === "controlplane");
   const dp = containers.find((c) => c.name === "dataplane");
-  if (!cp || !dp) return [...problems, "acexy: needs containers controlplane and dataplane"];
-  const sidecar = (pod.initContainers ?? []).includes(cp);
+  if (!cp || !dp) return [...problems, "acexy: needs containers controlplane and dataplane (or Deployment/acexy-controlplane)"];
+  const sidecar = !scaleOut && (pod.initContainers ?? []).includes(cp);
+  if (scaleOut) problems.push(...scaleOutChecks(objs, acexy, cpDep, cp, dp));
   if (sidecar && cp.restartPolicy !== "Always") problems.push("acexy: controlplane init container must be a native sidecar (restartPolicy: Always)");
   if (!sidecar && cp.restartPolicy) problems.push("acexy: an ordinary controlplane container must not set restartPolicy");
   const wantProbe = (c, probe, pathWanted, port) => {
@@ -170,8 +230,10 @@ function crossChecks(objs, podman = false) {
     if (!cp.startupProbe) problems.push("acexy/controlplane: needs a startupProbe");
   }
   if (JSON.stringify(cp.command) !== '["acexy-controlplane"]') problems.push("acexy/controlplane: command must be [acexy-controlplane]");
-  const psc = pod.securityContext ?? {};
-  if (psc.runAsNonRoot !== true || psc.runAsUser !== 10001 || psc.fsGroup !== 10001 || psc.seccompProfile?.type !== "RuntimeDefault") problems.push("acexy: pod securityContext needs runAsNonRoot, runAsUser 10001, fsGroup 10001, seccompProfile RuntimeDefault");
+  for (const p of new Set([pod, cpPod])) {
+    const psc = p.securityContext ?? {};
+    if (psc.runAsNonRoot !== true || psc.runAsUser !== 10001 || psc.fsGroup !== 10001 || psc.seccompProfile?.type !== "RuntimeDefault") problems.push("acexy: pod securityContext needs runAsNonRoot, runAsUser 10001, fsGroup 10001, seccompProfile RuntimeDefault");
+  }
   for (const c of [cp, dp]) {
     const sc = c.securityContext ?? {};
     if (sc.readOnlyRootFilesystem !== true || sc.allowPrivilegeEscalation !== false || JSON.stringify(sc.capabilities?.drop) !== '["ALL"]' || sc.runAsNonRoot !== true) problems.push(`acexy/${c.name}: securityContext needs readOnlyRootFilesystem, allowPrivilegeEscalation false, drop ALL, runAsNonRoot`);
@@ -184,7 +246,7 @@ function crossChecks(objs, podman = false) {
   }
   const runVol = (pod.volumes ?? []).find((v) => v.name === dp.volumeMounts.find((m) => m.mountPath === "/run/acexy")?.name);
   if (runVol?.emptyDir?.medium !== "Memory") problems.push("acexy: the run dir must be an emptyDir with medium Memory");
-  if (cp.volumeMounts.find((m) => m.mountPath === "/run/acexy")?.name !== runVol?.name) problems.push("acexy: both containers must share the run dir volume");
+  if (!scaleOut && cp.volumeMounts.find((m) => m.mountPath === "/run/acexy")?.name !== runVol?.name) problems.push("acexy: both containers must share the run dir volume");
   const cfg = configMaps.get(pod.volumes.find((v) => v.name === dp.volumeMounts.find((m) => m.mountPath === "/etc/acexy")?.name)?.configMap?.name);
   const settings = cfg ? YAML.parse(cfg.data?.["acexy.yaml"] ?? "") ?? {} : {};
   if (!cfg) problems.push("acexy: /etc/acexy must come from a ConfigMap with acexy.yaml");
@@ -192,7 +254,7 @@ function crossChecks(objs, podman = false) {
   const grace = pod.terminationGracePeriodSeconds ?? 30;
   if (!(grace > preStopSleep(dp) + drain)) problems.push(`acexy: terminationGracePeriodSeconds ${grace} must exceed the dataplane's preStop sleep ${preStopSleep(dp)}s + drain_timeout ${drain}s`);
   if (preStopSleep(dp) <= 0) problems.push("acexy/dataplane: needs a preStop sleep so endpoints update before the drain");
-  if (!sidecar && !(preStopSleep(cp) >= preStopSleep(dp) + drain && preStopSleep(cp) < grace)) problems.push("acexy/controlplane (ordinary container): preStop sleep must outlast the dataplane's drain and stay below the grace period");
+  if (!sidecar && !scaleOut && !(preStopSleep(cp) >= preStopSleep(dp) + drain && preStopSleep(cp) < grace)) problems.push("acexy/controlplane (ordinary container): preStop sleep must outlast the dataplane's drain and stay below the grace period");
   const ann = acexy.spec.template.metadata?.annotations ?? {};
   if (ann["prometheus.io/scrape"] !== "true" || ann["prometheus.io/port"] !== "8080") problems.push("acexy: needs prometheus.io scrape annotations for port 8080");
   if (!byKind("PodDisruptionBudget").length) problems.push("acexy: needs a PodDisruptionBudget");
@@ -290,7 +352,11 @@ for (const dir of targets) {
     fs.writeFileSync(path.join(outDir, name.replace(/\//g, "_") + ".yaml"), objs.map((o) => YAML.stringify(o)).join("---\n"));
   }
   const schemaProblems = [];
-  for (const o of objs) for (const e of validateObject(o)) schemaProblems.push(`${idString(o)}: ${e}`);
+  for (const o of objs) {
+    // kustomize writes generated Secrets' long values in lines of 70
+    const v = o.kind === "Secret" && o.data ? { ...o, data: Object.fromEntries(Object.entries(o.data).map(([k, x]) => [k, String(x).replace(/\n/g, "")])) } : o;
+    for (const e of validateObject(v)) schemaProblems.push(`${idString(o)}: ${e}`);
+  }
   report(`${name}: schema`, schemaProblems);
   report(`${name}: references and acexy rules`, crossChecks(objs, name === "overlays/podman"));
   if (kustomize) {

@@ -255,6 +255,16 @@ function readEnvFile(file, where) {
   return out;
 }
 
+// kustomize's base64 for generated Secrets: from 70 characters on, lines of
+// 70, each ending in a newline (the hash covers that form).
+function base64Lines(v) {
+  const b = Buffer.from(v, "utf8").toString("base64");
+  if (Math.floor(b.length / 70) + 1 <= 1) return b;
+  let out = "";
+  for (let i = 0; i < b.length; i += 70) out += b.slice(i, i + 70) + "\n";
+  return out;
+}
+
 function generate(acc, gens, kind, dir, file) {
   for (const [i, g] of (gens ?? []).entries()) {
     const where = `${file} ${kind === "ConfigMap" ? "configMapGenerator" : "secretGenerator"}[${i}]`;
@@ -282,7 +292,7 @@ function generate(acc, gens, kind, dir, file) {
     const o = { apiVersion: "v1", kind, metadata: { name: g.name } };
     if (kind === "Secret") {
       o.type = g.type ?? "Opaque";
-      o.data = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")]));
+      o.data = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, base64Lines(v)]));
     } else {
       o.data = data;
     }
