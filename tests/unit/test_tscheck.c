@@ -65,11 +65,34 @@ static void test_errors(void **state)
 	assert_int_equal(t.cc_errors, 1);
 }
 
+/* A jump that carries the discontinuity_indicator is a splice, not an error. */
+static void test_flagged_jump(void **state)
+{
+	(void)state;
+	uint8_t buf[188 * 3];
+	packet(buf, 0x100, 0, 1);
+	packet(buf + 188, 0x100, 9, 3);
+	buf[188 + 4] = 1;
+	buf[188 + 5] = 0x80;
+	packet(buf + 376, 0x100, 10, 1);
+	struct tscheck t;
+	tscheck_init(&t);
+	tscheck_feed(&t, buf, sizeof(buf));
+	assert_int_equal(t.cc_errors, 0);
+	assert_int_equal(t.discontinuities, 1);
+	buf[188 + 5] = 0;
+	tscheck_init(&t);
+	tscheck_feed(&t, buf, sizeof(buf));
+	assert_int_equal(t.cc_errors, 1);
+	assert_int_equal(t.discontinuities, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_valid_and_split),
 	        cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_flagged_jump),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
