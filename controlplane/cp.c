@@ -332,7 +332,8 @@ static void handle_debug_event(struct cp *cp, struct ipc_req *req, const struct 
 	const char *cat = m->debug_event.category;
 	json_t *rec = m->debug_event.record;
 	static const enum debuglog_cat allowed[] = {DEBUGLOG_DISCONNECTS, DEBUGLOG_STRESS,
-	                                            DEBUGLOG_STREAMS, DEBUGLOG_ERRORS};
+	                                            DEBUGLOG_STREAMS, DEBUGLOG_ERRORS,
+	                                            DEBUGLOG_FAILOVER};
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
 		if (strcmp(cat, debuglog_cat_name(allowed[i])) != 0)
 			continue;

@@ -29,6 +29,9 @@ struct waiter {
 	double t0; /* arrival */
 };
 
+#define SUSPECT_MAX 16
+#define SUSPECT_S   60.0 /* how long a failed engine is passed over */
+
 struct orch {
 	struct cp *cp;
 	struct curl_ev *ce;
@@ -55,6 +58,12 @@ struct orch {
 	int last_eta;
 	uint64_t provisions_ok, provisions_failed;
 	unsigned prov_attempt;
+	/* engines a dataplane's stream failed on a moment ago (failover): not
+	 * chosen while they are suspect */
+	struct {
+		char id[300]; /* container id, or host:port */
+		double until;
+	} suspects[SUSPECT_MAX];
 	/* the request being answered, for the debug logs */
 	const struct proto_assign *cur;
 	double cur_t0;
@@ -145,7 +154,7 @@ int orch_select(const struct orch_engine *e, size_t n, unsigned max)
 {
 	int best = -1;
 	for (size_t i = 0; i < n; i++) {
-		if (e[i].orch_streams + e[i].own_leases >= max)
+		if (e[i].orch_streams + e[i].own_leases >= max || e[i].suspect)
 			continue;
 		if (best < 0 || better(&e[i], &e[best]))
 			best = (int)i;
@@ -356,16 +365,17 @@ static void debug_selection(struct orch *o, const struct cp_lease *l, int best, 
 	for (size_t i = 0; i < o->nengines; i++) {
 		struct orch_engine *e = &o->engines[i];
 		unsigned load = e->orch_streams + e->own_leases;
-		bool ok = load < max;
-		json_array_append_new(cands, json_pack("{s:s,s:s,s:i,s:s,s:i,s:b,s:f,s:b,s:s}",
-		                                       "container_id", e->container_id, "host",
-		                                       e->host, "port", (int)e->port, "health",
-		                                       health[e->health % 3], "load", (int)load,
-		                                       "forwarded", e->forwarded, "last_usage",
-		                                       e->last_usage, "eligible", ok, "why",
-		                                       (int)i == best ? "chosen"
-		                                       : ok           ? "eligible, ranked lower"
-		                                            : "full (load >= max_per_engine)"));
+		bool ok = load < max && !e->suspect;
+		json_array_append_new(
+		        cands,
+		        json_pack("{s:s,s:s,s:i,s:s,s:i,s:b,s:f,s:b,s:s}", "container_id",
+		                  e->container_id, "host", e->host, "port", (int)e->port, "health",
+		                  health[e->health % 3], "load", (int)load, "forwarded",
+		                  e->forwarded, "last_usage", e->last_usage, "eligible", ok, "why",
+		                  (int)i == best ? "chosen"
+		                  : ok           ? "eligible, ranked lower"
+		                  : e->suspect   ? "suspect: a stream failed on it"
+		                                 : "full (load >= max_per_engine)"));
 	}
 	char why[300];
 	if (best >= 0) {
@@ -386,6 +396,39 @@ static void debug_selection(struct orch *o, const struct cp_lease *l, int best, 
 	                         "max_per_engine", (int)max, "took_ms", 0.0));
 }
 
+/* A failover's assign names the engine that failed ("avoid"): it is
+ * suspect for SUSPECT_S, so another engine (or a new one) serves. */
+static void mark_suspect(struct orch *o, const char *avoid, double now)
+{
+	if (!avoid || !avoid[0])
+		return;
+	size_t k = 0;
+	for (size_t i = 0; i < SUSPECT_MAX; i++) {
+		if (strcmp(o->suspects[i].id, avoid) == 0 || o->suspects[i].until < now) {
+			k = i;
+			break;
+		}
+		if (o->suspects[i].until < o->suspects[k].until)
+			k = i;
+	}
+	snprintf(o->suspects[k].id, sizeof(o->suspects[k].id), "%s", avoid);
+	o->suspects[k].until = now + SUSPECT_S;
+	ALOG(ALOG_INFO, "engine_suspect", ALOG_S("engine", avoid),
+	     ALOG_S("why", "a stream failed on it (failover)"), ALOG_D("for_s", SUSPECT_S));
+}
+
+static bool is_suspect(const struct orch *o, const struct orch_engine *e, double now)
+{
+	char hp[300];
+	snprintf(hp, sizeof(hp), "%.255s:%u", e->host, e->port);
+	for (size_t i = 0; i < SUSPECT_MAX; i++)
+		if (o->suspects[i].until >= now &&
+		    (strcmp(o->suspects[i].id, e->container_id) == 0 ||
+		     strcmp(o->suspects[i].id, hp) == 0))
+			return true;
+	return false;
+}
+
 /* Tries to serve one request from the engines known now. Returns true when
  * it was answered (lease or refusal). */
 static bool decide(struct orch *o, struct ipc_req *req, uint64_t id, const struct proto_assign *a,
@@ -403,8 +446,11 @@ static bool decide(struct orch *o, struct ipc_req *req, uint64_t id, const struc
 		return true;
 	}
 	unsigned max = (unsigned)acexy_cfg_u(o->cp->cfg, ACEXY_S_MAX_STREAMS_PER_ENGINE);
-	for (size_t i = 0; i < o->nengines; i++)
+	double now = cp_now();
+	for (size_t i = 0; i < o->nengines; i++) {
 		o->engines[i].own_leases = own_leases_on(o, o->engines[i].container_id);
+		o->engines[i].suspect = is_suspect(o, &o->engines[i], now);
+	}
 	int best = orch_select(o->engines, o->nengines, max);
 	if (best >= 0) {
 		struct orch_engine *e = &o->engines[best];
@@ -768,6 +814,7 @@ void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const struct 
 	double now = cp_now();
 	bool fresh = now - o->engines_at < ENGINES_TTL;
 	set_ctx(o, a, now);
+	mark_suspect(o, a->avoid, now);
 	if (o->state != ORCH_UNREACHABLE && fresh && !o->prov_container[0] && !o->waiting &&
 	    decide(o, req, id, a, true))
 		return;

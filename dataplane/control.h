@@ -37,8 +37,10 @@ void dp_control_apply(struct dp *dp, const char *cmd, uint64_t lease);
 unsigned dp_control_pending_ends(struct dp *dp);
 /* admin.c: a request on the dataplane's own admin socket (ipc_request_fn). */
 void dp_admin_request(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len);
+/* avoid: the engine (container id, else host:port) of a session that just
+ * failed, for the controlplane to pass over when another can serve; NULL. */
 int dp_control_assign(struct worker *w, const char *key_type, const char *key, const char *params,
-                      uint32_t timeout_ms, dp_assign_cb cb, void *ud);
+                      const char *avoid, uint32_t timeout_ms, dp_assign_cb cb, void *ud);
 
 struct dp_session_info {
 	const char *playback_session_id;

@@ -369,7 +369,7 @@ static void on_assign_reply(void *ud, int err, const uint8_t *buf, size_t len)
 }
 
 int dp_control_assign(struct worker *w, const char *key_type, const char *key, const char *params,
-                      uint32_t timeout_ms, dp_assign_cb cb, void *ud)
+                      const char *avoid, uint32_t timeout_ms, dp_assign_cb cb, void *ud)
 {
 	struct cc_client *cc = cc_of(w->dp);
 	struct assign_call *ac = calloc(1, sizeof(*ac));
@@ -381,7 +381,8 @@ int dp_control_assign(struct worker *w, const char *key_type, const char *key, c
 	struct proto_assign body = {.instance = w->dp->instance,
 	                            .key_type = key_type,
 	                            .key = key,
-	                            .params = params ? params : ""};
+	                            .params = params ? params : "",
+	                            .avoid = avoid && avoid[0] ? avoid : NULL};
 	int rc = send_msg(cc, w->mailbox, PROTO_ASSIGN, &body, timeout_ms, on_assign_reply, ac);
 	if (rc < 0)
 		free(ac);

@@ -34,6 +34,10 @@ struct dp_stats {
 	_Atomic uint64_t ttfb_sum_us;
 	_Atomic uint64_t ttfb_count;
 	_Atomic uint64_t bad_messages; /* from the controlplane or acexyctl, refused */
+	_Atomic uint64_t failovers[3]; /* by enum cont_fail: eof, error, stall */
+	_Atomic uint64_t failover_gap_bucket[12];
+	_Atomic uint64_t failover_gap_sum_us;
+	_Atomic uint64_t failover_gap_count;
 };
 
 enum dp_end_reason {
@@ -47,6 +51,7 @@ enum dp_end_reason {
 	DP_END_HLS_IDLE,
 	DP_END_SHUTDOWN,
 	DP_END_DATAPLANE_LOST,
+	DP_END_FAILOVER, /* an engine session replaced mid-stream (the stream goes on) */
 	DP_END_COUNT_
 };
 const char *dp_end_reason_name(enum dp_end_reason r);
@@ -130,6 +135,7 @@ struct stream_rec {
 	double started;
 	_Atomic uint64_t bytes;
 	_Atomic uint32_t viewers;
+	_Atomic uint32_t failovers; /* engine switches so far */
 };
 
 /* worker.c */

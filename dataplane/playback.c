@@ -236,6 +236,9 @@ static void upstream_ended(struct stream *s, bool ok)
 		stream_fail(s, 502, reason, 0);
 		return;
 	}
+	if (continuity_engine_failed(s, ok ? CONT_FAIL_EOF : CONT_FAIL_ERROR,
+	                             ok ? "the engine ended the stream" : why))
+		return; /* the viewers stay; a new engine session follows */
 	s->upstream_done = true;
 	s->upstream_ok = ok;
 	if (!ok) {
@@ -260,7 +263,7 @@ void playback_pump(struct stream *s)
 	while (budget > 0 && s->state != S_DONE && !s->upstream_done && !s->paused &&
 	       !s->pipe_blocked && !s->pending_status && s->pending_end < 0) {
 		ssize_t n;
-		if (relay_zero_copy(s) && !s->small_chunks) {
+		if (!s->small_chunks && relay_zero_copy(s)) {
 			n = relay_pump_pipe(s);
 		} else {
 			size_t max = SCRATCH_SIZE;
@@ -273,7 +276,14 @@ void playback_pump(struct stream *s)
 			n = upstream_read(&s->up, s->w->scratch, max);
 			/* chunks much smaller than a read are not worth a pipe */
 			s->small_chunks = http_body_raw_left(&s->up.body) < SPLICE_MIN_CHUNK;
-			if (n > 0 && (s->started || first_data(s, s->w->scratch)))
+			if (n > 0 && !s->started && !first_data(s, s->w->scratch))
+				n = 0;
+			else if (n > 0 && s->failing_over &&
+			         !continuity_new_bytes(s, s->w->scratch))
+				n = 0;
+			if (n > 0 && s->cont)
+				continuity_body(s, s->w->scratch, (size_t)n);
+			else if (n > 0)
 				relay_body(s, s->w->scratch, (size_t)n);
 		}
 		if (n == 0)

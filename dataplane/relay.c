@@ -107,11 +107,19 @@ static void wait_writable(struct viewer *v)
 }
 
 /* Pipe -> the viewer's socket, without a copy. False when the viewer ended. */
+/* Failover on: an incomplete packet at the pipe's end stays there while
+ * nothing follows it (it may have to be dropped). */
+static size_t pipe_hold(const struct viewer *v)
+{
+	return ring_reader_lag(v->rd) == 0 ? continuity_pipe_hold(v->s) : 0;
+}
+
 static bool flush_pipe(struct viewer *v)
 {
 	struct stream *s = v->s;
-	while (s->pipe_fill > 0) {
-		ssize_t n = splice(s->pipe[0], NULL, v->c->fd, NULL, s->pipe_fill,
+	size_t hold = pipe_hold(v);
+	while (s->pipe_fill > hold) {
+		ssize_t n = splice(s->pipe[0], NULL, v->c->fd, NULL, s->pipe_fill - hold,
 		                   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		if (n > 0) {
 			s->pipe_fill -= (size_t)n;
@@ -170,11 +178,12 @@ static void on_stall(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* The zero-copy path: a per-request stream whose viewer keeps up (nothing
  * in the ring or in the pipe, not waiting for writability). */
-bool relay_zero_copy(const struct stream *s)
+bool relay_zero_copy(struct stream *s)
 {
 	struct viewer *v = s->viewers;
-	return s->started && !s->shared && s->pipe[1] >= 0 && s->pipe_fill == 0 && v && !v->next &&
-	       ring_reader_lag(v->rd) == 0 && !ev_is_active(&v->c->wio);
+	return s->started && !s->shared && s->pipe[1] >= 0 && v && !v->next &&
+	       s->pipe_fill <= pipe_hold(v) && ring_reader_lag(v->rd) == 0 &&
+	       !ev_is_active(&v->c->wio) && continuity_zero_copy_ready(s);
 }
 
 /* engine -> pipe (splice, or read past chunk framing and write); then pipe
@@ -194,16 +203,19 @@ ssize_t relay_pump_pipe(struct stream *s)
 			w = 0;
 		s->pipe_fill += (size_t)w;
 		s->bytes_in += (size_t)w;
-		if (w < n) /* the pipe refused them: the ring takes them */
+		continuity_piped(s, (size_t)n); /* all of them, the ring's too: raw bytes */
+		if (w < n)                      /* the pipe refused them: the ring takes them */
 			play_write_body_ring(s, buf + w, (size_t)(n - w));
 	} else if (n > 0) {
 		s->pipe_fill += (size_t)n;
 		s->bytes_in += (size_t)n;
+		continuity_piped(s, (size_t)n);
 		atomic_fetch_add_explicit(&s->w->upstream_zcopy, (uint64_t)n, memory_order_relaxed);
 	}
 	if (n > 0) {
 		arm_empty_timer(s);
-		if (s->viewers && s->pipe_fill > 0 && flush_pipe(s->viewers) && s->pipe_fill > 0)
+		if (s->viewers && s->pipe_fill > 0 && flush_pipe(s->viewers) &&
+		    s->pipe_fill > pipe_hold(s->viewers))
 			pipe_block(s);
 	}
 	return n;
@@ -261,7 +273,7 @@ void relay_write(struct viewer *v)
 	if (s->pipe_fill > 0) {
 		if (!flush_pipe(v))
 			return;
-		if (s->pipe_fill > 0)
+		if (s->pipe_fill > pipe_hold(v))
 			return; /* still full: wait for writability */
 		pipe_unblock(s);
 	}

@@ -42,6 +42,8 @@ struct ring {
 	struct ring_reader *overrun; /* readers marked overrun */
 	size_t nreaders;
 	size_t mem;
+	uint64_t raps[RING_RAPS]; /* circular, newest at raps[(nraps - 1) % RING_RAPS] */
+	uint64_t nraps;
 };
 
 static void list_push(struct ring_reader **head, struct ring_reader *rd)
@@ -310,6 +312,29 @@ int ring_join_pos(const struct ring *r, uint64_t behind, size_t align, uint64_t 
 			pos = up;
 		}
 	}
+	*ret_pos = pos;
+	return 0;
+}
+
+void ring_mark_rap(struct ring *r, uint64_t pos)
+{
+	if (pos > r->wpos || (r->nraps > 0 && pos <= r->raps[(r->nraps - 1) % RING_RAPS]))
+		return;
+	r->raps[r->nraps % RING_RAPS] = pos;
+	r->nraps++;
+}
+
+int ring_join_rap(const struct ring *r, uint64_t behind, uint64_t *ret_pos)
+{
+	if (r->nraps == 0)
+		return -ENOENT;
+	uint64_t start = ring_start_pos(r);
+	uint64_t limit = r->wpos > behind ? r->wpos - behind : 0;
+	if (limit < start)
+		limit = start;
+	uint64_t pos = r->raps[(r->nraps - 1) % RING_RAPS];
+	if (pos < limit || pos > r->wpos)
+		return -ENOENT;
 	*ret_pos = pos;
 	return 0;
 }

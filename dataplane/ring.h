@@ -66,6 +66,14 @@ uint64_t ring_start_pos(const struct ring *r);
  * multiple of align is held (only right after the ring was trimmed: a retain
  * of at least align avoids it). */
 int ring_join_pos(const struct ring *r, uint64_t behind, size_t align, uint64_t *ret_pos);
+/* Random access points (where a player can start: PAT, PMT, keyframe), as
+ * the writer finds them: an index of the latest RING_RAPS positions, so a
+ * late joiner starts at a picture without a scan. Positions must grow. */
+#define RING_RAPS 16
+void ring_mark_rap(struct ring *r, uint64_t pos);
+/* The latest random access point still held and at most `behind` bytes
+ * before the live edge; -ENOENT when there is none. */
+int ring_join_rap(const struct ring *r, uint64_t behind, uint64_t *ret_pos);
 /* Bytes of chunk memory held, the cached spare included (for /metrics). */
 size_t ring_memory(const struct ring *r);
 /* Chunks holding data (the cached spare excluded). */

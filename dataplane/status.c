@@ -83,9 +83,12 @@ void serve_status(struct conn *c)
 		sb_json_str(&b, r->content);
 		sb_printf(&b, ",\"engine\":");
 		sb_json_str(&b, r->engine);
-		sb_printf(&b, ",\"worker\":%d,\"viewers\":%u,\"bytes\":%" PRIu64 ",\"age_s\":%.1f}",
+		sb_printf(&b,
+		          ",\"worker\":%d,\"viewers\":%u,\"bytes\":%" PRIu64
+		          ",\"age_s\":%.1f,\"failovers\":%u}",
 		          r->worker, (unsigned)atomic_load(&r->viewers),
-		          (uint64_t)atomic_load(&r->bytes), now - r->started);
+		          (uint64_t)atomic_load(&r->bytes), now - r->started,
+		          (unsigned)atomic_load(&r->failovers));
 		first = false;
 	}
 	sb_printf(&b, "],\"engines\":[");
@@ -184,6 +187,25 @@ void serve_metrics(struct conn *c)
 	          "acexy_time_to_first_byte_seconds_count %" PRIu64 "\n",
 	          (double)atomic_load(&st->ttfb_sum_us) / 1e6,
 	          (uint64_t)atomic_load(&st->ttfb_count));
+	static const char *const fo_reason[] = {"eof", "error", "stall"};
+	sb_printf(&b, "# HELP acexy_failovers_total Engine sessions replaced mid-stream, by the "
+	              "failure that started it.\n# TYPE acexy_failovers_total counter\n");
+	for (int i = 0; i < 3; i++)
+		sb_printf(&b, "acexy_failovers_total{reason=\"%s\"} %" PRIu64 "\n", fo_reason[i],
+		          (uint64_t)atomic_load(&st->failovers[i]));
+	static const char *const gle[] = {"0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
+	                                  "1",    "2.5",   "5",    "10",  "30",   "+Inf"};
+	sb_printf(&b, "# HELP acexy_failover_gap_seconds What viewers saw of a failover: from the "
+	              "old engine's last byte to the new one's first.\n"
+	              "# TYPE acexy_failover_gap_seconds histogram\n");
+	for (int i = 0; i < 12; i++)
+		sb_printf(&b, "acexy_failover_gap_seconds_bucket{le=\"%s\"} %" PRIu64 "\n", gle[i],
+		          (uint64_t)atomic_load(&st->failover_gap_bucket[i]));
+	sb_printf(&b,
+	          "acexy_failover_gap_seconds_sum %.6f\n"
+	          "acexy_failover_gap_seconds_count %" PRIu64 "\n",
+	          (double)atomic_load(&st->failover_gap_sum_us) / 1e6,
+	          (uint64_t)atomic_load(&st->failover_gap_count));
 #undef COUNTER
 #undef GAUGE
 	if (b.oom) {

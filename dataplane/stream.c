@@ -39,6 +39,13 @@
 
 #include "dataplane/stream_int.h"
 
+static void random_pid(char *out);
+
+void stream_new_pid(struct stream *s)
+{
+	random_pid(s->pid);
+}
+
 static void random_pid(char *out)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -70,7 +77,7 @@ static void streams_unlink(struct stream *s)
 
 /* The engine keeps downloading for a minute or more unless told: always
  * (bounded by a 3 s timeout, retried once). */
-static void send_engine_stop(struct stream *s)
+void stream_engine_stop(struct stream *s)
 {
 	if (!s->have_session || !s->ans.command_url[0])
 		return;
@@ -82,6 +89,7 @@ static void stream_release(struct stream *s)
 {
 	ev_timer_stop(s->w->loop, &s->deadline);
 	ev_timer_stop(s->w->loop, &s->grace_timer);
+	continuity_release(s);
 	playback_release(s);
 	relay_release(s);
 	if (s->tok) {
@@ -101,7 +109,7 @@ static void session_close(struct stream *s, enum dp_end_reason reason)
 	struct dp *dp = s->dp;
 	double dur = dp_now() - s->t_start;
 	s->state = S_DONE;
-	send_engine_stop(s);
+	stream_engine_stop(s);
 	if (s->have_lease) {
 		dp_control_stream_ended(s->w, &s->lease, s->ans.playback_session_id, reason,
 		                        s->bytes_out, (uint64_t)(dur * 1000));
@@ -163,6 +171,8 @@ void stream_fail(struct stream *s, int status, const char *reason, unsigned retr
 		}
 		return;
 	}
+	if (s->started && continuity_on_fail(s, status, reason))
+		return; /* a failover goes on (or begins) */
 	ALOG(ALOG_WARN, "stream_failed", ALOG_S("content", s->content), ALOG_I("status", status),
 	     ALOG_S("reason", reason), ALOG_S("engine", s->engine_desc),
 	     ALOG_U("viewers", s->nviewers));
@@ -189,7 +199,11 @@ void stream_fail(struct stream *s, int status, const char *reason, unsigned retr
 bool stream_carry_out_pending(struct stream *s)
 {
 	if (s->pending_status) {
-		stream_fail(s, s->pending_status, s->pending_reason, 0);
+		char why[sizeof(s->pending_reason)];
+		int status = s->pending_status;
+		snprintf(why, sizeof(why), "%s", s->pending_reason);
+		s->pending_status = 0; /* a failover may keep the stream */
+		stream_fail(s, status, why, 0);
 		return true;
 	}
 	if (s->pending_end >= 0) {
@@ -209,6 +223,8 @@ void stream_registry_add(struct stream *s)
 	};
 	s->rec = dp_registry_add(s->dp, &s->lease, s->w->id, viewer_query_key_type(s->q),
 	                         viewer_query_key(s->q), s->engine_desc, &info);
+	if (s->rec)
+		atomic_store(&s->rec->failovers, s->failovers);
 	stream_set_viewer_count(s);
 }
 
@@ -224,6 +240,10 @@ void stream_started(struct stream *s)
 	atomic_fetch_add(&dp->stats.streams_live, 1);
 	atomic_fetch_add(&s->w->nstreams, 1);
 	stream_registry_add(s);
+	if (continuity_init(s) < 0)
+		ALOG(ALOG_WARN, "continuity_off", ALOG_S("content", s->content),
+		     ALOG_S("why", "out of memory"));
+	continuity_started(s);
 	for (struct viewer *v = s->viewers; v; v = v->next)
 		viewer_send_200(v);
 	ALOG(ALOG_INFO, "stream_started", ALOG_S("content", s->content),
@@ -237,11 +257,14 @@ static void on_assign(void *ud, int status, const struct dp_lease *lease, const 
 {
 	struct assign_token *tok = ud;
 	struct stream *s = tok->s;
+	struct worker *w = tok->w;
 	free(tok);
 	if (!s) {
 		/* the viewer left while we waited: give the lease straight back */
-		if (status == 0 && lease)
+		if (status == 0 && lease) {
 			ALOG(ALOG_INFO, "late_lease_released", ALOG_U("lease", lease->lease_id));
+			dp_control_stream_ended(w, lease, "", DP_END_CLIENT_GONE, 0, 0);
+		}
 		return;
 	}
 	s->tok = NULL;
@@ -260,7 +283,7 @@ static void on_assign(void *ud, int status, const struct dp_lease *lease, const 
 	}
 }
 
-static void request_lease(struct stream *s)
+void stream_request_lease(struct stream *s, const char *avoid)
 {
 	s->state = S_ASSIGN;
 	ev_timer_stop(s->w->loop, &s->deadline);
@@ -270,10 +293,11 @@ static void request_lease(struct stream *s)
 		return;
 	}
 	s->tok->s = s;
+	s->tok->w = s->w;
 	uint32_t timeout = (uint32_t)acexy_cfg_u(s->dp->cfg, ACEXY_S_ASSIGN_TIMEOUT) + 2000;
 	struct assign_token *tok = s->tok;
 	int rc = dp_control_assign(s->w, viewer_query_key_type(s->q), viewer_query_key(s->q),
-	                           viewer_query_mux_key(s->q), timeout, on_assign, tok);
+	                           viewer_query_mux_key(s->q), avoid, timeout, on_assign, tok);
 	if (rc < 0) {
 		s->tok = NULL;
 		free(tok);
@@ -286,7 +310,7 @@ static void on_control_wait(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)revents;
 	struct stream *s = t->data;
 	if (dp_control_connected(s->dp)) {
-		request_lease(s);
+		stream_request_lease(s, NULL);
 		return;
 	}
 	if (dp_now() - s->t_start >= ms_to_s(cfg_ms(s, ACEXY_S_CONTROL_WAIT))) {
@@ -325,7 +349,7 @@ void stream_viewer_left(struct stream *s, enum dp_end_reason reason)
 void stream_start(struct stream *s)
 {
 	if (dp_control_connected(s->dp)) {
-		request_lease(s);
+		stream_request_lease(s, NULL);
 	} else {
 		s->state = S_CONTROL_WAIT;
 		ev_timer_set(&s->deadline, 0.05, 0.);

@@ -47,6 +47,15 @@ enum sstate {
 
 struct assign_token {
 	struct stream *s; /* NULL once the stream is gone */
+	struct worker *w;
+};
+
+/* Why an engine session failed after the 200 (continuity.c). */
+enum cont_fail {
+	CONT_FAIL_EOF,   /* the engine ended a live stream */
+	CONT_FAIL_ERROR, /* reset, HTTP or chunk framing error */
+	CONT_FAIL_STALL, /* no data for ACEXY_FAILOVER_STALL */
+	CONT_FAIL_COUNT_
 };
 
 struct viewer {
@@ -122,6 +131,10 @@ struct stream {
 	uint32_t hls_next;
 	struct hls_fetch *fetches; /* requests in flight for this session */
 	ev_timer hls_idle;
+	/* continuity.c: failover and random access points */
+	struct continuity *cont;
+	bool failing_over; /* between an engine failure and the new session's first byte */
+	unsigned failovers;
 };
 
 #define HLS_MAP_MAX 512
@@ -167,6 +180,12 @@ void stream_registry_add(struct stream *s);
 unsigned stream_mux_owner(const char *key, int nworkers);
 /* The first TS byte arrived: 200 to every viewer waiting. */
 void stream_started(struct stream *s);
+/* Asks the controlplane for a lease; avoid names an engine that just failed
+ * (NULL: none). */
+void stream_request_lease(struct stream *s, const char *avoid);
+void stream_new_pid(struct stream *s);
+/* The engine session's stop command (once). */
+void stream_engine_stop(struct stream *s);
 /* A viewer left: the stream ends with its last one (multiplex: after the
  * grace period; HLS: by its idle timer). */
 void stream_viewer_left(struct stream *s, enum dp_end_reason reason);
@@ -185,7 +204,7 @@ void playback_release(struct stream *s);
 int relay_init(struct stream *s); /* the ring and the relay's timers */
 void relay_release(struct stream *s);
 void relay_pipe_open(struct stream *s); /* per-request: the zero-copy pipe */
-bool relay_zero_copy(const struct stream *s);
+bool relay_zero_copy(struct stream *s);
 ssize_t relay_pump_pipe(struct stream *s);                 /* engine -> pipe -> viewer */
 void relay_body(struct stream *s, char *data, size_t len); /* copy path */
 void relay_pause(struct stream *s);                        /* the ring is full: backpressure */
@@ -193,6 +212,28 @@ void relay_coalesce_start(struct stream *s);
 void relay_all(struct stream *s);
 void relay_write(struct viewer *v);
 void relay_ring_account(struct stream *s, size_t held);
+
+/* continuity.c: failover and the random access points of shared streams */
+int continuity_init(struct stream *s); /* at the first byte; nothing for HLS */
+void continuity_release(struct stream *s);
+void continuity_started(struct stream *s);
+/* Copy-path bytes from the engine: whole packets on to relay_body. */
+void continuity_body(struct stream *s, char *data, size_t len);
+/* The zero-copy path may take over (a held-back packet start goes into the
+ * pipe first). */
+bool continuity_zero_copy_ready(struct stream *s);
+void continuity_piped(struct stream *s, size_t n); /* bytes that went into the pipe */
+/* Bytes at the pipe's end that are an incomplete packet, kept back while
+ * nothing follows them. */
+size_t continuity_pipe_hold(const struct stream *s);
+/* The engine failed after the 200: true when a failover began (the caller
+ * then leaves the stream alone). */
+bool continuity_engine_failed(struct stream *s, enum cont_fail kind, const char *why);
+/* stream_fail of a started stream: true when continuity took it over. */
+bool continuity_on_fail(struct stream *s, int status, const char *reason);
+/* The replacement session's first bytes: false when they are no TS. */
+bool continuity_new_bytes(struct stream *s, const char *data);
+const char *continuity_fail_name(enum cont_fail k);
 
 /* viewer.c */
 struct viewer *viewer_add(struct stream *s, struct conn *c);

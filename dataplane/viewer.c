@@ -1,8 +1,9 @@
 /* Viewers of a stream: a TS request joining (or starting) its stream, the
  * 200 with its time-to-first-byte, the viewer's connection while it watches
  * (conn_handlers), and its leaving. Per-request mode: one viewer per stream.
- * Multiplex mode: a late joiner starts ACEXY_MULTIPLEX_JOIN_BEHIND behind
- * the live edge on a 188-byte boundary. */
+ * Multiplex mode: a late joiner starts at the latest random access point
+ * within ACEXY_MULTIPLEX_JOIN_BEHIND (PAT, PMT, keyframe: continuity.c
+ * indexes them), else that far behind the live edge on a 188-byte boundary. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,10 +161,12 @@ struct viewer *viewer_add(struct stream *s, struct conn *c)
 		return NULL;
 	uint64_t pos = 0;
 	if (s->started) {
-		/* a late joiner starts a little behind the live edge, on a packet
-		 * boundary, so the player finds a keyframe soon */
+		/* a late joiner starts at the latest PAT + PMT + keyframe within
+		 * reach (the ring's index: no scan), else a little behind the live
+		 * edge on a packet boundary */
 		uint64_t behind = acexy_cfg_u(s->dp->cfg, ACEXY_S_MULTIPLEX_JOIN_BEHIND);
-		if (ring_join_pos(s->ring, behind, TS_PACKET, &pos) < 0) {
+		if (ring_join_rap(s->ring, behind, &pos) < 0 &&
+		    ring_join_pos(s->ring, behind, TS_PACKET, &pos) < 0) {
 			free(v);
 			return NULL;
 		}

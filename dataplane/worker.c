@@ -21,8 +21,9 @@
 #include "dataplane/dataplane.h"
 
 static const char *const end_names[DP_END_COUNT_] = {
-        "client_gone", "empty_timeout", "write_timeout", "upstream_eof", "upstream_error",
-        "stopped",     "drain_timeout", "hls_idle",      "shutdown",     "dataplane_lost",
+        "client_gone",    "empty_timeout",  "write_timeout", "upstream_eof",
+        "upstream_error", "stopped",        "drain_timeout", "hls_idle",
+        "shutdown",       "dataplane_lost", "failover",
 };
 
 const char *dp_end_reason_name(enum dp_end_reason r)

@@ -114,6 +114,16 @@ F("threshold_ms", "number",  "the threshold it crossed") \
 F("lease",        "integer", "the lease concerned") \
 F("key",          "string",  "the content key")
 
+#define ACEXY_DEBUGLOG_FIELDS_FAILOVER(F) \
+F("instance",   "string",  "the dataplane instance") \
+F("key",        "string",  "the content key") \
+F("lease",      "integer", "the lease concerned (detected: the failed one; replaced: the new one)") \
+F("reason",     "string",  "the failure: eof, error or stall") \
+F("old_engine", "string",  "the engine that failed") \
+F("engine",     "string",  "the engine now serving (replaced)") \
+F("failovers",  "integer", "switches of this stream so far") \
+F("why",        "string",  "the error, or why the stream was given up")
+
 #define ACEXY_DEBUGLOG_CATEGORIES(C) \
 C(SESSION,             "session",             "controlplane_started, controlplane_stopped",                                  "start and stop of the controlplane, with the settings in force", ACEXY_DEBUGLOG_FIELDS_SESSION) \
 C(REQUESTS,            "requests",            "assign",                                                                      "every assign request from a dataplane and its answer", ACEXY_DEBUGLOG_FIELDS_REQUESTS) \
@@ -121,6 +131,7 @@ C(ENGINE_SELECTION,    "engine_selection",    "selected, none_free, fallback",  
 C(PROVISIONING,        "provisioning",        "attempt, success, failure, retry_scheduled, engine_ready, gave_up",          "asking the orchestrator for a new engine, its answers and the retries", ACEXY_DEBUGLOG_FIELDS_PROVISIONING) \
 C(ORCHESTRATOR_HEALTH, "orchestrator_health", "state_change, blocked, unblocked",                                            "the orchestrator's reachability and whether it can provision", ACEXY_DEBUGLOG_FIELDS_ORCHESTRATOR_HEALTH) \
 C(STREAMS,             "streams",             "started, ended, event_sent, event_failed, event_skipped",                    "streams starting and ending, and their events to the orchestrator", ACEXY_DEBUGLOG_FIELDS_STREAMS) \
+C(FAILOVER,            "failover",            "detected, replaced, retry, gave_up",                                          "mid-stream engine failures and how each was answered (a new engine session, or the end)", ACEXY_DEBUGLOG_FIELDS_FAILOVER) \
 C(DISCONNECTS,         "disconnects",         "dataplane_lost, viewer_gone",                                                 "dataplanes that went silent and viewers that left", ACEXY_DEBUGLOG_FIELDS_DISCONNECTS) \
 C(ERRORS,              "errors",              "",                                                                            "errors worth a record of their own", ACEXY_DEBUGLOG_FIELDS_ERRORS) \
 C(STRESS,              "stress",              "slow_selection, slow_first_byte, slow_provisioning",                          "operations that took longer than their threshold", ACEXY_DEBUGLOG_FIELDS_STRESS)

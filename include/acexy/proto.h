@@ -109,7 +109,8 @@ enum proto_dir {
 	F(assign, instance, STR, REQ, none)                                                        \
 	F(assign, key_type, STR, REQ, none)                                                        \
 	F(assign, key, STR, REQ, none)                                                             \
-	F(assign, params, STR, OPT, none)
+	F(assign, params, STR, OPT, none)                                                          \
+	F(assign, avoid, STR, OPT, none)
 
 #define PROTO_BODY_lease(F)                                                                        \
 	F(lease, lease, UINT, REQ, none)                                                           \

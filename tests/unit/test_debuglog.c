@@ -234,6 +234,11 @@ static json_t *sample_fields(enum debuglog_cat cat)
 		return json_pack("{s:i, s:i, s:s, s:s, s:f, s:b, s:b}", "attempt", 2, "http_status",
 		                 503, "code", "vpn_down", "message", "VPN \"x\" down", "eta_s",
 		                 30.0, "can_retry", 1, "should_wait", 1);
+	case DEBUGLOG_FAILOVER:
+		return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:i, s:s}", "instance", "dp-1",
+		                 "key", "abc", "lease", (json_int_t)42, "reason", "stall",
+		                 "old_engine", "127.0.0.1:6878", "engine", "127.0.0.1:6879",
+		                 "failovers", 1, "why", "no engine data for 10.0s");
 	case DEBUGLOG_ORCHESTRATOR_HEALTH:
 		return json_pack("{s:s, s:s, s:n}", "from", "healthy", "to", "degraded", "error");
 	case DEBUGLOG_STREAMS:

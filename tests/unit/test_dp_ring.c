@@ -350,9 +350,39 @@ static void test_ring_join_edge(void **state)
 	ring_free(r);
 }
 
+/* The index of random access points: the latest one within reach, never
+ * one trimmed away or too far behind. */
+static void test_ring_raps(void **state)
+{
+	(void)state;
+	struct ring *r;
+	assert_int_equal(ring_new(1000, 64, &r), 0);
+	assert_int_equal(ring_set_mode(r, RING_DROP_SLOW, 500), 0);
+	uint64_t pos = 7;
+	assert_int_equal(ring_join_rap(r, 1000, &pos), -ENOENT);
+	assert_int_equal(write_pattern(r, 400), 400);
+	ring_mark_rap(r, 188);
+	ring_mark_rap(r, 100);  /* older than the last: ignored */
+	ring_mark_rap(r, 5000); /* not written yet: ignored */
+	assert_int_equal(ring_join_rap(r, 1000, &pos), 0);
+	assert_int_equal(pos, 188);
+	assert_int_equal(ring_join_rap(r, 100, &pos), -ENOENT); /* 212 behind */
+	assert_int_equal(pos, 188);
+	ring_mark_rap(r, 376);
+	assert_int_equal(ring_join_rap(r, 100, &pos), 0);
+	assert_int_equal(pos, 376);
+	/* the data goes: so does the point */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(write_pattern(r, 200), 200);
+	assert_true(ring_start_pos(r) > 376);
+	assert_int_equal(ring_join_rap(r, 100000, &pos), -ENOENT);
+	ring_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_ring_raps),
 	        cmocka_unit_test(test_ring_backpressure_basic),
 	        cmocka_unit_test(test_ring_wraparound),
 	        cmocka_unit_test(test_ring_exact_capacity),

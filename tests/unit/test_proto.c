@@ -88,11 +88,15 @@ static void test_roundtrip_every_message(void **state)
 	roundtrip(PROTO_HELLO_REPLY, &hr, &m);
 	assert_string_equal(m.hello_reply.controlplane, "cp");
 	proto_msg_clear(&m);
-	struct proto_assign as = {
-	        .instance = "dp", .key_type = "content_id", .key = "abc", .params = "x=1"};
+	struct proto_assign as = {.instance = "dp",
+	                          .key_type = "content_id",
+	                          .key = "abc",
+	                          .params = "x=1",
+	                          .avoid = "engine-1"};
 	roundtrip(PROTO_ASSIGN, &as, &m);
 	assert_string_equal(m.assign.key, "abc");
 	assert_string_equal(m.assign.params, "x=1");
+	assert_string_equal(m.assign.avoid, "engine-1");
 	proto_msg_clear(&m);
 	struct proto_lease le = {
 	        .lease = 1, .scheme = "http", .host = "127.0.0.1", .port = 6878, .fallback = true};
