@@ -178,6 +178,17 @@ static bool started_pending(const struct events *ev, const struct item *ended)
 	return false;
 }
 
+/* A failover's replacement starts after the failed session's end reached
+ * the orchestrator (INTERFACE.md: its stream_ended, then the new
+ * stream_started): a start waits for every earlier `failover` end. */
+static bool failover_end_pending(const struct events *ev, const struct item *started)
+{
+	for (const struct item *it = ev->head; it && it != started; it = it->next)
+		if (it->kind == ENDED && strcmp(it->reason, "failover") == 0)
+			return true;
+	return false;
+}
+
 static void send_item(struct events *ev, struct item *it);
 
 static void on_posted(void *ud, int res, long code, const char *body, size_t len)
@@ -332,7 +343,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	for (struct item *it = ev->head; it && ev->inflight < MAX_INFLIGHT;) {
 		struct item *next = it->next; /* send_item may finish (free) it */
 		if (it->phase == PH_IDLE && now >= it->next_at &&
-		    !(it->kind == ENDED && started_pending(ev, it)))
+		    !(it->kind == ENDED && started_pending(ev, it)) &&
+		    !(it->kind == STARTED && failover_end_pending(ev, it)))
 			send_item(ev, it);
 		it = next;
 	}

@@ -143,6 +143,14 @@ bool continuity_zero_copy_ready(struct stream *s)
 	return true;
 }
 
+size_t continuity_extra(const struct stream *s)
+{
+	const struct continuity *ct = s->cont;
+	if (!ct || !ct->splice_on)
+		return 0;
+	return TS_PKT + (ts_splice_switching(&ct->sp) ? FLAG_PIDS_MAX * TS_PKT : 0);
+}
+
 void continuity_piped(struct stream *s, size_t n)
 {
 	if (s->cont)

@@ -267,8 +267,15 @@ void playback_pump(struct stream *s)
 			n = relay_pump_pipe(s);
 		} else {
 			size_t max = SCRATCH_SIZE;
-			if (!s->shared && ring_write_space(s->ring) < max)
-				max = ring_write_space(s->ring);
+			if (!s->shared) {
+				/* what a splice adds (a held-back packet, flagged
+				 * packets) must fit as well */
+				size_t space = ring_write_space(s->ring);
+				size_t extra = continuity_extra(s);
+				space = space > extra ? space - extra : 0;
+				if (space < max)
+					max = space;
+			}
 			if (max == 0) { /* the ring is full: backpressure */
 				relay_pause(s);
 				break;

@@ -223,6 +223,9 @@ void continuity_body(struct stream *s, char *data, size_t len);
  * pipe first). */
 bool continuity_zero_copy_ready(struct stream *s);
 void continuity_piped(struct stream *s, size_t n); /* bytes that went into the pipe */
+/* The most bytes the copy path may add to what it reads (held back or
+ * inserted packets). */
+size_t continuity_extra(const struct stream *s);
 /* Bytes at the pipe's end that are an incomplete packet, kept back while
  * nothing follows them. */
 size_t continuity_pipe_hold(const struct stream *s);

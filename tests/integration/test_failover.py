@@ -1,0 +1,227 @@
+"""Stream continuity: an engine that fails mid-stream (clean end, reset,
+chunk framing error, stall, process killed) is replaced without the viewer
+noticing — per-request and multiplex, single-engine and orchestrator mode;
+the failover budget; a viewer leaving during a failover; ffmpeg decoding
+across two switches; a late joiner of a shared session starting at a
+picture."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import acexytest as t
+from acexytest import http_get, http_json, metric, tscheck, wait_until
+
+RATE = "8000000"  # 1 MB/s: a failure after 300 KB comes in well under a second
+
+
+def content_sessions(st, content):
+    return [x for x in st.sessions() if x["content"] == content]
+
+
+def failovers(port, reason):
+    _, _, body = http_get(port, "/metrics")
+    m = re.search(r'^acexy_failovers_total\{reason="%s"\} (\d+)$' % reason, body.decode(), re.M)
+    return int(m.group(1)) if m else None
+
+
+def ts_packets(data):
+    """(pid, pusi, rai) of each whole packet."""
+    out = []
+    for i in range(0, len(data) - len(data) % 188, 188):
+        p = data[i:i + 188]
+        afc = (p[3] >> 4) & 3
+        rai = bool(afc & 2 and p[4] > 0 and p[5] & 0x40)
+        out.append((((p[1] & 0x1f) << 8) | p[2], bool(p[1] & 0x40), rai))
+    return out
+
+
+class FailoverTest(t.TestCase):
+    def stack(self, env=None, engine_args=None, workers=1):
+        e = {"ACEXY_FAILOVER_STALL": "600ms"}
+        e.update(env or {})
+        return t.Stack(self, env=e, engine_args=engine_args or ["--bitrate", RATE],
+                       workers=workers).start()
+
+    def test_each_failure_per_request(self):
+        st = self.stack()
+        for kind, reason in (("cut", "eof"), ("reset", "error"), ("trunc", "error"),
+                             ("stall", "stall")):
+            content = "once-%s-300000" % kind
+            before = failovers(st.port, reason)
+            r = tscheck(st.url("id=" + content), nbytes=900000, timeout=30)
+            self.assertEqual(r["status"], 200, (kind, r))
+            self.assertEqual(r["bytes"], 900000, (kind, r))
+            self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, (kind, r))
+            self.assertGreater(r["discontinuities"], 0, (kind, r))
+            if kind == "stall":  # detected at ACEXY_FAILOVER_STALL, not at the empty timeout
+                self.assertLess(r["max_gap_ms"], 3000, r)
+            sess = content_sessions(st, content)
+            self.assertEqual(len(sess), 2, (kind, sess))
+            self.assertEqual(failovers(st.port, reason), before + 1, kind)
+            # the failed session got its stop command; the second one too, at the end
+            wait_until(lambda: len([s for s in st.stops() if s["token"] in
+                                    {x["token"] for x in sess}]) == 2, 3,
+                       what="both sessions stopped (%s)" % kind)
+        log = st.dp.log()
+        self.assertEqual(log.count("event=failover "), 4, log[-3000:])
+        self.assertIn("reason=failover", log)
+
+    def test_failover_off_ends_as_before(self):
+        st = self.stack(env={"ACEXY_FAILOVER": "false"})
+        r = tscheck(st.url("id=once-cut-300000"), nbytes=900000, timeout=30)
+        self.assertEqual(r["status"], 200)
+        self.assertLessEqual(r["bytes"], 300000)
+        self.assertEqual(len(content_sessions(st, "once-cut-300000")), 1)
+        self.assertEqual(failovers(st.port, "eof"), 0)
+
+    def test_each_failure_multiplex_three_viewers(self):
+        st = self.stack(env={"ACEXY_MULTIPLEX": "true"}, workers=2)
+        for kind in ("cut", "reset", "stall"):
+            content = "once-%s-400000" % kind
+            res = [None] * 3
+
+            def one(i):
+                res[i] = tscheck(st.url("id=" + content), nbytes=1000000, timeout=30)
+            th = []
+            for i in range(3):
+                th.append(threading.Thread(target=one, args=(i,)))
+                th[-1].start()
+                time.sleep(0.05)
+            [x.join() for x in th]
+            for r in res:
+                self.assertEqual(r["status"], 200, (kind, r))
+                self.assertEqual(r["bytes"], 1000000, (kind, r))
+                self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, (kind, r))
+            self.assertEqual(len(content_sessions(st, content)), 2, kind)  # one failover for all
+        self.assertEqual(st.dp.log().count("event=failover "), 3)
+
+    def test_budget_spent_ends_with_the_failure_reason(self):
+        st = self.stack(env={"ACEXY_FAILOVER_MAX": "2"})
+        r = tscheck(st.url("id=always-reset-200000"), nbytes=5000000, timeout=30)
+        self.assertEqual(r["status"], 200)
+        self.assertLessEqual(r["bytes"], 3 * 200000)
+        self.assertGreater(r["bytes"], 2 * 200000)
+        self.assertEqual(len(content_sessions(st, "always-reset-200000")), 3)
+        wait_until(lambda: "reason=upstream_error" in st.dp.log(), 3, what="end reason")
+        log = st.dp.log()
+        self.assertEqual(log.count("event=failover "), 2)
+        self.assertIn("event=failover_refused", log)
+        wait_until(lambda: len(st.stops()) == 3, 3, what="every session stopped")
+
+    def test_viewer_leaving_during_failover_leaks_nothing(self):
+        # every session's first byte takes 1.5 s: the viewer leaves while the
+        # replacement prebuffers
+        st = self.stack(engine_args=["--bitrate", RATE, "--first-byte-delay", "1500"])
+        s, head = t.open_stream(st.port, "id=once-cut-200000")
+        self.assertIn(b"200 OK", head)
+        got = len(head)
+        while got < 200000:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += len(b)
+        wait_until(lambda: len(content_sessions(st, "once-cut-200000")) == 2, 3,
+                   what="the replacement session")
+        s.close()
+        wait_until(lambda: len(st.stops()) == 2, 3, what="both engine sessions stopped")
+        wait_until(lambda: json.loads(subprocess.run(
+            [t.binpath("acexyctl"), "--run-dir", st.run_dir, "--json", "streams"],
+            capture_output=True, text=True).stdout)["streams"] == [], 3, what="leases released")
+        self.assertEqual(http_json(st.port, "/ace/status")[1]["streams"], [])
+        self.assertEqual(metric(st.port, "acexy_streams"), 0)
+
+    def test_ffmpeg_decodes_across_two_switches(self):
+        st = self.stack(engine_args=["--bitrate", "4000000"])
+        r = tscheck(st.url("id=twice-reset-300000"), nbytes=1500000, timeout=30)
+        self.assertEqual(r["cc_errors"] + r["sync_errors"], 0, r)
+        self.assertEqual(r["bytes"], 1500000, r)
+        self.assertEqual(len(content_sessions(st, "twice-reset-300000")), 3)
+        p = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i",
+                            st.url("id=twice-cut-300000"), "-t", "15", "-f", "null", "-"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertEqual(p.stderr.strip(), "", p.stderr[-2000:])
+        self.assertEqual(len(content_sessions(st, "twice-cut-300000")), 3)
+
+    def test_orchestrator_engine_killed(self):
+        oport = t.start_fake_orchestrator(self, "--engines", "2")
+        st = t.Stack(self, start_engine=False, env={
+            "ACEXY_ORCH_URL": "http://127.0.0.1:%d" % oport, "ACEXY_ORCH_POLL_INTERVAL": "1s",
+            "ACEXY_MAX_STREAMS_PER_ENGINE": "1", "ACEXY_ASSIGN_TIMEOUT": "10s"}).start()
+        out = {}
+        th = threading.Thread(target=lambda: out.update(
+            r=tscheck(st.url("id=killme"), nbytes=1500000, timeout=40)))
+        th.start()
+        wait_until(lambda: len(http_json(st.port, "/ace/status")[1]["streams"]) == 1, 10,
+                   what="the stream runs")
+        first = http_json(st.port, "/ace/status")[1]["streams"][0]["engine"]
+        engines = t.orch_state(oport)["engines"]
+        victim = [e for e in engines if "127.0.0.1:%d" % e["port"] in first][0]
+        time.sleep(0.5)
+        os.kill(victim["pid"], signal.SIGKILL)
+        th.join()
+        r = out["r"]
+        self.assertEqual(r["status"], 200, r)
+        self.assertEqual(r["bytes"], 1500000, r)
+        self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, r)
+        other = [e for e in engines if e is not victim][0]
+        line = st.dp.log().split("event=failover ")[1].split("\n")[0]
+        self.assertIn("old_engine=127.0.0.1:%d/" % victim["port"], line)
+        self.assertIn(" engine=127.0.0.1:%d/" % other["port"], line)
+        # events: the failed session's end (reason failover), then the new start
+        wait_until(lambda: len(t.orch_state(oport)["events"]) >= 4, 5, what="four events")
+        ev = [(e["type"], e["body"]["container_id"], e["body"].get("reason"))
+              for e in t.orch_state(oport)["events"]]
+        self.assertEqual(ev[:3], [("stream_started", victim["container_id"], None),
+                                  ("stream_ended", victim["container_id"], "failover"),
+                                  ("stream_started", other["container_id"], None)], ev)
+
+    def test_late_joiner_starts_at_a_picture(self):
+        ts = os.path.join(self.tmpdir(), "gop3.ts")
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                        "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i",
+                        "sine=frequency=440:sample_rate=48000", "-t", "12", "-c:v", "libx264",
+                        "-preset", "ultrafast", "-g", "75", "-keyint_min", "75",
+                        "-sc_threshold", "0", "-b:v", "800k", "-pix_fmt", "yuv420p", "-c:a",
+                        "mp2", "-b:a", "64k", "-f", "mpegts", ts], check=True, timeout=60)
+        st = self.stack(env={"ACEXY_MULTIPLEX": "true"},
+                        engine_args=["--bitrate", "1000000", "--ts", ts])
+        first = self.hold_stream(st.port, "gop")
+        time.sleep(3.5)  # past the first keyframes of the session
+        s, head = t.open_stream(st.port, "id=gop")
+        self.assertIn(b"200 OK", head)
+        data = head.split(b"\r\n\r\n", 1)[1]
+        while len(data) < 400000:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+        s.close()
+        first.close()
+        pk = ts_packets(data)
+        self.assertEqual(pk[0][0], 0, "a late joiner starts at a PAT")
+        self.assertTrue(pk[0][1])
+        # its first video PES is a keyframe (random_access_indicator), early on
+        video = [i for i, p in enumerate(pk) if p[0] == 256 and p[1]]
+        self.assertTrue(video)
+        self.assertTrue(pk[video[0]][2], "the first picture is a keyframe")
+        self.assertLessEqual(video[0] * 188, 64 * 1024)
+        cap = os.path.join(self.tmpdir(), "late.ts")
+        with open(cap, "wb") as f:
+            f.write(data)
+        p = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_frames",
+                            "-show_entries", "frame=key_frame,pkt_pos", "-of", "csv", cap],
+                           capture_output=True, text=True, timeout=30)
+        frames = [ln.split(",") for ln in p.stdout.splitlines() if ln.startswith("frame")]
+        self.assertTrue(frames, p.stderr)
+        self.assertEqual(frames[0][1], "1", frames[:3])  # the first decoded picture is a keyframe
+        self.assertLessEqual(int(frames[0][2]), 64 * 1024)
+
+
+if __name__ == "__main__":
+    t.main()
