@@ -4,8 +4,9 @@
 //   Kustomization: resources (files and directories), components, patches
 //     (JSON 6902 operation lists, from `path` or inline `patch`, with a
 //     `target` of group/version/kind/name), images (name → newName/newTag/digest)
-//     configMapGenerator and secretGenerator (name, files, literals, envs;
-//     secrets' type), with kustomize's content-hash name suffix and the
+//     configMapGenerator and secretGenerator (name, files, literals, envs,
+//     options labels/annotations/disableNameSuffixHash; secrets' type), with
+//     kustomize's content-hash name suffix and the
 //     references to generated objects in pod specs renamed to match
 //   Component: the same fields, applied to the including kustomization.
 // Where a real kustomize is at hand, check-k8s.mjs compares its output with ours.
@@ -268,8 +269,9 @@ function base64Lines(v) {
 function generate(acc, gens, kind, dir, file) {
   for (const [i, g] of (gens ?? []).entries()) {
     const where = `${file} ${kind === "ConfigMap" ? "configMapGenerator" : "secretGenerator"}[${i}]`;
-    const allowed = ["name", "files", "literals", "envs"].concat(kind === "Secret" ? ["type"] : []);
+    const allowed = ["name", "files", "literals", "envs", "options"].concat(kind === "Secret" ? ["type"] : []);
     for (const key of Object.keys(g)) if (!allowed.includes(key)) fail(where, `field '${key}' is outside the subset`);
+    for (const key of Object.keys(g.options ?? {})) if (!["labels", "annotations", "disableNameSuffixHash"].includes(key)) fail(where, `options.${key} is outside the subset`);
     if (!g.name) fail(where, "a generator needs a name");
     const data = {};
     const put = (k, v) => {
@@ -290,13 +292,15 @@ function generate(acc, gens, kind, dir, file) {
       put(key, fs.readFileSync(p, "utf8"));
     }
     const o = { apiVersion: "v1", kind, metadata: { name: g.name } };
+    if (g.options?.labels) o.metadata.labels = { ...g.options.labels };
+    if (g.options?.annotations) o.metadata.annotations = { ...g.options.annotations };
     if (kind === "Secret") {
       o.type = g.type ?? "Opaque";
       o.data = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, base64Lines(v)]));
     } else {
       o.data = data;
     }
-    o[GENERATED] = true;
+    o[GENERATED] = !g.options?.disableNameSuffixHash;
     addResources(acc, [o], where);
   }
 }
