@@ -176,6 +176,16 @@ function crossChecks(objs, podman = false) {
     const sel = pdb.spec.selector?.matchLabels ?? {};
     if (!workloads.some((w) => Object.entries(sel).every(([k, v]) => w.spec.template.metadata?.labels?.[k] === v))) problems.push(`PodDisruptionBudget/${pdb.metadata.name}: selector matches no workload`);
   }
+  for (const cm of byKind("ConfigMap").filter((o) => /dashboard/.test(o.metadata.name))) {
+    if (cm.metadata.labels?.grafana_dashboard !== "1") problems.push(`ConfigMap/${cm.metadata.name}: needs the label grafana_dashboard: "1" (Grafana's dashboard sidecar)`);
+    for (const [k, v] of Object.entries(cm.data ?? {})) {
+      try {
+        if (!JSON.parse(v).panels?.length) problems.push(`ConfigMap/${cm.metadata.name}: ${k} has no panels`);
+      } catch (e) {
+        problems.push(`ConfigMap/${cm.metadata.name}: ${k} is not JSON: ${e.message}`);
+      }
+    }
+  }
   for (const hpa of byKind("HorizontalPodAutoscaler")) {
     const ref = hpa.spec.scaleTargetRef;
     if (!names(ref.kind).has(ref.name)) problems.push(`HorizontalPodAutoscaler/${hpa.metadata.name}: target ${ref.kind}/${ref.name} missing`);
