@@ -173,7 +173,7 @@ class OperationsTest(t.TestCase):
         st = t.Stack(self).start()
         for i in range(3):
             self.assertEqual(tscheck(st.url("id=m%d" % i), nbytes=50000)["status"], 200)
-        self.assertEqual(http_get(st.port, "/ace/getstream?pid=1&id=x")[0], 400)
+        self.assertEqual(http_get(st.port, "/ace/getstream?id=%FF")[0], 400)  # not UTF-8
         self.assertEqual(http_get(st.port, "/ace/getstream?id=fail-load")[0], 502)
         # the ends reach the controlplane
         wait_until(lambda: parse_metrics(http_get(st.cp_port, "/metrics")[2].decode())["acexy_cp_leases"] == 0,
