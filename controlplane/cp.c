@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "acexy/curl_ev.h"
+#include "acexy/engine_stop.h"
 #include "acexy/log.h"
 #include "acexy/proto.h"
 #include "controlplane/cp.h"
@@ -14,7 +16,6 @@
 #include "controlplane/events.h"
 #include "controlplane/fallback.h"
 #include "controlplane/orch.h"
-#include "dataplane/curl_ev.h"
 
 double cp_now(void)
 {
@@ -454,7 +455,7 @@ static void on_lost_tick(struct ev_loop *loop, ev_timer *t, int revents)
 				/* nobody else will stop the engine session: it would go
 				 * on downloading; the end reaches the orchestrator too */
 				if (cp->ce)
-					curl_ev_engine_stop(cp->ce, l->command_url);
+					engine_stop_send(cp->ce, l->command_url);
 				lease_remove(cp, l, "dataplane_lost");
 				n++;
 			}

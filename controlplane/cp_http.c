@@ -10,12 +10,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acexy/http_request.h"
 #include "acexy/log.h"
 #include "controlplane/cp.h"
 #include "controlplane/events.h"
 #include "controlplane/fallback.h"
 #include "controlplane/orch.h"
-#include "dataplane/http_request.h"
 
 #define HEAD_MAX 8192
 

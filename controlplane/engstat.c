@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acexy/curl_ev.h"
+#include "acexy/engine_answer.h"
 #include "acexy/log.h"
 #include "controlplane/cp.h"
-#include "dataplane/curl_ev.h"
-#include "dataplane/engine_answer.h"
 
 #define TICK_S       0.25
 #define EVERY_S      10.0

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acexy/curl_ev.h"
 #include "acexy/log.h"
 #include "controlplane/cp.h"
-#include "dataplane/curl_ev.h"
 
 #define PROBE_EVERY_S  5.0
 #define PROBE_RETRY_S  1.0 /* while unhealthy or unknown */

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "acexy/curl_ev.h"
 #include "acexy/log.h"
 #include "acexy/proto.h"
 #include "controlplane/cp.h"
 #include "controlplane/fallback.h"
-#include "dataplane/curl_ev.h"
 
 #define BODY_MAX             (1024 * 1024)
 #define ENGINES_TTL          2.0

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "acexy/http_request.h"
 #include "dataplane/dataplane.h"
-#include "dataplane/http_request.h"
 
 enum conn_state { C_READING, C_RESPONDING, C_STREAM, C_CLOSED };
 struct conn_handlers;

@@ -22,8 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acexy/curl_ev.h"
 #include "acexy/log.h"
-#include "dataplane/curl_ev.h"
 #include "dataplane/stream_int.h"
 
 #define PLAYLIST_MAX HLS_PLAYLIST_MAX

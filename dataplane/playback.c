@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acexy/curl_ev.h"
+#include "acexy/engine_answer.h"
 #include "acexy/log.h"
 #include "dataplane/control.h"
-#include "dataplane/curl_ev.h"
-#include "dataplane/engine_answer.h"
 #include "dataplane/query.h"
 #include "dataplane/ring.h"
 

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acexy/curl_ev.h"
 #include "acexy/log.h"
-#include "dataplane/curl_ev.h"
 #include "dataplane/m3u_list.h"
 
 /* What workers render: the merged list of one refresh. */

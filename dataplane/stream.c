@@ -31,10 +31,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acexy/curl_ev.h"
+#include "acexy/engine_stop.h"
 #include "acexy/log.h"
 #include "dataplane/conn.h"
 #include "dataplane/control.h"
-#include "dataplane/curl_ev.h"
 #include "dataplane/query.h"
 
 #include "dataplane/stream_int.h"
@@ -82,7 +83,7 @@ void stream_engine_stop(struct stream *s)
 	if (!s->have_session || !s->ans.command_url[0])
 		return;
 	s->have_session = false;
-	curl_ev_engine_stop(s->w->curl, s->ans.command_url);
+	engine_stop_send(s->w->curl, s->ans.command_url);
 }
 
 static void stream_release(struct stream *s)

@@ -14,9 +14,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "acexy/engine_answer.h"
 #include "dataplane/conn.h"
 #include "dataplane/control.h"
-#include "dataplane/engine_answer.h"
 #include "dataplane/hls_playlist.h"
 #include "dataplane/query.h"
 #include "dataplane/ring.h"

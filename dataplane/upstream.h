@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "dataplane/curl_ev.h"
+#include "acexy/curl_ev.h"
 #include "dataplane/http_response.h"
 
 enum upstream_fail {

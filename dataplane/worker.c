@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acexy/curl_ev.h"
 #include "acexy/log.h"
 #include "dataplane/conn.h"
-#include "dataplane/curl_ev.h"
 #include "dataplane/dataplane.h"
 
 static const char *const end_names[DP_END_COUNT_] = {

@@ -1,4 +1,4 @@
-#include "dataplane/http_request.h"
+#include "acexy/http_request.h"
 
 #include <errno.h>
 #include <http_parser.h>

@@ -1,4 +1,4 @@
-#include "dataplane/engine_answer.h"
+#include "acexy/engine_answer.h"
 
 #include <errno.h>
 #include <jansson.h>

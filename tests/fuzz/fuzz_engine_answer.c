@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dataplane/engine_answer.h"
+#include "acexy/engine_answer.h"
 
 static void check_url(const char *url, bool required)
 {

@@ -4,8 +4,8 @@
  * refuses nesting deeper than 2048 (JSON_PARSER_MAX_DEPTH), and within 64 KiB
  * that depth costs no more than a few hundred KiB of stack and heap; strings
  * kept are copied into fixed fields and refused when longer. */
-#ifndef ACEXY_DP_ENGINE_ANSWER_H
-#define ACEXY_DP_ENGINE_ANSWER_H
+#ifndef ACEXY_ENGINE_ANSWER_H
+#define ACEXY_ENGINE_ANSWER_H
 
 #include <stdbool.h>
 #include <stddef.h>

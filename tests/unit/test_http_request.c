@@ -1,4 +1,4 @@
-/* Unit tests of the viewer request head parser (dataplane/http_request.h). */
+/* Unit tests of the viewer request head parser (include/acexy/http_request.h). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "dataplane/http_request.h"
+#include "acexy/http_request.h"
 
 static struct http_request *feed_all(const char *text, size_t max, int *rc, size_t *used)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dataplane/http_request.h"
+#include "acexy/http_request.h"
 
 #define MAX_HEAD 4096
 

@@ -1,12 +1,13 @@
-/* libcurl multi driven by one libev loop (one per worker thread).
+/* libcurl multi driven by one libev loop (one per dataplane worker thread,
+ * one in the controlplane).
  *
  * Traps handled here (DESIGN.md): timeouts are converted with floating point
  * so sub-second timers do not become 0; curl's TIMERFUNCTION never calls back
  * into curl (a 0 s ev_timer is armed instead); a one-shot timer is re-armed
  * with ev_timer_set. Completed transfers are reported through each easy
  * handle's `done` callback, which may free the handle. */
-#ifndef ACEXY_DP_CURL_EV_H
-#define ACEXY_DP_CURL_EV_H
+#ifndef ACEXY_CURL_EV_H
+#define ACEXY_CURL_EV_H
 
 #include <curl/curl.h>
 #include <ev.h>
@@ -38,8 +39,5 @@ void curl_ev_remove(struct curl_ev *ce, CURL *easy);
 /* Lets curl make progress on a transfer after curl_easy_pause(CONT). */
 void curl_ev_kick(struct curl_ev *ce);
 int curl_ev_running(const struct curl_ev *ce);
-/* Sends the engine's stop command (command_url?method=stop): 3 s timeout,
- * retried once, failures logged. Fire and forget. */
-void curl_ev_engine_stop(struct curl_ev *ce, const char *command_url);
 
 #endif

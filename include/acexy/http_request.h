@@ -8,8 +8,8 @@
  * viewer API has none. After HTTP_REQ_DONE, the bytes after the head belong
  * to the next (pipelined) request: drop the head, http_request_reset() and
  * feed the rest. */
-#ifndef ACEXY_DP_HTTP_REQUEST_H
-#define ACEXY_DP_HTTP_REQUEST_H
+#ifndef ACEXY_HTTP_REQUEST_H
+#define ACEXY_HTTP_REQUEST_H
 
 #include <stdbool.h>
 #include <stddef.h>

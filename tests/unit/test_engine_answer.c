@@ -1,4 +1,4 @@
-/* Unit tests of the engine answer parsers (dataplane/engine_answer.h). */
+/* Unit tests of the engine answer parsers (include/acexy/engine_answer.h). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "dataplane/engine_answer.h"
+#include "acexy/engine_answer.h"
 
 static void answer_bad(const char *body, const char *needle)
 {
