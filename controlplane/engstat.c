@@ -7,6 +7,7 @@
 
 #include "acexy/curl_ev.h"
 #include "acexy/engine_answer.h"
+#include "acexy/http_fetch.h"
 #include "acexy/log.h"
 #include "controlplane/cp.h"
 
@@ -19,10 +20,7 @@ struct stat_call {
 	struct stat_call *next;
 	struct engstat *e;
 	uint64_t lease;
-	CURL *easy;
-	char body[BODY_MAX + 1];
-	size_t len;
-	bool overflow;
+	struct http_fetch *http;
 };
 
 struct engstat {
@@ -32,20 +30,6 @@ struct engstat {
 	struct stat_call *calls;
 	unsigned inflight;
 };
-
-static size_t on_body(char *d, size_t sz, size_t n, void *ud)
-{
-	struct stat_call *c = ud;
-	size_t len = sz * n;
-	if (c->len + len > BODY_MAX) {
-		c->overflow = true;
-		return 0;
-	}
-	memcpy(c->body + c->len, d, len);
-	c->len += len;
-	c->body[c->len] = '\0';
-	return len;
-}
 
 static void unlink_call(struct engstat *e, struct stat_call *c)
 {
@@ -66,18 +50,15 @@ static struct cp_lease *find(struct cp *cp, uint64_t id)
 	return NULL;
 }
 
-static void on_done(void *ud, CURL *easy, CURLcode res)
+static void on_done(void *ud, const struct http_fetch_result *r)
 {
 	struct stat_call *c = ud;
 	struct engstat *e = c->e;
-	long code = 0;
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(easy);
 	unlink_call(e, c);
 	struct cp_lease *l = find(e->cp, c->lease);
 	struct engine_stat st;
-	if (l && res == CURLE_OK && code == 200 && !c->overflow &&
-	    engine_stat_parse(c->body, c->len, &st) == 0) {
+	if (l && r->res == CURLE_OK && r->status == 200 &&
+	    engine_stat_parse(r->body, r->len, &st) == 0) {
 		l->stat_at = cp_now();
 		if (!st.known) {
 			snprintf(l->stat_status, sizeof(l->stat_status), "unknown session");
@@ -113,27 +94,16 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		return;
 	due->stat_tried = now;
 	struct stat_call *c = calloc(1, sizeof(*c));
-	CURL *h = curl_easy_init();
-	if (!c || !h) {
-		free(c);
-		if (h)
-			curl_easy_cleanup(h);
+	if (!c)
 		return;
-	}
 	c->e = e;
 	c->lease = due->id;
-	curl_easy_setopt(h, CURLOPT_URL, due->stat_url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (curl_ev_add(e->ce, h, on_done, c) < 0) {
-		curl_easy_cleanup(h);
+	struct http_fetch_req req = {.url = due->stat_url, .max = BODY_MAX, .timeout_ms = 3000L};
+	c->http = http_fetch_start(e->ce, &req, on_done, c);
+	if (!c->http) {
 		free(c);
 		return;
 	}
-	c->easy = h;
 	c->next = e->calls;
 	e->calls = c;
 	e->inflight++;
@@ -161,8 +131,7 @@ void engstat_stop(struct engstat *e)
 	while (e->calls) {
 		struct stat_call *c = e->calls;
 		e->calls = c->next;
-		curl_ev_remove(e->ce, c->easy);
-		curl_easy_cleanup(c->easy);
+		http_fetch_cancel(c->http);
 		free(c);
 	}
 	free(e);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "acexy/curl_ev.h"
+#include "acexy/http_fetch.h"
 #include "acexy/log.h"
 #include "controlplane/cp.h"
 
@@ -19,11 +20,8 @@ struct fallback {
 	struct cp *cp;
 	struct curl_ev *ce;
 	ev_timer timer;
-	CURL *easy;
+	struct http_fetch *http; /* the probe in flight */
 	char url[600];
-	char body[PROBE_BODY_MAX + 1];
-	size_t len;
-	bool overflow;
 	enum fb_health health;
 	char error[200];
 	double checked;
@@ -57,20 +55,6 @@ bool fallback_judge(long http_status, const char *body, char *why, size_t cap)
 	return ok;
 }
 
-static size_t on_write(char *d, size_t sz, size_t n, void *ud)
-{
-	struct fallback *f = ud;
-	size_t len = sz * n;
-	if (f->len + len > PROBE_BODY_MAX) {
-		f->overflow = true;
-		return 0;
-	}
-	memcpy(f->body + f->len, d, len);
-	f->len += len;
-	f->body[f->len] = '\0';
-	return len;
-}
-
 static void set_health(struct fallback *f, enum fb_health h, const char *why)
 {
 	if (h != f->health)
@@ -84,20 +68,14 @@ static void set_health(struct fallback *f, enum fb_health h, const char *why)
 	ev_timer_start(f->cp->loop, &f->timer);
 }
 
-static void on_done(void *ud, CURL *easy, CURLcode res)
+static void on_done(void *ud, const struct http_fetch_result *r)
 {
 	struct fallback *f = ud;
-	long code = 0;
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(easy);
-	f->easy = NULL;
+	f->http = NULL;
 	char why[200] = "";
-	if (f->overflow)
-		snprintf(why, sizeof(why), "get_version answer larger than %d bytes",
-		         PROBE_BODY_MAX);
-	else if (res != CURLE_OK)
-		snprintf(why, sizeof(why), "%s", curl_easy_strerror(res));
-	else if (fallback_judge(code, f->body, why, sizeof(why)))
+	if (r->too_big || r->res != CURLE_OK)
+		snprintf(why, sizeof(why), "%s%s", r->too_big ? "get_version " : "", r->error);
+	else if (fallback_judge(r->status, r->body, why, sizeof(why)))
 		why[0] = '\0';
 	set_health(f, why[0] ? FB_UNHEALTHY : FB_HEALTHY, why);
 }
@@ -107,29 +85,15 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct fallback *f = w->data;
-	if (f->easy)
+	if (f->http)
 		return;
-	CURL *e = curl_easy_init();
-	if (!e) {
-		set_health(f, f->health, "out of memory");
-		return;
-	}
-	f->len = 0;
-	f->body[0] = '\0';
-	f->overflow = false;
-	curl_easy_setopt(e, CURLOPT_URL, f->url);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, PROBE_TIMEOUT);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, PROBE_TIMEOUT);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (curl_ev_add(f->ce, e, on_done, f) < 0) {
-		curl_easy_cleanup(e);
+	struct http_fetch_req req = {.url = f->url,
+	                             .max = PROBE_BODY_MAX,
+	                             .timeout_ms = PROBE_TIMEOUT,
+	                             .connect_timeout_ms = PROBE_TIMEOUT};
+	f->http = http_fetch_start(f->ce, &req, on_done, f);
+	if (!f->http)
 		set_health(f, f->health, "could not start the probe");
-		return;
-	}
-	f->easy = e;
 }
 
 int fallback_start(struct cp *cp, struct fallback **ret)
@@ -156,10 +120,7 @@ void fallback_stop(struct fallback *f)
 	if (!f)
 		return;
 	ev_timer_stop(f->cp->loop, &f->timer);
-	if (f->easy) {
-		curl_ev_remove(f->ce, f->easy);
-		curl_easy_cleanup(f->easy);
-	}
+	http_fetch_cancel(f->http);
 	free(f);
 }
 

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "acexy/curl_ev.h"
+#include "acexy/http_fetch.h"
 #include "acexy/log.h"
 #include "acexy/proto.h"
 #include "controlplane/cp.h"
@@ -166,10 +167,8 @@ int orch_select(const struct orch_engine *e, size_t n, unsigned max)
 
 struct call {
 	struct orch *o;
-	char *body;
+	const char *body; /* the answer, while done runs */
 	size_t len;
-	bool too_big;
-	struct curl_slist *headers;
 	void (*done)(struct orch *o, struct call *c, CURLcode res, long code);
 	orch_http_fn ext; /* orch_http's callers */
 	void *ext_ud;
@@ -177,36 +176,15 @@ struct call {
 	char url[700];
 };
 
-static size_t call_write(char *d, size_t sz, size_t n, void *ud)
+static void call_done(void *ud, const struct http_fetch_result *r)
 {
 	struct call *c = ud;
-	size_t len = sz * n;
-	if (c->len + len > BODY_MAX) {
-		c->too_big = true;
-		return 0;
-	}
-	char *nb = realloc(c->body, c->len + len + 1);
-	if (!nb)
-		return 0;
-	c->body = nb;
-	memcpy(c->body + c->len, d, len);
-	c->len += len;
-	c->body[c->len] = '\0';
-	return len;
-}
-
-static void call_done(void *ud, CURL *easy, CURLcode res)
-{
-	struct call *c = ud;
-	long code = 0;
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(easy);
-	curl_slist_free_all(c->headers);
+	c->body = r->body;
+	c->len = r->len;
 	if (c->ext)
-		c->ext(c->ext_ud, res, code, c->body ? c->body : "", c->len);
+		c->ext(c->ext_ud, r->res, r->status, r->body, r->len);
 	else
-		c->done(c->o, c, res, code);
-	free(c->body);
+		c->done(c->o, c, r->res, r->status);
 	free(c);
 }
 
@@ -216,38 +194,26 @@ static int call_start_ext(struct orch *o, const char *what, const char *path, co
                           orch_http_fn ext, void *ext_ud)
 {
 	struct call *c = calloc(1, sizeof(*c));
-	CURL *e = curl_easy_init();
-	if (!c || !e) {
-		free(c);
-		if (e)
-			curl_easy_cleanup(e);
+	if (!c)
 		return -ENOMEM;
-	}
 	c->o = o;
 	c->done = done;
 	c->ext = ext;
 	c->ext_ud = ext_ud;
 	snprintf(c->what, sizeof(c->what), "%s", what);
 	snprintf(c->url, sizeof(c->url), "%s%s", o->base, path);
+	struct curl_slist *headers = NULL;
 	if (o->auth[0])
-		c->headers = curl_slist_append(c->headers, o->auth);
+		headers = curl_slist_append(headers, o->auth);
 	if (post)
-		c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
-	curl_easy_setopt(e, CURLOPT_URL, c->url);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, call_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (post) {
-		curl_easy_setopt(e, CURLOPT_POST, 1L);
-		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, post);
-	}
-	if (curl_ev_add(o->ce, e, call_done, c) < 0) {
-		curl_slist_free_all(c->headers);
-		curl_easy_cleanup(e);
+		headers = curl_slist_append(headers, "Content-Type: application/json");
+	struct http_fetch_req req = {.url = c->url,
+	                             .max = BODY_MAX,
+	                             .timeout_ms = timeout_ms,
+	                             .connect_timeout_ms = 3000L,
+	                             .headers = headers,
+	                             .post = post};
+	if (!http_fetch_start(o->ce, &req, call_done, c)) {
 		free(c);
 		return -EIO;
 	}
@@ -668,27 +634,16 @@ static void check_new_engine(struct orch *o)
 		         e->port);
 		/* call_start prefixes the orchestrator base; use a direct call */
 		struct call *c = calloc(1, sizeof(*c));
-		CURL *h = curl_easy_init();
-		if (!c || !h) {
-			free(c);
-			if (h)
-				curl_easy_cleanup(h);
+		if (!c)
 			return;
-		}
 		c->o = o;
 		c->done = ready_done;
 		snprintf(c->url, sizeof(c->url), "%s", url);
-		curl_easy_setopt(h, CURLOPT_URL, c->url);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, call_write);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
-		if (curl_ev_add(o->ce, h, call_done, c) == 0)
+		struct http_fetch_req req = {.url = c->url, .max = BODY_MAX, .timeout_ms = 2000L};
+		if (http_fetch_start(o->ce, &req, call_done, c))
 			o->prov_ready_check = true;
-		else {
-			curl_easy_cleanup(h);
+		else
 			free(c);
-		}
 		return;
 	}
 	engines_fetch(o); /* not listed yet */

@@ -226,10 +226,6 @@ static void ask_replacement(struct stream *s)
 	ct->times[ct->ntimes++] = dp_now();
 	stream_new_pid(s);
 	s->redirects = 0;
-	s->api_len = 0;
-	s->api_too_big = false;
-	free(s->api_body);
-	s->api_body = NULL;
 	memset(&s->ans, 0, sizeof(s->ans));
 	s->upstream_done = false;
 	s->upstream_ok = false;

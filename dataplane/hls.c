@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "acexy/curl_ev.h"
+#include "acexy/http_fetch.h"
 #include "acexy/log.h"
 #include "dataplane/stream_int.h"
 
@@ -34,14 +35,10 @@ struct hls_fetch {
 	struct hls_fetch *next; /* the session's fetches */
 	struct stream *s;
 	struct conn *c;
-	CURL *easy;
-	char *body;
-	size_t len, cap, max;
-	bool too_big;
+	struct http_fetch *http; /* NULL once done */
 	bool playlist;
 	bool probe; /* the session's first playlist, before the 200 */
 	char url[HLS_URI_MAX + 1];
-	char ctype[64];
 };
 
 static double cfg_s(struct stream *s, enum acexy_setting_id id)
@@ -111,48 +108,6 @@ static const struct hls_entry *map_find(const struct stream *s, uint32_t id)
 
 /* ---- fetches ---- */
 
-static size_t on_body(char *d, size_t sz, size_t n, void *ud)
-{
-	struct hls_fetch *f = ud;
-	size_t len = sz * n;
-	if (f->len + len > f->max) {
-		f->too_big = true;
-		return 0;
-	}
-	if (f->len + len + 1 > f->cap) {
-		size_t cap = f->cap ? f->cap : 65536;
-		while (cap < f->len + len + 1)
-			cap *= 2;
-		char *nb = realloc(f->body, cap);
-		if (!nb)
-			return 0;
-		f->body = nb;
-		f->cap = cap;
-	}
-	memcpy(f->body + f->len, d, len);
-	f->len += len;
-	f->body[f->len] = '\0';
-	return len;
-}
-
-static size_t on_header(char *buf, size_t size, size_t n, void *ud)
-{
-	struct hls_fetch *f = ud;
-	size_t len = size * n;
-	if (len > 13 && strncasecmp(buf, "content-type:", 13) == 0) {
-		size_t a = 13, b = len;
-		while (a < b && (buf[a] == ' ' || buf[a] == '\t'))
-			a++;
-		while (b > a && (buf[b - 1] == '\r' || buf[b - 1] == '\n' || buf[b - 1] == ' '))
-			b--;
-		if (b - a < sizeof(f->ctype)) {
-			memcpy(f->ctype, buf + a, b - a);
-			f->ctype[b - a] = '\0';
-		}
-	}
-	return len;
-}
-
 static void fetch_unlink(struct hls_fetch *f)
 {
 	if (f->s) {
@@ -167,29 +122,20 @@ static void fetch_unlink(struct hls_fetch *f)
 		conn_detach(f->c);
 }
 
-static void fetch_free(struct hls_fetch *f)
-{
-	free(f->body);
-	free(f);
-}
+static void probe_done(struct stream *s, struct hls_fetch *f, const struct http_fetch_result *r);
+static void resource_done(struct hls_fetch *f, const struct http_fetch_result *r);
 
-static void probe_done(struct stream *s, struct hls_fetch *f, CURLcode res, long code);
-static void resource_done(struct hls_fetch *f, CURLcode res, long code);
-
-static void on_done(void *ud, CURL *easy, CURLcode res)
+static void on_done(void *ud, const struct http_fetch_result *r)
 {
 	struct hls_fetch *f = ud;
-	long code = 0;
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(easy);
-	f->easy = NULL;
+	f->http = NULL;
 	struct stream *s = f->s;
 	fetch_unlink(f);
 	if (f->probe)
-		probe_done(s, f, res, code);
+		probe_done(s, f, r);
 	else
-		resource_done(f, res, code);
-	fetch_free(f);
+		resource_done(f, r);
+	free(f);
 }
 
 /* The connection waiting for a resource: reads only detect its leaving. */
@@ -215,41 +161,30 @@ static struct hls_fetch *fetch_start(struct stream *s, struct conn *c, const cha
                                      bool playlist, bool probe)
 {
 	struct hls_fetch *f = calloc(1, sizeof(*f));
-	CURL *e = curl_easy_init();
-	if (!f || !e || strlen(url) > HLS_URI_MAX) {
+	if (!f || strlen(url) > HLS_URI_MAX) {
 		free(f);
-		if (e)
-			curl_easy_cleanup(e);
 		return NULL;
 	}
 	f->s = s;
 	f->c = c;
 	f->playlist = playlist;
 	f->probe = probe;
-	f->max = playlist ? PLAYLIST_MAX : RESOURCE_MAX;
 	snprintf(f->url, sizeof(f->url), "%s", url);
-	curl_easy_setopt(e, CURLOPT_URL, f->url);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L); /* bodies here are complete answers */
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-	                 (long)acexy_cfg_u(s->dp->cfg, ACEXY_S_NO_RESPONSE_TIMEOUT));
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L); /* no progress for long: give up */
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
-	                 (long)(acexy_cfg_u(s->dp->cfg, ACEXY_S_FIRST_BYTE_TIMEOUT) / 1000 + 1));
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
-	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	if (curl_ev_add(s->w->curl, e, on_done, f) < 0) {
-		curl_easy_cleanup(e);
+	struct http_fetch_req req = {
+	        .url = f->url,
+	        .max = playlist ? PLAYLIST_MAX : RESOURCE_MAX,
+	        .connect_timeout_ms = (long)acexy_cfg_u(s->dp->cfg, ACEXY_S_NO_RESPONSE_TIMEOUT),
+	        /* no progress for long: give up */
+	        .low_speed_time_s =
+	                (long)(acexy_cfg_u(s->dp->cfg, ACEXY_S_FIRST_BYTE_TIMEOUT) / 1000 + 1),
+	        .follow_redirects = true, /* bodies here are complete answers */
+	        .tcp_nodelay = true,
+	};
+	f->http = http_fetch_start(s->w->curl, &req, on_done, f);
+	if (!f->http) {
 		free(f);
 		return NULL;
 	}
-	f->easy = e;
 	f->next = s->fetches;
 	s->fetches = f;
 	if (c)
@@ -260,11 +195,8 @@ static struct hls_fetch *fetch_start(struct stream *s, struct conn *c, const cha
 static void fetch_cancel(struct hls_fetch *f)
 {
 	fetch_unlink(f);
-	if (f->easy) {
-		curl_ev_remove(f->s->w->curl, f->easy);
-		curl_easy_cleanup(f->easy);
-	}
-	fetch_free(f);
+	http_fetch_cancel(f->http);
+	free(f);
 }
 
 /* ---- the session's start ---- */
@@ -281,31 +213,29 @@ static void master_playlist(struct stream *s, struct conn *c)
 
 /* The first playlist arrived (or not): the waiting viewers get the master
  * playlist, or the status that says why not. */
-static void probe_done(struct stream *s, struct hls_fetch *f, CURLcode res, long code)
+static void probe_done(struct stream *s, struct hls_fetch *f, const struct http_fetch_result *r)
 {
 	if (s->state == S_DONE)
 		return;
 	char why[300];
-	if (res == CURLE_OPERATION_TIMEDOUT) {
+	if (r->res == CURLE_OPERATION_TIMEDOUT) {
 		stream_fail(s, 504, "engine did not deliver the HLS playlist in time", 0);
 		return;
 	}
-	if (res != CURLE_OK) {
-		snprintf(why, sizeof(why), "engine playlist request failed: %s",
-		         curl_easy_strerror(res));
+	if (r->res != CURLE_OK) {
+		snprintf(why, sizeof(why), "engine playlist request failed: %s", r->error);
 		stream_fail(s, 502, why, 0);
 		return;
 	}
-	if (code != 200) {
+	if (r->status != 200) {
 		snprintf(why, sizeof(why), "engine answered the playlist request with HTTP %ld",
-		         code);
+		         r->status);
 		stream_fail(s, 502, why, 0);
 		return;
 	}
 	char *out = NULL, err[200];
 	size_t len;
-	if (hls_rewrite(f->body ? f->body : "", f->len, f->url, map_url, s, &out, &len, err,
-	                sizeof(err)) < 0) {
+	if (hls_rewrite(r->body, r->len, f->url, map_url, s, &out, &len, err, sizeof(err)) < 0) {
 		snprintf(why, sizeof(why), "engine playlist unusable: %s", err);
 		stream_fail(s, 502, why, 0);
 		return;
@@ -401,7 +331,7 @@ void hls_begin(struct conn *c, const char *raw)
 	stream_start(s);
 }
 
-static const char *content_type(const struct hls_fetch *f)
+static const char *content_type(const struct hls_fetch *f, const char *engine_type)
 {
 	if (f->playlist)
 		return MPEGURL;
@@ -413,41 +343,42 @@ static const char *content_type(const struct hls_fetch *f)
 		return "audio/aac";
 	if (strcmp(ext, "mp4") == 0 || strcmp(ext, "m4s") == 0)
 		return "video/mp4";
-	return f->ctype[0] ? f->ctype : "application/octet-stream";
+	return engine_type[0] && strlen(engine_type) < 64 ? engine_type
+	                                                  : "application/octet-stream";
 }
 
-static void resource_done(struct hls_fetch *f, CURLcode res, long code)
+static void resource_done(struct hls_fetch *f, const struct http_fetch_result *r)
 {
 	struct conn *c = f->c;
 	struct stream *s = f->s;
 	if (!c)
 		return;
 	c->state = C_READING;
-	if (res == CURLE_OPERATION_TIMEDOUT) {
+	if (r->res == CURLE_OPERATION_TIMEDOUT) {
 		conn_respond_error(c, 504, "engine did not answer in time", 0);
 		return;
 	}
-	if (f->too_big) {
+	if (r->too_big) {
 		conn_respond_error(c, 502, "engine answer too large", 0);
 		return;
 	}
-	if (res != CURLE_OK) {
+	if (r->res != CURLE_OK) {
 		char why[200];
-		snprintf(why, sizeof(why), "engine unreachable: %s", curl_easy_strerror(res));
+		snprintf(why, sizeof(why), "engine unreachable: %s", r->error);
 		conn_respond_error(c, 502, why, 0);
 		return;
 	}
-	if (code != 200) {
+	if (r->status != 200) {
 		char why[100];
-		snprintf(why, sizeof(why), "engine answered HTTP %ld", code);
-		conn_respond_error(c, code == 404 ? 404 : 502, why, 0);
+		snprintf(why, sizeof(why), "engine answered HTTP %ld", r->status);
+		conn_respond_error(c, r->status == 404 ? 404 : 502, why, 0);
 		return;
 	}
 	if (f->playlist) {
 		char *out = NULL, err[200];
 		size_t len;
-		if (!s || hls_rewrite(f->body ? f->body : "", f->len, f->url, map_url, s, &out,
-		                      &len, err, sizeof(err)) < 0) {
+		if (!s || hls_rewrite(r->body, r->len, f->url, map_url, s, &out, &len, err,
+		                      sizeof(err)) < 0) {
 			char why[300];
 			snprintf(why, sizeof(why), "engine playlist unusable: %s",
 			         s ? err : "session gone");
@@ -459,12 +390,12 @@ static void resource_done(struct hls_fetch *f, CURLcode res, long code)
 		return;
 	}
 	if (s) {
-		s->bytes_out += f->len;
+		s->bytes_out += r->len;
 		if (s->rec)
-			atomic_fetch_add(&s->rec->bytes, (uint64_t)f->len);
-		atomic_fetch_add(&s->w->bytes_relayed, (uint64_t)f->len);
+			atomic_fetch_add(&s->rec->bytes, (uint64_t)r->len);
+		atomic_fetch_add(&s->w->bytes_relayed, (uint64_t)r->len);
 	}
-	conn_respond(c, 200, content_type(f), NULL, f->body ? f->body : "", f->len);
+	conn_respond(c, 200, content_type(f, r->content_type), NULL, r->body, r->len);
 }
 
 void hls_resource(struct conn *c, const char *path)

@@ -10,6 +10,7 @@
 
 #include "acexy/curl_ev.h"
 #include "acexy/engine_answer.h"
+#include "acexy/http_fetch.h"
 #include "acexy/log.h"
 #include "dataplane/control.h"
 #include "dataplane/query.h"
@@ -20,49 +21,33 @@
 static void start_playback(struct stream *s, const char *url);
 static void on_first_byte_timeout(struct ev_loop *loop, ev_timer *t, int revents);
 
-static size_t api_write_cb(char *data, size_t size, size_t n, void *ud)
+static void api_done(void *ud, const struct http_fetch_result *r)
 {
 	struct stream *s = ud;
-	size_t len = size * n;
-	if (s->api_len + len > API_BODY_MAX) {
-		s->api_too_big = true;
-		return 0;
-	}
-	memcpy(s->api_body + s->api_len, data, len);
-	s->api_len += len;
-	return len;
-}
-
-static void api_done(void *ud, CURL *easy, CURLcode res)
-{
-	struct stream *s = ud;
-	long code = 0;
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(easy);
 	s->api = NULL;
 	char reason[400];
-	if (res == CURLE_OPERATION_TIMEDOUT) {
+	if (r->res == CURLE_OPERATION_TIMEDOUT) {
 		snprintf(reason, sizeof(reason), "engine did not answer within %.1fs",
 		         ms_to_s(cfg_ms(s, ACEXY_S_NO_RESPONSE_TIMEOUT)));
 		stream_fail(s, 504, reason, 0);
 		return;
 	}
-	if (s->api_too_big) {
+	if (r->too_big) {
 		stream_fail(s, 502, "engine answer too large", 0);
 		return;
 	}
-	if (res != CURLE_OK) {
-		snprintf(reason, sizeof(reason), "engine unreachable: %s", curl_easy_strerror(res));
+	if (r->res != CURLE_OK) {
+		snprintf(reason, sizeof(reason), "engine unreachable: %s", r->error);
 		stream_fail(s, 502, reason, 0);
 		return;
 	}
-	if (code != 200) {
-		snprintf(reason, sizeof(reason), "engine answered HTTP %ld", code);
+	if (r->status != 200) {
+		snprintf(reason, sizeof(reason), "engine answered HTTP %ld", r->status);
 		stream_fail(s, 502, reason, 0);
 		return;
 	}
 	char why[256];
-	if (engine_answer_parse(s->api_body, s->api_len, &s->ans, why, sizeof(why)) < 0) {
+	if (engine_answer_parse(r->body, r->len, &s->ans, why, sizeof(why)) < 0) {
 		snprintf(reason, sizeof(reason), "engine error: %s", why);
 		stream_fail(s, 502, reason, 0);
 		return;
@@ -102,31 +87,19 @@ void playback_engine_call(struct stream *s)
 	}
 	snprintf(s->engine_desc, sizeof(s->engine_desc), "%s:%u%s%s", s->lease.host, s->lease.port,
 	         s->lease.container_id[0] ? "/" : "", s->lease.container_id);
-	s->api_body = malloc(API_BODY_MAX);
-	CURL *e = curl_easy_init();
-	if (!e || !s->api_body) {
-		if (e)
-			curl_easy_cleanup(e);
-		stream_fail(s, 502, "out of memory", 0);
-		return;
-	}
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg_ms(s, ACEXY_S_NO_RESPONSE_TIMEOUT));
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, api_write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	/* the playback request connects anew (it is ours, not curl's): an idle
-	 * kept-alive connection would only wait in the cache, one per stream */
-	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	struct http_fetch_req req = {
+	        .url = url,
+	        .max = API_BODY_MAX,
+	        .timeout_ms = (long)cfg_ms(s, ACEXY_S_NO_RESPONSE_TIMEOUT),
+	        .tcp_nodelay = true,
+	        /* the playback request connects anew (it is ours, not curl's): an
+	         * idle kept-alive connection would only wait in the cache */
+	        .forbid_reuse = true,
+	};
 	s->state = S_ENGINE_API;
-	if (curl_ev_add(s->w->curl, e, api_done, s) < 0) {
-		curl_easy_cleanup(e);
+	s->api = http_fetch_start(s->w->curl, &req, api_done, s);
+	if (!s->api)
 		stream_fail(s, 502, "cannot start the engine request", 0);
-		return;
-	}
-	s->api = e;
 }
 
 static void up_head(void *ud, const struct http_head *h)
@@ -314,12 +287,7 @@ void playback_pump(struct stream *s)
 
 void playback_release(struct stream *s)
 {
-	if (s->api) {
-		curl_ev_remove(s->w->curl, s->api);
-		curl_easy_cleanup(s->api);
-		s->api = NULL;
-	}
+	http_fetch_cancel(s->api);
+	s->api = NULL;
 	upstream_close(&s->up);
-	free(s->api_body);
-	s->api_body = NULL;
 }

@@ -88,10 +88,7 @@ struct stream {
 	double last_data;     /* ev_now() of the last engine bytes */
 	ev_timer grace_timer; /* multiplex: after the last viewer */
 	enum dp_end_reason last_viewer_reason;
-	CURL *api;
-	char *api_body;
-	size_t api_len;
-	bool api_too_big;
+	struct http_fetch *api; /* the engine API call in flight */
 	struct engine_answer ans;
 	bool have_session;
 	struct upstream up; /* the playback transfer */
