@@ -154,14 +154,14 @@ static void print_table(json_t *rows, const char *const *cols, const char *const
 static void print_human(const char *cmd, json_t *res)
 {
 	if (strcmp(cmd, "streams") == 0) {
-		static const char *const cols[] = {"id",          "content",        "engine_host",
-		                                   "engine_port", "instance",       "viewers",
-		                                   "bytes",       "rate_mbps",      "age_s",
-		                                   "peers",       "speed_down_kbps"};
-		static const char *const heads[] = {"ID",        "CONTENT", "ENGINE",    "PORT",
-		                                    "DATAPLANE", "VIEWERS", "BYTES",     "MBIT/S",
-		                                    "AGE(s)",    "PEERS",   "DOWN(KB/s)"};
-		print_table(json_object_get(res, "streams"), cols, heads, 11);
+		static const char *const cols[] = {"id",          "content",         "engine_host",
+		                                   "engine_port", "instance",        "viewers",
+		                                   "bytes",       "rate_mbps",       "age_s",
+		                                   "peers",       "speed_down_kbps", "failovers"};
+		static const char *const heads[] = {
+		        "ID",    "CONTENT", "ENGINE", "PORT",  "DATAPLANE",  "VIEWERS",
+		        "BYTES", "MBIT/S",  "AGE(s)", "PEERS", "DOWN(KB/s)", "FAILOVERS"};
+		print_table(json_object_get(res, "streams"), cols, heads, 12);
 		return;
 	}
 	if (strcmp(cmd, "engines") == 0) {

@@ -161,6 +161,7 @@ static void rebuild_leases(struct cp *cp, const char *instance, const struct pro
 		l->fallback = s->fallback;
 		l->bytes = s->bytes;
 		l->viewers = (unsigned)s->viewers;
+		l->failovers = (unsigned)s->failovers;
 		l->state = LEASE_STARTED;
 		l->created = cp_now();
 		/* the same stream id as before the restart: its events (in the
@@ -300,6 +301,7 @@ static void handle_heartbeat(struct cp *cp, struct ipc_req *req, const struct pr
 		if (l) {
 			l->bytes = s->bytes;
 			l->viewers = (unsigned)s->viewers;
+			l->failovers = (unsigned)s->failovers;
 			double t = cp_now();
 			if (l->rate_at > 0 && t - l->rate_at >= 0.9) {
 				l->rate_bps =

@@ -51,6 +51,7 @@ struct cp_lease {
 	char stream_id[200]; /* reported to the orchestrator ("" = not reported) */
 	uint64_t bytes;
 	unsigned viewers;
+	unsigned failovers; /* engine switches of the dataplane's stream before this lease */
 	/* rate from the heartbeats' byte counts */
 	double rate_bps;
 	uint64_t rate_bytes;

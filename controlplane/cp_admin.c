@@ -48,6 +48,7 @@ static json_t *streams_json(struct cp *cp, double now)
 		        l->state == LEASE_STARTED ? "started" : "assigned", "bytes",
 		        (json_int_t)l->bytes, "viewers", (int)l->viewers, "age_s", now - l->created,
 		        "rate_mbps", l->rate_bps / 1e6, "stream_id", l->stream_id);
+		json_object_set_new(row, "failovers", json_integer(l->failovers));
 		/* the engine's view, when read (null before) */
 		json_object_set_new(row, "engine_status",
 		                    l->stat_at > 0 ? json_string(l->stat_status) : json_null());
@@ -128,11 +129,12 @@ static json_t *admin_stream(void *ctx, const struct proto_admin *a, char *err, s
 	struct cp_lease *l = lease_arg(cp, a, err, errcap);
 	if (!l)
 		return NULL;
-	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:I,s:f}", "id", (json_int_t)l->id,
-	                 "instance", l->instance, "content", l->key, "key_type", l->key_type,
-	                 "engine_host", l->host, "engine_port", (int)l->port, "playback_session_id",
-	                 l->playback_session_id, "stat_url", l->stat_url, "bytes",
-	                 (json_int_t)l->bytes, "age_s", cp_now() - l->created);
+	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:I,s:f,s:s,s:i}", "id",
+	                 (json_int_t)l->id, "instance", l->instance, "content", l->key, "key_type",
+	                 l->key_type, "engine_host", l->host, "engine_port", (int)l->port,
+	                 "playback_session_id", l->playback_session_id, "stat_url", l->stat_url,
+	                 "bytes", (json_int_t)l->bytes, "age_s", cp_now() - l->created,
+	                 "container_id", l->container_id, "failovers", (int)l->failovers);
 }
 
 static json_t *admin_stop(void *ctx, const struct proto_admin *a, char *err, size_t errcap)

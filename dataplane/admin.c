@@ -25,11 +25,12 @@ static json_t *streams_json(struct dp *dp, double now)
 	pthread_mutex_lock(&dp->reg_mu);
 	for (struct stream_rec *r = dp->streams; r; r = r->next)
 		json_array_append_new(
-		        streams,
-		        json_pack("{s:I,s:s,s:s,s:i,s:I,s:i,s:f}", "lease", (json_int_t)r->lease_id,
-		                  "content", r->content, "engine", r->engine, "worker", r->worker,
-		                  "bytes", (json_int_t)atomic_load(&r->bytes), "viewers",
-		                  (int)atomic_load(&r->viewers), "age_s", now - r->started));
+		        streams, json_pack("{s:I,s:s,s:s,s:i,s:I,s:i,s:f,s:i}", "lease",
+		                           (json_int_t)r->lease_id, "content", r->content, "engine",
+		                           r->engine, "worker", r->worker, "bytes",
+		                           (json_int_t)atomic_load(&r->bytes), "viewers",
+		                           (int)atomic_load(&r->viewers), "age_s", now - r->started,
+		                           "failovers", (int)atomic_load(&r->failovers)));
 	pthread_mutex_unlock(&dp->reg_mu);
 	return streams;
 }

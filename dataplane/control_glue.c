@@ -141,7 +141,8 @@ static struct proto_stream *streams_full(struct dp *dp, size_t n)
 		                             .fallback = r->fallback,
 		                             .stat_url = r->stat_url,
 		                             .command_url = r->command_url,
-		                             .is_live = r->is_live};
+		                             .is_live = r->is_live,
+		                             .failovers = atomic_load(&r->failovers)};
 	return a;
 }
 
@@ -152,7 +153,8 @@ static struct proto_hb_stream *streams_short(struct dp *dp, size_t n)
 	for (struct stream_rec *r = dp->streams; a && r && i < n; r = r->next, i++)
 		a[i] = (struct proto_hb_stream){.lease = r->lease_id,
 		                                .bytes = atomic_load(&r->bytes),
-		                                .viewers = atomic_load(&r->viewers)};
+		                                .viewers = atomic_load(&r->viewers),
+		                                .failovers = atomic_load(&r->failovers)};
 	return a;
 }
 

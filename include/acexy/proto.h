@@ -64,12 +64,14 @@ enum proto_dir {
 	F(stream, fallback, BOOL, OPT, none)                                                       \
 	F(stream, stat_url, STR, OPT, none)                                                        \
 	F(stream, command_url, STR, OPT, none)                                                     \
-	F(stream, is_live, BOOL, OPT, none)
+	F(stream, is_live, BOOL, OPT, none)                                                        \
+	F(stream, failovers, UINT, OPT, none)
 
 #define PROTO_BODY_hb_stream(F) /* heartbeat.streams[] */                                          \
 	F(hb_stream, lease, UINT, OPT, none)                                                       \
 	F(hb_stream, bytes, UINT, OPT, none)                                                       \
-	F(hb_stream, viewers, UINT, OPT, none)
+	F(hb_stream, viewers, UINT, OPT, none)                                                     \
+	F(hb_stream, failovers, UINT, OPT, none)
 
 #define PROTO_BODY_ended(F) /* hello.ended[]: ended while no controlplane answered */              \
 	F(ended, lease, UINT, OPT, none)                                                           \

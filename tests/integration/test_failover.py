@@ -155,7 +155,7 @@ class FailoverTest(t.TestCase):
             "ACEXY_MAX_STREAMS_PER_ENGINE": "1", "ACEXY_ASSIGN_TIMEOUT": "10s"}).start()
         out = {}
         th = threading.Thread(target=lambda: out.update(
-            r=tscheck(st.url("id=killme"), nbytes=1500000, timeout=40)))
+            r=tscheck(st.url("id=killme"), nbytes=2500000, timeout=40)))
         th.start()
         wait_until(lambda: len(http_json(st.port, "/ace/status")[1]["streams"]) == 1, 10,
                    what="the stream runs")
@@ -164,12 +164,26 @@ class FailoverTest(t.TestCase):
         victim = [e for e in engines if "127.0.0.1:%d" % e["port"] in first][0]
         time.sleep(0.5)
         os.kill(victim["pid"], signal.SIGKILL)
+        other = [e for e in engines if e is not victim][0]
+
+        def ctl(*args):
+            return json.loads(subprocess.run([t.binpath("acexyctl"), "--run-dir", st.run_dir,
+                                              "--json"] + list(args),
+                                             capture_output=True, text=True).stdout)
+        # seen from outside while it plays: the failover and the engine now serving
+        wait_until(lambda: ctl("streams")["streams"][0]["failovers"] == 1, 4,
+                   what="acexyctl streams shows the failover")
+        row = ctl("streams")["streams"][0]
+        self.assertEqual(row["engine_port"], other["port"])
+        self.assertEqual(ctl("stream", str(row["id"]))["failovers"], 1)
+        dps = http_json(st.port, "/ace/status")[1]["streams"][0]
+        self.assertEqual(dps["failovers"], 1)
+        self.assertIn("127.0.0.1:%d" % other["port"], dps["engine"])
         th.join()
         r = out["r"]
         self.assertEqual(r["status"], 200, r)
-        self.assertEqual(r["bytes"], 1500000, r)
+        self.assertEqual(r["bytes"], 2500000, r)
         self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, r)
-        other = [e for e in engines if e is not victim][0]
         line = st.dp.log().split("event=failover ")[1].split("\n")[0]
         self.assertIn("old_engine=127.0.0.1:%d/" % victim["port"], line)
         self.assertIn(" engine=127.0.0.1:%d/" % other["port"], line)
