@@ -146,6 +146,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 2: /* attach behind the live edge, on a packet boundary */
+			if (arg & 2) {
+				/* the index of random access points: a join there stays
+				 * within what is held and within reach */
+				ring_mark_rap(r, w > arg ? w - arg : 0);
+				uint64_t behind = (uint64_t)arg * 8, rp;
+				if (ring_join_rap(r, behind, &rp) == 0 &&
+				    (rp < ring_start_pos(r) || rp > w || w - rp > behind))
+					abort();
+			}
 			if (!rd[k]) {
 				uint64_t pos;
 				size_t align = arg & 1 ? 188 : 1 + arg % 7;
