@@ -5,7 +5,8 @@ in one run on this machine, against baselines measured in the same run.
     tests/bench/run.sh [--quick] [--runs N] [--out FILE] [--only NAME,...]
 
 Figures (NAME): throughput, ttfb, concurrent, memory (with concurrent),
-fanout, assign. Each repeated figure is the median of its runs with min/max.
+fanout, assign, failover (engines failing mid-stream: gap, stall
+detection), join (a late joiner's first picture; tests/bench/bench_failover.py). Each repeated figure is the median of its runs with min/max.
 Results are printed as a table and written as JSON (default
 bench-results.json) for comparison between commits. Not part of the test
 suite: nothing here passes or fails."""
@@ -68,6 +69,9 @@ def metric(port, name):
 
 
 class Bench:
+    free_port = staticmethod(free_port)
+    wait_http = staticmethod(wait_http)
+
     def __init__(self, args):
         self.args = args
         self.bin = os.path.abspath(args.bin)
@@ -85,6 +89,7 @@ class Bench:
         log = open(os.path.join(self.tmp, "%s-%d.log" % (name, len(self.procs))), "w")
         p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
                              env=dict(os.environ, **(env or {})))
+        p.logpath = log.name
         self.procs.append(p)
         return p
 
@@ -327,6 +332,14 @@ http { access_log off; client_body_temp_path %s; proxy_temp_path %s;
                 self.stop(p)
         self.record("fanout", fig)
 
+    def fig_failover(self):
+        import bench_failover
+        bench_failover.fig_failover(self)
+
+    def fig_join(self):
+        import bench_failover
+        bench_failover.fig_join(self)
+
     def fig_assign(self):
         n = 1000 if self.args.quick else 5000
         fig = {}
@@ -368,7 +381,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="one short run of each figure")
     ap.add_argument("--runs", type=int, default=0)
     ap.add_argument("--out", default="bench-results.json")
-    ap.add_argument("--only", default="throughput,ttfb,concurrent,fanout,assign")
+    ap.add_argument("--only", default="throughput,ttfb,concurrent,fanout,assign,failover,join")
     args = ap.parse_args()
     b = Bench(args)
     try:
