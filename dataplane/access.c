@@ -75,6 +75,8 @@ static void ip_text(const struct sockaddr_storage *a, char *out, size_t cap)
 		          (socklen_t)cap);
 }
 
+static int per_ip_take(struct conn *c, const char *ip);
+
 int access_check(struct conn *c, const struct http_request *req, const char *path)
 {
 	if (strcmp(path, "/livez") == 0 || strcmp(path, "/readyz") == 0 ||
@@ -123,21 +125,66 @@ int access_check(struct conn *c, const struct http_request *req, const char *pat
 			return -1;
 		}
 	}
-	uint64_t cap = acexy_cfg_u(cfg, ACEXY_S_MAX_CONNS_PER_IP);
-	if (cap && !c->ip_counted) {
-		unsigned n = ip_take(ip);
-		snprintf(c->client_ip, sizeof(c->client_ip), "%s", ip);
-		c->ip_counted = n > 0;
-		if (n > cap) {
-			c->close_after = true;
-			ALOG(ALOG_WARN, "access_refused", ALOG_S("client", ip),
-			     ALOG_S("why", "ACEXY_MAX_CONNS_PER_IP reached"),
-			     ALOG_U("connections", n));
-			conn_respond_error(c, 503, "too many connections from your address", 5);
-			return -1;
-		}
-	}
+	/* (a connection from a trusted proxy is counted here, by the client it
+	 * names; any other one was counted at accept, by its peer) */
+	if (!c->ip_counted && per_ip_take(c, ip) < 0)
+		return -1;
 	return 0;
+}
+
+/* Counts the connection against ACEXY_MAX_CONNS_PER_IP as client ip;
+ * beyond the cap answers 503 and returns -1. */
+static int per_ip_take(struct conn *c, const char *ip)
+{
+	uint64_t cap = acexy_cfg_u(c->w->dp->cfg, ACEXY_S_MAX_CONNS_PER_IP);
+	if (!cap)
+		return 0;
+	unsigned n = ip_take(ip);
+	snprintf(c->client_ip, sizeof(c->client_ip), "%s", ip);
+	c->ip_counted = n > 0;
+	if (n <= cap)
+		return 0;
+	c->close_after = true;
+	ALOG(ALOG_WARN, "access_refused", ALOG_S("client", ip),
+	     ALOG_S("why", "ACEXY_MAX_CONNS_PER_IP reached"), ALOG_U("connections", n));
+	conn_respond_error(c, 503, "too many connections from your address", 5);
+	return -1;
+}
+
+void access_admit(struct conn *c)
+{
+	struct acexy_config *cfg = c->w->dp->cfg;
+	const struct acexy_netlist *trusted = &cfg->v[ACEXY_S_TRUSTED_PROXIES].nets;
+	if (!acexy_cfg_u(cfg, ACEXY_S_MAX_CONNS_PER_IP) ||
+	    (trusted->n && acexy_netlist_contains(trusted, (const struct sockaddr *)&c->peer)))
+		return;
+	struct sockaddr_storage client;
+	acexy_addr_canonical(&c->peer, &client);
+	char ip[64];
+	ip_text(&client, ip, sizeof(ip));
+	per_ip_take(c, ip);
+}
+
+bool access_take_viewer(struct conn *c)
+{
+	if (c->viewer_slot)
+		return true;
+	struct dp *dp = c->w->dp;
+	uint64_t max = acexy_cfg_u(dp->cfg, ACEXY_S_MAX_VIEWERS);
+	if (atomic_fetch_add(&dp->stats.viewer_slots, 1) >= max) {
+		atomic_fetch_sub(&dp->stats.viewer_slots, 1);
+		return false;
+	}
+	c->viewer_slot = true;
+	return true;
+}
+
+void access_give_viewer(struct conn *c)
+{
+	if (c->viewer_slot) {
+		atomic_fetch_sub(&c->w->dp->stats.viewer_slots, 1);
+		c->viewer_slot = false;
+	}
 }
 
 void access_release(struct conn *c)
@@ -146,4 +193,6 @@ void access_release(struct conn *c)
 		ip_give(c->client_ip);
 		c->ip_counted = false;
 	}
+	if (c->w)
+		access_give_viewer(c);
 }

@@ -43,7 +43,7 @@ static json_t *admin_status(void *ctx, const struct proto_admin *a, char *err, s
 	                 "acexy-dataplane", "version", ACEXY_VERSION, "instance", dp->instance,
 	                 "controlplane_connected", dp_control_connected(dp), "draining",
 	                 atomic_load(&dp->draining), "workers", dp->nworkers, "viewers",
-	                 (json_int_t)atomic_load(&dp->stats.conns_open), "bytes_relayed",
+	                 (json_int_t)atomic_load(&dp->stats.viewer_slots), "bytes_relayed",
 	                 (json_int_t)dp_bytes_relayed(dp), "ended_pending",
 	                 (int)dp_control_pending_ends(dp), "bad_messages",
 	                 (json_int_t)atomic_load(&dp->stats.bad_messages), "uptime_s",

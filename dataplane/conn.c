@@ -66,11 +66,76 @@ static void conn_unlink(struct conn *c)
 	c->prev = c->next = NULL;
 }
 
+/* ---- connections waiting for a request (issue 22 item 1) ----
+ * They hold no viewer seat. When a worker has more of them than its share
+ * of ACEXY_MAX_VIEWERS, or runs out of descriptors, the oldest one is closed
+ * to seat the newcomer: idle connections cannot lock out viewers nor the
+ * health probes, and a real request, sent at once, is never the oldest. */
+
+static void idle_enter(struct conn *c)
+{
+	struct worker *w = c->w;
+	if (c->idle)
+		return;
+	c->idle = true;
+	c->idle_next = NULL;
+	c->idle_prev = w->idle_tail;
+	if (w->idle_tail)
+		w->idle_tail->idle_next = c;
+	else
+		w->idle_head = c;
+	w->idle_tail = c;
+	w->nidle++;
+	atomic_fetch_add(&w->dp->stats.conns_idle, 1);
+}
+
+static void idle_leave(struct conn *c)
+{
+	struct worker *w = c->w;
+	if (!c->idle)
+		return;
+	if (c->idle_prev)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		w->idle_head = c->idle_next;
+	if (c->idle_next)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		w->idle_tail = c->idle_prev;
+	c->idle_prev = c->idle_next = NULL;
+	c->idle = false;
+	w->nidle--;
+	atomic_fetch_sub(&w->dp->stats.conns_idle, 1);
+}
+
+static unsigned idle_cap(const struct worker *w)
+{
+	uint64_t share = acexy_cfg_u(w->dp->cfg, ACEXY_S_MAX_VIEWERS) / (uint64_t)w->dp->nworkers;
+	return share < 16 ? 16 : share > 1000000 ? 1000000 : (unsigned)share;
+}
+
+static bool idle_reclaim(struct worker *w, const char *why)
+{
+	struct conn *c = w->idle_head;
+	if (!c)
+		return false;
+	uint64_t n = atomic_fetch_add(&w->dp->stats.conns_reclaimed, 1) + 1;
+	double now = dp_now();
+	if (now - w->reclaim_logged >= 10.0) { /* one line per 10 s, not one per connection */
+		w->reclaim_logged = now;
+		ALOG(ALOG_WARN, "idle_connection_reclaimed", ALOG_S("why", why),
+		     ALOG_S("client", c->peer_ip), ALOG_U("idle", w->nidle), ALOG_U("total", n));
+	}
+	conn_close(c);
+	return true;
+}
+
 /* The connection leaves this worker (closed, or handed to another one):
  * watchers, buffers and the struct go; the socket is the caller's. */
 static void conn_forget(struct conn *c)
 {
 	struct worker *w = c->w;
+	idle_leave(c);
 	ev_io_stop(w->loop, &c->rio);
 	ev_io_stop(w->loop, &c->wio);
 	ev_timer_stop(w->loop, &c->req_timer);
@@ -114,10 +179,20 @@ void conn_detach(struct conn *c)
 bool conn_peer_left(struct conn *c)
 {
 	char scratch[4096];
-	ssize_t n = recv(c->fd, scratch, sizeof(scratch), 0);
+	bool keep = c->in_len < c->in_cap;
+	ssize_t n = keep ? recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0)
+	                 : recv(c->fd, scratch, sizeof(scratch), 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return false;
-	return n <= 0; /* a player may send more; it is ignored */
+	if (n <= 0)
+		return true;
+	if (keep) {
+		c->in_len += (size_t)n; /* the next request(s), answered after this one */
+	} else {
+		c->in_lost = true; /* never silently: this answer closes the connection */
+		c->close_after = true;
+	}
+	return false;
 }
 
 static void conn_count_status(struct conn *c, int status)
@@ -139,8 +214,10 @@ static void conn_response_done(struct conn *c)
 		conn_close(c);
 		return;
 	}
+	access_give_viewer(c); /* the request is answered */
 	/* keep-alive: next request, with pipelined bytes already buffered */
 	c->state = C_READING;
+	idle_enter(c);
 	http_request_reset(c->req);
 	ev_timer_stop(c->w->loop, &c->req_timer);
 	ev_timer_set(&c->req_timer,
@@ -176,8 +253,9 @@ void conn_respond(struct conn *c, int status, const char *content_type, const ch
 {
 	char head[1024];
 	bool draining = atomic_load(&c->w->dp->draining);
-	if (draining)
+	if (draining || c->in_lost)
 		c->close_after = true;
+	idle_leave(c);
 	int hl = snprintf(head, sizeof(head),
 	                  "HTTP/1.1 %d %s\r\n"
 	                  "Server: acexy/" ACEXY_VERSION "\r\n"
@@ -311,6 +389,7 @@ static void conn_process(struct conn *c)
 	memmove(c->in, c->in + consumed, c->in_len - consumed);
 	c->in_len -= consumed;
 	ev_timer_stop(c->w->loop, &c->req_timer);
+	idle_leave(c);
 	route(c, c->req);
 }
 
@@ -401,6 +480,7 @@ static struct conn *conn_new(struct worker *w, int fd, const struct sockaddr_sto
 		w->conns->prev = c;
 	w->conns = c;
 	atomic_fetch_add(&w->nconns, 1);
+	idle_enter(c);
 	return c;
 }
 
@@ -412,6 +492,8 @@ static void handoff_drop(struct dp *dp, struct conn_handoff *h)
 		memcpy(tmp.client_ip, h->client_ip, sizeof(tmp.client_ip));
 		access_release(&tmp);
 	}
+	if (h->viewer_slot)
+		atomic_fetch_sub(&dp->stats.viewer_slots, 1);
 	close(h->fd);
 	atomic_fetch_sub(&dp->stats.conns_open, 1);
 	free(h);
@@ -420,7 +502,7 @@ static void handoff_drop(struct dp *dp, struct conn_handoff *h)
 void conn_handoff(struct conn *c, struct worker *to, enum handoff_kind kind, const char *query)
 {
 	size_t ql = strlen(query);
-	struct conn_handoff *h = malloc(sizeof(*h) + ql + 1);
+	struct conn_handoff *h = malloc(sizeof(*h) + ql + 1 + c->in_len);
 	if (!h) {
 		conn_respond_error(c, 503, "out of memory", 5);
 		return;
@@ -428,11 +510,17 @@ void conn_handoff(struct conn *c, struct worker *to, enum handoff_kind kind, con
 	h->kind = kind;
 	h->fd = c->fd;
 	h->peer = c->peer;
-	h->close_after = c->close_after;
+	h->close_after = c->close_after || c->in_lost;
+	h->head = c->head; /* a HEAD stays a HEAD on the other loop */
 	h->ip_counted = c->ip_counted;
+	h->viewer_slot = c->viewer_slot;
 	memcpy(h->client_ip, c->client_ip, sizeof(h->client_ip));
 	c->ip_counted = false;
+	c->viewer_slot = false;
 	memcpy(h->query, query, ql + 1);
+	/* pipelined requests travel too, to be answered in order over there */
+	h->in_len = c->in_len;
+	memcpy(h->query + ql + 1, c->in, c->in_len);
 	struct dp *dp = c->w->dp;
 	conn_forget(c); /* the socket goes with the handoff */
 	atomic_fetch_add(&dp->stats.handoffs, 1);
@@ -449,9 +537,15 @@ void conn_adopt(struct worker *w, struct conn_handoff *h)
 		return;
 	}
 	ev_timer_stop(w->loop, &c->req_timer);
+	idle_leave(c); /* its request is in hand */
 	c->close_after = h->close_after;
+	c->head = h->head;
 	c->ip_counted = h->ip_counted;
+	c->viewer_slot = h->viewer_slot;
 	memcpy(c->client_ip, h->client_ip, sizeof(c->client_ip));
+	size_t keep = h->in_len < c->in_cap ? h->in_len : c->in_cap;
+	memcpy(c->in, h->query + strlen(h->query) + 1, keep);
+	c->in_len = keep;
 	if (h->kind == HANDOFF_HLS)
 		hls_begin(c, h->query);
 	else if (h->kind == HANDOFF_HLS_RESOURCE)
@@ -471,6 +565,9 @@ void conn_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 		int fd = accept4(w->listen_fd, (struct sockaddr *)&ss, &sl,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			if ((errno == EMFILE || errno == ENFILE) &&
+			    idle_reclaim(w, "out of file descriptors"))
+				continue; /* a descriptor is free again */
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
 				/* out of descriptors: pause accepting instead of spinning */
@@ -481,9 +578,13 @@ void conn_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 			}
 			return;
 		}
+		if (w->nidle >= idle_cap(w))
+			idle_reclaim(w, "more idle connections than this worker's share of "
+			                "ACEXY_MAX_VIEWERS");
 		uint64_t max_viewers = acexy_cfg_u(dp->cfg, ACEXY_S_MAX_VIEWERS);
-		if (atomic_load(&dp->stats.conns_open) >= max_viewers + 64) {
-			/* far beyond the viewer limit: refuse without parsing */
+		if (atomic_load(&dp->stats.conns_open) >= 2 * max_viewers + 64) {
+			/* viewers and idle ones are capped apart: this many means
+			 * requests in flight beyond both; refuse without parsing */
 			static const char msg[] =
 			        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: "
 			        "5\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
@@ -499,6 +600,7 @@ void conn_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 		}
 		atomic_fetch_add(&dp->stats.conns_accepted, 1);
 		atomic_fetch_add(&dp->stats.conns_open, 1);
+		access_admit(c); /* ACEXY_MAX_CONNS_PER_IP from the first byte */
 	}
 }
 

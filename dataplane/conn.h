@@ -29,8 +29,14 @@ struct conn {
 	size_t out_len, out_off;
 	bool close_after;
 	bool head;          /* the request was HEAD */
+	bool in_lost;       /* bytes the peer sent were dropped: answer with close */
 	char client_ip[64]; /* counted against ACEXY_MAX_CONNS_PER_IP */
 	bool ip_counted;
+	bool viewer_slot; /* holds one of ACEXY_MAX_VIEWERS (access_take_viewer) */
+	/* waiting for a request (new, or keep-alive between requests): the
+	 * worker's idle list, oldest first, from which seats are reclaimed */
+	struct conn *idle_prev, *idle_next;
+	bool idle;
 	/* set while a stream's viewer or an HLS fetch serves the request */
 	const struct conn_handlers *handlers;
 	void *handler_data;
@@ -51,9 +57,12 @@ struct conn_handoff {
 	int fd;
 	struct sockaddr_storage peer;
 	bool close_after;
-	bool ip_counted; /* the ACEXY_MAX_CONNS_PER_IP count moves along */
+	bool head;
+	bool ip_counted;  /* the ACEXY_MAX_CONNS_PER_IP count moves along */
+	bool viewer_slot; /* and the ACEXY_MAX_VIEWERS seat */
 	char client_ip[64];
-	char query[]; /* the request's raw query string (HLS resource: its path) */
+	size_t in_len; /* pipelined bytes after the request, after the query */
+	char query[];  /* the request's raw query string (HLS resource: its path) */
 };
 
 /* Queues a complete small response and writes it. `reason` becomes the body
@@ -74,7 +83,9 @@ void conn_adopt(struct worker *w, struct conn_handoff *h);
  * (the state is then the caller's to set). */
 void conn_attach(struct conn *c, const struct conn_handlers *h, void *data);
 void conn_detach(struct conn *c);
-/* For on_readable: reads what the peer sent (ignored); true when it left. */
+/* For on_readable: reads what the peer sent; true when it left. What it
+ * sent is kept for after the answer (pipelined requests), or, past the
+ * request buffer, dropped with the answer saying Connection: close. */
 bool conn_peer_left(struct conn *c);
 
 /* The routes conn.c hands requests to. viewer.c: a TS stream. */

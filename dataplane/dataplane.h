@@ -24,9 +24,13 @@ struct dp_stats {
 	_Atomic uint64_t requests;
 	_Atomic uint64_t streams_started; /* 200 sent */
 	_Atomic uint64_t streams_live;
+	_Atomic uint64_t streams_open; /* starting or live (ACEXY_MAX_STREAMS) */
 	_Atomic uint64_t upstream_errors;
 	_Atomic uint64_t viewers_dropped; /* multiplex: a whole ring behind */
 	_Atomic uint64_t handoffs;        /* multiplex: viewers moved to the owning loop */
+	_Atomic uint64_t viewer_slots;    /* stream/HLS requests served (ACEXY_MAX_VIEWERS) */
+	_Atomic uint64_t conns_idle;      /* connections waiting for a request */
+	_Atomic uint64_t conns_reclaimed; /* idle ones closed to seat a new one */
 	_Atomic uint64_t ring_bytes;
 	_Atomic uint64_t status[6]; /* responses by class 1xx..5xx (index 1..5) */
 	_Atomic uint64_t ended[12]; /* by enum dp_end_reason */
@@ -76,15 +80,19 @@ struct worker {
 	int listen_fd;
 	ev_io accept_w;
 	ev_timer accept_pause; /* after EMFILE */
+	ev_timer stop_check;   /* shutting down: until the last transfer ends */
 	ev_async wake;         /* commands from the control loop */
 	pthread_mutex_t cmd_mu;
 	struct worker_cmd cmdq[WORKER_CMDQ_MAX];
 	unsigned cmd_head, cmd_len;
 	struct curl_ev *curl;
-	char *scratch;               /* SCRATCH_SIZE bytes: engine body reads on this loop */
-	struct ipc_mailbox *mailbox; /* replies from the controlplane land here */
-	struct conn *conns;          /* doubly linked list of open connections */
-	struct stream *streams;      /* engine sessions owned by this loop */
+	char *scratch;                      /* SCRATCH_SIZE bytes: engine body reads on this loop */
+	struct ipc_mailbox *mailbox;        /* replies from the controlplane land here */
+	struct conn *conns;                 /* doubly linked list of open connections */
+	struct conn *idle_head, *idle_tail; /* those waiting for a request, oldest first */
+	unsigned nidle;
+	double reclaim_logged;  /* when an idle connection's reclaim was last logged */
+	struct stream *streams; /* engine sessions owned by this loop */
 	_Atomic uint64_t nconns;
 	_Atomic uint64_t nstreams;
 	/* written by this worker only (no shared cache line on the byte path);

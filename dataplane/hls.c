@@ -258,9 +258,10 @@ static void probe_done(struct stream *s, struct hls_fetch *f, const struct http_
 	while (s->viewers) {
 		struct viewer *v = s->viewers;
 		struct conn *c = v->c;
+		bool keep_alive = v->keep_alive;
 		viewer_end(v, DP_END_UPSTREAM_EOF, false); /* answered, not gone */
 		c->state = C_READING;
-		c->close_after = false;
+		c->close_after = !keep_alive; /* as the request asked */
 		master_playlist(s, c);
 	}
 }

@@ -10,6 +10,7 @@
 
 #include "acexy/curl_ev.h"
 #include "acexy/engine_answer.h"
+#include "acexy/engine_stop.h"
 #include "acexy/http_fetch.h"
 #include "acexy/log.h"
 #include "dataplane/control.h"
@@ -21,10 +22,43 @@
 static void start_playback(struct stream *s, const char *url);
 static void on_first_byte_timeout(struct ev_loop *loop, ev_timer *t, int revents);
 
+/* The engine API call. It outlives a stream that ends while it is in
+ * flight (the viewer left): the engine opens the session whether or not
+ * anyone still waits for its answer, so the answer is read to the end and
+ * the session it names is stopped at once (issue 22 item 4). */
+struct api_call {
+	struct stream *s; /* NULL once the stream is gone */
+	struct curl_ev *curl;
+	char content[200];
+};
+
+/* The stream left before the answer: stop whatever session it opened. */
+static void api_orphan_done(struct api_call *a, const struct http_fetch_result *r)
+{
+	struct engine_answer ans;
+	char why[256];
+	if (r->res == CURLE_OK && r->status == 200 &&
+	    engine_answer_parse(r->body, r->len, &ans, why, sizeof(why)) == 0 &&
+	    ans.command_url[0]) {
+		ALOG(ALOG_INFO, "engine_session_stopped_late", ALOG_S("content", a->content),
+		     ALOG_S("session", ans.playback_session_id),
+		     ALOG_S("why", "the viewer left during the engine API call"));
+		engine_stop_send(a->curl, ans.command_url);
+	}
+	free(a);
+}
+
 static void api_done(void *ud, const struct http_fetch_result *r)
 {
-	struct stream *s = ud;
+	struct api_call *a = ud;
+	struct stream *s = a->s;
+	if (!s) {
+		api_orphan_done(a, r);
+		return;
+	}
+	free(a);
 	s->api = NULL;
+	s->api_call = NULL;
 	char reason[400];
 	if (r->res == CURLE_OPERATION_TIMEDOUT) {
 		snprintf(reason, sizeof(reason), "engine did not answer within %.1fs",
@@ -96,10 +130,22 @@ void playback_engine_call(struct stream *s)
 	         * idle kept-alive connection would only wait in the cache */
 	        .forbid_reuse = true,
 	};
+	struct api_call *a = calloc(1, sizeof(*a));
+	if (!a) {
+		stream_fail(s, 502, "out of memory", 0);
+		return;
+	}
+	a->s = s;
+	a->curl = s->w->curl;
+	snprintf(a->content, sizeof(a->content), "%s", s->content);
 	s->state = S_ENGINE_API;
-	s->api = http_fetch_start(s->w->curl, &req, api_done, s);
-	if (!s->api)
+	s->api = http_fetch_start(s->w->curl, &req, api_done, a);
+	if (!s->api) {
+		free(a);
 		stream_fail(s, 502, "cannot start the engine request", 0);
+		return;
+	}
+	s->api_call = a;
 }
 
 static void up_head(void *ud, const struct http_head *h)
@@ -287,7 +333,12 @@ void playback_pump(struct stream *s)
 
 void playback_release(struct stream *s)
 {
-	http_fetch_cancel(s->api);
-	s->api = NULL;
+	if (s->api) {
+		/* in flight: it finishes on its own and stops what it opened
+		 * (bounded by ACEXY_NO_RESPONSE_TIMEOUT, the call's own limit) */
+		s->api_call->s = NULL;
+		s->api = NULL;
+		s->api_call = NULL;
+	}
 	upstream_close(&s->up);
 }

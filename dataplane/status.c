@@ -135,6 +135,14 @@ void serve_metrics(struct conn *c)
 	GAUGE("acexy_streams", "Live streams (200 sent, not ended).",
 	      atomic_load(&st->streams_live));
 	GAUGE("acexy_connections", "Open viewer connections.", atomic_load(&st->conns_open));
+	GAUGE("acexy_connections_idle",
+	      "Connections waiting for a request (they hold no viewer seat).",
+	      atomic_load(&st->conns_idle));
+	COUNTER("acexy_connections_reclaimed_total",
+	        "Idle connections closed, oldest first, to seat new ones.",
+	        atomic_load(&st->conns_reclaimed));
+	GAUGE("acexy_viewers", "Stream and HLS requests being served (ACEXY_MAX_VIEWERS).",
+	      atomic_load(&st->viewer_slots));
 	COUNTER("acexy_connections_accepted_total", "Viewer connections accepted.",
 	        atomic_load(&st->conns_accepted));
 	COUNTER("acexy_requests_total", "Viewer requests parsed.", atomic_load(&st->requests));

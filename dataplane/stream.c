@@ -34,6 +34,7 @@
 #include "acexy/curl_ev.h"
 #include "acexy/engine_stop.h"
 #include "acexy/log.h"
+#include "dataplane/access.h"
 #include "dataplane/conn.h"
 #include "dataplane/control.h"
 #include "dataplane/query.h"
@@ -102,6 +103,10 @@ static void stream_release(struct stream *s)
 	viewer_query_free(s->q);
 	s->q = NULL;
 	streams_unlink(s);
+	if (s->counted_open) {
+		atomic_fetch_sub(&s->dp->stats.streams_open, 1);
+		s->counted_open = false;
+	}
 }
 
 /* The engine side of an end: stop command, lease, registry, counters. */
@@ -410,11 +415,15 @@ struct viewer_query *stream_request_query(struct conn *c, const char *raw)
 		conn_respond_error(c, 503, "draining", 10);
 		return NULL;
 	}
-	if (atomic_load(&dp->stats.conns_open) > acexy_cfg_u(dp->cfg, ACEXY_S_MAX_VIEWERS)) {
+	if (!access_take_viewer(c)) {
 		viewer_query_free(q);
 		conn_respond_error(c, 503, "viewer limit reached", 10);
 		return NULL;
 	}
+	if (viewer_query_dropped_ids(q))
+		ALOG(ALOG_DEBUG, "viewer_ids_dropped", ALOG_U("count", viewer_query_dropped_ids(q)),
+		     ALOG_S("client", c->peer_ip),
+		     ALOG_S("why", "the proxy gives each engine session its own pid"));
 	return q;
 }
 
@@ -445,17 +454,23 @@ struct stream *stream_shared_find(struct conn *c, const struct viewer_query *q, 
 struct stream *stream_open(struct conn *c, struct viewer_query *q, bool hls)
 {
 	struct dp *dp = c->w->dp;
-	if (atomic_load(&dp->stats.streams_live) >= acexy_cfg_u(dp->cfg, ACEXY_S_MAX_STREAMS)) {
+	/* streams still starting count too: a burst of requests cannot open
+	 * more engine sessions than the limit while none has its first byte */
+	uint64_t max = acexy_cfg_u(dp->cfg, ACEXY_S_MAX_STREAMS);
+	if (atomic_fetch_add(&dp->stats.streams_open, 1) >= max) {
+		atomic_fetch_sub(&dp->stats.streams_open, 1);
 		viewer_query_free(q);
 		conn_respond_error(c, 503, "stream limit reached", 10);
 		return NULL;
 	}
 	struct stream *s = stream_new(c->w, q, acexy_cfg_b(dp->cfg, ACEXY_S_MULTIPLEX));
 	if (!s) {
+		atomic_fetch_sub(&dp->stats.streams_open, 1);
 		viewer_query_free(q);
 		conn_respond_error(c, 503, "out of memory", 5);
 		return NULL;
 	}
+	s->counted_open = true;
 	s->hls = hls;
 	if (!viewer_add(s, c)) {
 		stream_release(s);

@@ -47,7 +47,7 @@ enum sstate {
 
 struct assign_token {
 	struct stream *s; /* NULL once the stream is gone */
-	struct worker *w;
+	struct worker *w; /* whose loop the answer comes to */
 };
 
 /* Why an engine session failed after the 200 (continuity.c). */
@@ -67,6 +67,7 @@ struct viewer {
 	uint64_t bytes_out;
 	double t_start;
 	bool sent_200;
+	bool keep_alive; /* the request allowed it (HLS: the answer may keep it) */
 };
 
 struct stream {
@@ -75,7 +76,8 @@ struct stream {
 	struct dp *dp;
 	enum sstate state;
 	struct viewer_query *q;
-	bool shared; /* multiplex */
+	bool shared;       /* multiplex */
+	bool counted_open; /* in dp->stats.streams_open (ACEXY_MAX_STREAMS) */
 	char pid[33];
 	char content[200];
 	struct assign_token *tok;
@@ -88,7 +90,8 @@ struct stream {
 	double last_data;     /* ev_now() of the last engine bytes */
 	ev_timer grace_timer; /* multiplex: after the last viewer */
 	enum dp_end_reason last_viewer_reason;
-	struct http_fetch *api; /* the engine API call in flight */
+	struct http_fetch *api;    /* the engine API call in flight */
+	struct api_call *api_call; /* its state (playback.c) */
 	struct engine_answer ans;
 	bool have_session;
 	struct upstream up; /* the playback transfer */

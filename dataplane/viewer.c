@@ -185,6 +185,7 @@ struct viewer *viewer_add(struct stream *s, struct conn *c)
 	s->viewers = v;
 	s->nviewers++;
 	conn_attach(c, &viewer_conn, v); /* reads now only detect the viewer leaving */
+	v->keep_alive = !c->close_after;
 	c->close_after = true;
 	ev_io_start(c->w->loop, &c->rio);
 	ev_timer_stop(s->w->loop, &s->grace_timer);

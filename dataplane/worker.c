@@ -133,6 +133,9 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 			ev_io_stop(loop, &w->accept_w);
 			ev_timer_stop(loop, &w->accept_pause);
 			worker_close_all(w, DP_END_SHUTDOWN);
+			/* engine stop commands (and API calls whose answer names a
+			 * session to stop) finish without waking us: look again */
+			ev_timer_start(loop, &w->stop_check);
 			break;
 		}
 	}
@@ -155,6 +158,13 @@ bool worker_post(struct worker *w, const struct worker_cmd *cmd)
 	pthread_mutex_unlock(&w->cmd_mu);
 	ev_async_send(w->loop, &w->wake);
 	return ok;
+}
+
+static void on_stop_check(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = t->data;
+	if (atomic_load(&w->nconns) == 0 && curl_ev_running(w->curl) == 0)
+		ev_break(loop, EVBREAK_ALL);
 }
 
 static void on_accept_resume(struct ev_loop *loop, ev_timer *t, int revents)
@@ -199,6 +209,8 @@ int worker_start(struct dp *dp, struct worker *w, int id)
 	ev_io_start(w->loop, &w->accept_w);
 	ev_init(&w->accept_pause, on_accept_resume);
 	w->accept_pause.data = w;
+	ev_timer_init(&w->stop_check, on_stop_check, 0.05, 0.05);
+	w->stop_check.data = w;
 	ev_async_init(&w->wake, on_wake);
 	w->wake.data = w;
 	ev_async_start(w->loop, &w->wake);

@@ -3,6 +3,7 @@ segments fetched through the dataplane, ffmpeg plays it, the engine session
 ends after the idle timeout, shared in multiplex mode, mixed with TS."""
 import json
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -22,6 +23,49 @@ def uris(playlist):
         else:
             out.append(line)
     return out
+
+
+class Answers:
+    """Reads HTTP/1.1 answers off one keep-alive socket, framed by
+    Content-Length (HEAD answers: no body, whatever the header says)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed")
+        self.buf += data
+
+    def next(self, head=False):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        hdr, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = hdr.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+        n = 0 if head else int(headers.get("content-length", "0"))
+        while len(self.buf) < n:
+            self._fill()
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return int(lines[0].split()[1]), headers, body
+
+    def nothing_more(self, wait=0.5):
+        """True when no byte follows within wait seconds."""
+        if self.buf:
+            return False
+        self.sock.settimeout(wait)
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK) in (b"",)
+        except socket.timeout:
+            return True
+        finally:
+            self.sock.settimeout(10)
+
+
+def req(method, path, extra=""):
+    return ("%s %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (method, path, extra)).encode()
 
 
 class HlsTest(t.TestCase):
@@ -95,6 +139,72 @@ class HlsTest(t.TestCase):
         self.assertEqual(code, 200)
         self.assertEqual(hdrs["content-type"], "application/vnd.apple.mpegurl")
         self.assertIn(b"hls/", body)
+
+    def test_head_never_has_a_body_on_any_worker(self):
+        """Issue 22 item 7: HEAD on /ace/hls/… is answered without a body and
+        without an engine fetch, also when the connection lands on the
+        worker that does not own the session and is handed over."""
+        st = self.stack(workers=2)
+        variant = self.master(st, "hlshead")
+        fetches = lambda: len([q for q in st.engine_state()["requests"] if "/ace/m/" in q["path"]])
+        before = fetches()
+        for _ in range(16):
+            s = socket.create_connection(("127.0.0.1", st.port), timeout=10)
+            s.sendall(req("HEAD", "/ace/" + variant))
+            a = Answers(s)
+            code, hdrs, _ = a.next(head=True)
+            self.assertEqual(code, 200)
+            self.assertTrue(a.nothing_more(0.3), "HEAD answer followed by %r" % a.buf[:60])
+            s.close()
+        self.assertGreater(t.metric(st.port, "acexy_viewer_handoffs_total"), 0)  # some were handed over
+        self.assertEqual(fetches(), before)
+
+    def test_pipelined_requests_answered_in_order(self):
+        """Issue 22 item 8: requests sent together in one packet, also when
+        the connection is handed to the worker that owns the session, and a
+        request sent while the first one's engine fetch is in flight, are
+        all answered, in order."""
+        st = self.stack(workers=2)
+        variant = self.master(st, "slowhls-600")
+        for _ in range(12):
+            s = socket.create_connection(("127.0.0.1", st.port), timeout=10)
+            s.sendall(req("GET", "/ace/" + variant) + req("HEAD", "/ace/" + variant) + req("GET", "/livez"))
+            a = Answers(s)
+            code, hdrs, body = a.next()
+            self.assertEqual(code, 200)
+            self.assertTrue(body.startswith(b"#EXTM3U"), body[:40])
+            self.assertEqual(a.next(head=True)[0], 200)
+            code, _, body = a.next()
+            self.assertEqual((code, body), (200, b"ok\n"))
+            s.close()
+        self.assertGreater(t.metric(st.port, "acexy_viewer_handoffs_total"), 0)
+        # the second request arrives while the engine takes 0.6 s to answer the first
+        s = socket.create_connection(("127.0.0.1", st.port), timeout=10)
+        s.sendall(req("GET", "/ace/" + variant))
+        time.sleep(0.25)
+        s.sendall(req("GET", "/livez"))
+        a = Answers(s)
+        code, _, body = a.next()
+        self.assertEqual(code, 200)
+        self.assertTrue(body.startswith(b"#EXTM3U"), body[:40])
+        code, hdrs, body = a.next()
+        self.assertEqual((code, body), (200, b"ok\n"))
+        self.assertEqual(hdrs["connection"], "keep-alive")
+        s.close()
+        # more than the request buffer while a fetch is in flight: what is
+        # dropped is said, with Connection: close on the answer
+        s = socket.create_connection(("127.0.0.1", st.port), timeout=10)
+        s.sendall(req("GET", "/ace/" + variant))
+        time.sleep(0.2)
+        try:
+            s.sendall(req("GET", "/livez", "X-Pad: " + "a" * 8000 + "\r\n") * 4)
+        except OSError:
+            pass
+        a = Answers(s)
+        code, hdrs, _ = a.next()
+        self.assertEqual(code, 200)
+        self.assertEqual(hdrs["connection"], "close")
+        s.close()
 
     def test_engine_failure_is_a_status(self):
         st = self.stack()

@@ -133,6 +133,28 @@ class StreamingTest(t.TestCase):
         self.assertIn("x=1%3Bpid=v7", reqs[4])
         self.assertEqual(len({s["pid"] for s in st.sessions()}), len(theirs))
 
+    def test_viewer_gone_during_engine_call_session_stopped(self):
+        """Issue 22 item 4: viewers that hang up while the engine API call is
+        in flight (answer delayed 1 s) leave no engine session behind: each
+        session the proxy opened gets its stop command, TS and HLS alike."""
+        st = self.stack(engine_args=["--api-delay", "1000"])
+        socks = []
+        for i in range(10):
+            for path in ("/ace/getstream", "/ace/manifest.m3u8"):
+                s = socket.create_connection(("127.0.0.1", st.port), timeout=10)
+                s.sendall(("GET %s?id=gone%d HTTP/1.1\r\nHost: x\r\n\r\n" % (path, i)).encode())
+                socks.append(s)
+        time.sleep(0.3)
+        for s in socks:
+            s.close()
+        wait_until(lambda: len(st.sessions()) == 20, 5, what="20 engine sessions opened")
+        wait_until(lambda: all(x["stop"] is not None for x in st.sessions()), 5,
+                   what="every engine session stopped")
+        tokens = {x["token"] for x in st.sessions()}
+        self.assertEqual({x["token"] for x in st.stops() if "method=stop" in x["method"]}, tokens)
+        self.assertEqual(st.dp.log().count("engine_session_stopped_late"), 20)
+        wait_until(lambda: t.metric(st.cp_port, "acexy_cp_leases") == 0, 5, what="leases released")
+
     def test_request_timeout_408(self):
         st = self.stack(env={"ACEXY_REQUEST_TIMEOUT": "300ms"})
         s = socket.create_connection(("127.0.0.1", st.port), timeout=5)
