@@ -295,7 +295,7 @@ int acexy_config_load_yaml(struct acexy_config *cfg, const char *name, const cha
 				         parser.problem_mark.line + 1,
 				         parser.problem ? parser.problem : "syntax error");
 				rc = -EINVAL;
-				goto out; /* ev already deleted */
+				goto free_parser; /* ev already deleted */
 			}
 			line = ev.start_mark.line + 1;
 			char where[300];
@@ -319,7 +319,7 @@ int acexy_config_load_yaml(struct acexy_config *cfg, const char *name, const cha
 						         parser.problem ? parser.problem
 						                        : "syntax error");
 						rc = -EINVAL;
-						goto out;
+						goto free_parser;
 					}
 					if (ev.type == YAML_SEQUENCE_END_EVENT)
 						break;
@@ -355,7 +355,7 @@ int acexy_config_load_yaml(struct acexy_config *cfg, const char *name, const cha
 		}
 		yaml_event_delete(&ev);
 	}
-out:
+free_parser:
 	yaml_parser_delete(&parser);
 	return rc;
 }
@@ -697,28 +697,28 @@ int acexy_config_load(struct acexy_config *cfg, const struct acexy_program *prog
 				config_path = argv[++i];
 			} else {
 				fprintf(err, "%s: --config needs a file name\n", prog->name);
-				goto fail;
+				goto free_config;
 			}
 			config_origin = "flag --config";
 			continue;
 		}
 		if (strncmp(a, "--", 2) != 0) {
 			fprintf(err, "%s: unexpected argument '%s' (see --help)\n", prog->name, a);
-			goto fail;
+			goto free_config;
 		}
 		char name[KEY_MAX + 8];
 		const char *eq = strchr(a + 2, '=');
 		size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
 		if (nl >= sizeof(name)) {
 			fprintf(err, "%s: unknown option '%s' (see --help)\n", prog->name, a);
-			goto fail;
+			goto free_config;
 		}
 		memcpy(name, a + 2, nl);
 		name[nl] = '\0';
 		int id = acexy_setting_by_flag(name);
 		if (id < 0) {
 			fprintf(err, "%s: unknown option '--%s' (see --help)\n", prog->name, name);
-			goto fail;
+			goto free_config;
 		}
 		if (!eq) {
 			bool bare_bool = acexy_setting(id)->type == ACEXY_T_BOOL &&
@@ -727,7 +727,7 @@ int acexy_config_load(struct acexy_config *cfg, const struct acexy_program *prog
 				if (i + 1 >= argc) {
 					fprintf(err, "%s: option '--%s' needs a value\n",
 					        prog->name, name);
-					goto fail;
+					goto free_config;
 				}
 				i++;
 			}
@@ -745,7 +745,7 @@ int acexy_config_load(struct acexy_config *cfg, const struct acexy_program *prog
 		if (rc < 0) {
 			fprintf(err, "%s: %s (config file named by %s)\n", prog->name, errbuf,
 			        config_origin);
-			goto fail;
+			goto free_config;
 		}
 	}
 
@@ -767,7 +767,7 @@ int acexy_config_load(struct acexy_config *cfg, const struct acexy_program *prog
 		if (set_value(cfg, aliases[i].id, v, ACEXY_ORIGIN_ENV, where, errbuf,
 		              sizeof(errbuf)) < 0) {
 			fprintf(err, "%s: %s\n", prog->name, errbuf);
-			goto fail;
+			goto free_config;
 		}
 	}
 	for (int i = 0; i < ACEXY_S_COUNT_; i++) {
@@ -778,7 +778,7 @@ int acexy_config_load(struct acexy_config *cfg, const struct acexy_program *prog
 		snprintf(where, sizeof(where), "env %s", acexy_setting(i)->env);
 		if (set_value(cfg, i, v, ACEXY_ORIGIN_ENV, where, errbuf, sizeof(errbuf)) < 0) {
 			fprintf(err, "%s: %s\n", prog->name, errbuf);
-			goto fail;
+			goto free_config;
 		}
 	}
 
@@ -811,12 +811,12 @@ int acexy_config_load(struct acexy_config *cfg, const struct acexy_program *prog
 		snprintf(where, sizeof(where), "flag --%s", name);
 		if (set_value(cfg, id, val, ACEXY_ORIGIN_FLAG, where, errbuf, sizeof(errbuf)) < 0) {
 			fprintf(err, "%s: %s\n", prog->name, errbuf);
-			goto fail;
+			goto free_config;
 		}
 	}
 	if (config_finish(cfg, errbuf, sizeof(errbuf)) < 0) {
 		fprintf(err, "%s: %s\n", prog->name, errbuf);
-		goto fail;
+		goto free_config;
 	}
 	if (cfg->check_only) {
 		acexy_config_print(cfg, prog, out);
@@ -824,7 +824,7 @@ int acexy_config_load(struct acexy_config *cfg, const struct acexy_program *prog
 		return ACEXY_CONFIG_EXIT;
 	}
 	return 0;
-fail:
+free_config:
 	acexy_config_free(cfg);
 	return -EINVAL;
 }

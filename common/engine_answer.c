@@ -180,23 +180,23 @@ int engine_answer_parse(const char *body, size_t len, struct engine_answer *ret,
 	memset(&a, 0, sizeof(a));
 	if (!json_is_object(root)) {
 		snprintf(reason, cap, "engine answer is not a JSON object");
-		goto out;
+		goto free_json;
 	}
 	json_t *resp = json_object_get(root, "response");
 	if (error_text(json_object_get(root, "error"), reason, cap))
-		goto out;
+		goto free_json;
 	if (!resp || !json_is_object(resp)) {
 		snprintf(reason, cap, "engine answer has no response");
-		goto out;
+		goto free_json;
 	}
 	int e = copy_str(resp, "playback_url", a.playback_url, sizeof(a.playback_url), true);
 	if (e == -E2BIG) {
 		snprintf(reason, cap, "engine answer has a playback_url too long");
-		goto out;
+		goto free_json;
 	}
 	if (e < 0 || !absolute_http_url(a.playback_url)) {
 		snprintf(reason, cap, "engine answer has no valid playback_url");
-		goto out;
+		goto free_json;
 	}
 	static const struct {
 		const char *name;
@@ -213,19 +213,19 @@ int engine_answer_parse(const char *body, size_t len, struct engine_answer *ret,
 		if (e < 0) {
 			snprintf(reason, cap, "engine answer has a malformed %s%s", fields[i].name,
 			         e == -E2BIG ? " (too long)" : "");
-			goto out;
+			goto free_json;
 		}
 	}
 	if ((a.stat_url[0] && !absolute_http_url(a.stat_url)) ||
 	    (a.command_url[0] && !absolute_http_url(a.command_url))) {
 		snprintf(reason, cap, "engine answer has a relative stat_url or command_url");
-		goto out;
+		goto free_json;
 	}
 	a.is_live = truthy(json_object_get(resp, "is_live"));
 	a.is_encrypted = truthy(json_object_get(resp, "is_encrypted"));
 	*ret = a;
 	rc = 0;
-out:
+free_json:
 	json_decref(root);
 	return rc;
 }
@@ -259,16 +259,16 @@ int engine_stat_parse(const char *body, size_t len, struct engine_stat *ret)
 	struct engine_stat st;
 	memset(&st, 0, sizeof(st));
 	if (!json_is_object(root))
-		goto out;
+		goto free_json;
 	json_t *resp = json_object_get(root, "response");
 	if (!resp || json_is_null(resp)) {
 		st.known = false;
 		*ret = st;
 		rc = 0;
-		goto out;
+		goto free_json;
 	}
 	if (!json_is_object(resp))
-		goto out;
+		goto free_json;
 	st.known = true;
 	st.empty = json_object_size(resp) == 0;
 	json_t *s = json_object_get(resp, "status");
@@ -284,7 +284,7 @@ int engine_stat_parse(const char *body, size_t len, struct engine_stat *ret)
 	st.total_progress = json_is_number(tp) ? json_number_value(tp) : 0;
 	*ret = st;
 	rc = 0;
-out:
+free_json:
 	json_decref(root);
 	return rc;
 }

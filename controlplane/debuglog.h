@@ -34,13 +34,6 @@
 #define DEBUGLOG_RETRY_S              30.0
 #define DEBUGLOG_TEXT_MAX             4096 /* debuglog_text() keeps at most this many bytes */
 
-enum debuglog_cat {
-#define DEBUGLOG_ENUM_(id, name, events, help, fields) DEBUGLOG_##id,
-	ACEXY_DEBUGLOG_CATEGORIES(DEBUGLOG_ENUM_)
-#undef DEBUGLOG_ENUM_
-	        DEBUGLOG_CAT_COUNT
-};
-
 struct debuglog;
 
 struct debuglog_counters {

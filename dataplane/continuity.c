@@ -75,7 +75,7 @@ static enum dp_end_reason end_reason_of(enum cont_fail k)
 static void debug(struct stream *s, const char *event, const char *why)
 {
 	struct continuity *ct = s->cont;
-	dp_control_debug_event(s->w, "failover",
+	dp_control_debug_event(s->w, DEBUGLOG_FAILOVER,
 	                       json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:i,s:s}", "event", event,
 	                                 "instance", s->dp->instance, "key", viewer_query_key(s->q),
 	                                 "lease", (json_int_t)s->lease.lease_id, "reason",

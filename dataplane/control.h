@@ -1,6 +1,7 @@
 /* The dataplane's view of the controlplane, as the workers use it. The
- * implementation (control_glue.c) sits on control_client.c; every callback
- * runs on the calling worker's loop. */
+ * implementation (control_glue.c, with its client of the control socket,
+ * struct cc_client) speaks proto/ over acexy/ipc.h; every callback runs on
+ * the calling worker's loop. */
 #ifndef ACEXY_DP_CONTROL_H
 #define ACEXY_DP_CONTROL_H
 
@@ -8,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "acexy/debuglog_table.h"
 #include "acexy/ipc.h"
 #include "dataplane/dataplane.h"
 
@@ -58,7 +60,7 @@ void dp_control_stream_ended(struct worker *w, const struct dp_lease *lease,
 
 /* A record for the controlplane's JSON Lines debug logs (DEBUG_MODE only;
  * record is stolen and must carry "event"). Fire and forget. */
-void dp_control_debug_event(struct worker *w, const char *category, json_t *record);
+void dp_control_debug_event(struct worker *w, enum debuglog_cat cat, json_t *record);
 
 /* Registry of live streams for hello/heartbeats/admin (not the byte path). */
 struct stream_rec *dp_registry_add(struct dp *dp, const struct dp_lease *lease, int worker,

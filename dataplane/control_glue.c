@@ -398,7 +398,7 @@ static void on_ack(void *ud, int err, const uint8_t *buf, size_t len)
 	(void)len;
 }
 
-void dp_control_debug_event(struct worker *w, const char *category, json_t *record)
+void dp_control_debug_event(struct worker *w, enum debuglog_cat cat, json_t *record)
 {
 	if (!acexy_cfg_b(w->dp->cfg, ACEXY_S_DEBUG_MODE) ||
 	    !atomic_load(&cc_of(w->dp)->connected)) {
@@ -407,8 +407,9 @@ void dp_control_debug_event(struct worker *w, const char *category, json_t *reco
 	}
 	if (!record)
 		return;
-	struct proto_debug_event body = {
-	        .instance = w->dp->instance, .category = category, .record = record};
+	struct proto_debug_event body = {.instance = w->dp->instance,
+	                                 .category = debuglog_category_name(cat),
+	                                 .record = record};
 	send_msg(cc_of(w->dp), w->mailbox, PROTO_DEBUG_EVENT, &body, 2000, on_ack, NULL);
 	json_decref(record);
 }

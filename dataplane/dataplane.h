@@ -109,7 +109,7 @@ struct dp {
 	int nworkers;
 	struct worker *workers;
 	struct ev_loop *main_loop;
-	struct cc_client *cc; /* controlplane client (control_client.h) */
+	struct cc_client *cc; /* controlplane client (control_glue.c) */
 	struct dp_admin *admin;
 	struct playlist *playlist; /* /ace/playlist.m3u (playlist.h), NULL when none */
 	_Atomic bool draining;
@@ -156,9 +156,10 @@ uint64_t dp_bytes_relayed(struct dp *dp);
 uint64_t dp_upstream_reads(struct dp *dp);
 uint64_t dp_upstream_zcopy(struct dp *dp);
 
-/* server.c: connections and request routing */
+/* conn.c: connections and request routing */
 void conn_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
 void worker_close_all(struct worker *w, enum dp_end_reason reason);
+/* stream.c: the controlplane stopped a lease */
 void worker_stop_lease(struct worker *w, uint64_t lease_id, enum dp_end_reason reason);
 /* stream.c: ends a stream (before its 200: a 502/503 answer) */
 void stream_end_with(struct stream *s, enum dp_end_reason reason);

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "acexy/hex.h"
+#include "dataplane/hex.h"
 
 #define CHUNK_LINE_MAX 4096  /* a chunk-size line with its extensions */
 #define TRAILER_MAX    16384 /* all trailer lines */

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acexy/hex.h"
 #include "acexy/utf8.h"
+#include "dataplane/hex.h"
 
 struct param {
 	const char *raw; /* "name=value" as sent, inside text */

@@ -190,11 +190,11 @@ int upstream_open(struct upstream *u, struct ev_loop *loop, struct curl_ev *ce, 
 	    curl_url_get(cu, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(cu, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
 		snprintf(err, errlen, "engine gave an invalid playback URL");
-		goto out;
+		goto free_url_parts;
 	}
 	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
 		snprintf(err, errlen, "engine gave a %s playback URL", scheme);
-		goto out;
+		goto free_url_parts;
 	}
 	u->tls = strcmp(scheme, "https") == 0;
 	curl_url_get(cu, CURLUPART_PORT, &port, 0);
@@ -204,7 +204,7 @@ int upstream_open(struct upstream *u, struct ev_loop *loop, struct curl_ev *ce, 
 	u->req = malloc(cap);
 	if (!u->req) {
 		snprintf(err, errlen, "out of memory");
-		goto out;
+		goto free_url_parts;
 	}
 	int n = snprintf(u->req, cap,
 	                 "GET %s%s%s HTTP/1.1\r\nHost: %s%s%s\r\nUser-Agent: acexy/" ACEXY_VERSION
@@ -213,13 +213,13 @@ int upstream_open(struct upstream *u, struct ev_loop *loop, struct curl_ev *ce, 
 	                 port ? ":" : "", port ? port : "");
 	if (n < 0 || (size_t)n >= cap) {
 		snprintf(err, errlen, "engine gave an overlong playback URL");
-		goto out;
+		goto free_url_parts;
 	}
 	u->req_len = (size_t)n;
 	CURL *e = curl_easy_init();
 	if (!e) {
 		snprintf(err, errlen, "out of memory");
-		goto out;
+		goto free_url_parts;
 	}
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -233,12 +233,12 @@ int upstream_open(struct upstream *u, struct ev_loop *loop, struct curl_ev *ce, 
 	if (curl_ev_add_connect(ce, e, on_connected, u) < 0) {
 		curl_easy_cleanup(e);
 		snprintf(err, errlen, "cannot start the playback request");
-		goto out;
+		goto free_url_parts;
 	}
 	u->easy = e;
 	u->state = UP_CONNECTING;
 	rc = 0;
-out:
+free_url_parts:
 	curl_free(scheme);
 	curl_free(host);
 	curl_free(port);

@@ -55,7 +55,7 @@ void viewer_end(struct viewer *v, enum dp_end_reason reason, bool close_conn)
 		     ALOG_S("reason", dp_end_reason_name(reason)), ALOG_S("client", c->peer_ip),
 		     ALOG_U("viewers_left", s->nviewers));
 	if (reason == DP_END_CLIENT_GONE && s->have_lease)
-		dp_control_debug_event(s->w, "disconnects",
+		dp_control_debug_event(s->w, DEBUGLOG_DISCONNECTS,
 		                       json_pack("{s:s,s:s,s:I,s:s}", "event", "viewer_gone",
 		                                 "instance", s->dp->instance, "lease",
 		                                 (json_int_t)s->lease.lease_id, "reason",
@@ -91,7 +91,7 @@ void viewer_send_200(struct viewer *v)
 			atomic_fetch_add(&dp->stats.ttfb_bucket[i], 1);
 	atomic_fetch_add(&dp->stats.ttfb_bucket[11], 1); /* +Inf */
 	if (ttfb > 2.0)
-		dp_control_debug_event(v->s->w, "stress",
+		dp_control_debug_event(v->s->w, DEBUGLOG_STRESS,
 		                       json_pack("{s:s,s:f,s:f,s:I,s:s}", "event",
 		                                 "slow_first_byte", "took_ms", ttfb * 1000.0,
 		                                 "threshold_ms", 2000.0, "lease",

@@ -140,4 +140,24 @@ C(STRESS,              "stress",              "slow_selection, slow_first_byte, 
 S("engine_selection.candidates[]", "one engine considered by a selection", ACEXY_DEBUGLOG_FIELDS_CANDIDATE)
 /* clang-format on */
 
+/* The categories by id, for both daemons (the dataplane sends records to
+ * the controlplane's writer by category). */
+enum debuglog_cat {
+#define DEBUGLOG_ENUM_(id, name, events, help, fields) DEBUGLOG_##id,
+	ACEXY_DEBUGLOG_CATEGORIES(DEBUGLOG_ENUM_)
+#undef DEBUGLOG_ENUM_
+	        DEBUGLOG_CAT_COUNT
+};
+
+/* The category's name (its file name without .jsonl), "?" out of range. */
+static inline const char *debuglog_category_name(enum debuglog_cat cat)
+{
+	static const char *const names[] = {
+#define DEBUGLOG_NAME_(id, name, events, help, fields) name,
+	        ACEXY_DEBUGLOG_CATEGORIES(DEBUGLOG_NAME_)
+#undef DEBUGLOG_NAME_
+	};
+	return (unsigned)cat < DEBUGLOG_CAT_COUNT ? names[cat] : "?";
+}
+
 #endif

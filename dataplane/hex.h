@@ -1,6 +1,7 @@
-/* One hex digit's value: 0..15, or -1 for anything else. */
-#ifndef ACEXY_HEX_H
-#define ACEXY_HEX_H
+/* One hex digit's value: 0..15, or -1 for anything else. For the
+ * dataplane's percent-decoding (query.c) and chunk sizes (http_response.c). */
+#ifndef ACEXY_DP_HEX_H
+#define ACEXY_DP_HEX_H
 
 static inline int acexy_hexval(int c)
 {
