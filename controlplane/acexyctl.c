@@ -11,6 +11,7 @@
 
 #include "acexy/proto.h"
 #include "acexy/settings.h"
+#include "controlplane/ctl_text.h"
 
 #define EXIT_DAEMON_ERROR 1
 #define EXIT_USAGE        2
@@ -111,126 +112,6 @@ static json_t *ask(const char *url, const struct proto_admin *req, int *ret_exit
 	proto_msg_clear(&m);
 	*ret_exit = 0;
 	return res;
-}
-
-static void print_table(json_t *rows, const char *const *cols, const char *const *heads, int n)
-{
-	size_t w[16] = {0};
-	char cell[16][128];
-	for (int c = 0; c < n; c++)
-		w[c] = strlen(heads[c]);
-	size_t i;
-	json_t *r;
-	json_array_foreach(rows, i, r)
-	{
-		for (int c = 0; c < n; c++) {
-			json_t *v = json_object_get(r, cols[c]);
-			char *t = json_is_string(v) ? strdup(json_string_value(v))
-			          : (json_is_null(v) || !v)
-			                  ? strdup("-")
-			                  : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
-			snprintf(cell[c], sizeof(cell[c]), "%s", t ? t : "");
-			free(t);
-			if (strlen(cell[c]) > w[c])
-				w[c] = strlen(cell[c]);
-		}
-	}
-	for (int c = 0; c < n; c++)
-		printf("%-*s%s", (int)w[c], heads[c], c + 1 < n ? "  " : "\n");
-	json_array_foreach(rows, i, r)
-	{
-		for (int c = 0; c < n; c++) {
-			json_t *v = json_object_get(r, cols[c]);
-			char *t = json_is_string(v) ? strdup(json_string_value(v))
-			          : (json_is_null(v) || !v)
-			                  ? strdup("-")
-			                  : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
-			printf("%-*s%s", (int)w[c], t ? t : "", c + 1 < n ? "  " : "\n");
-			free(t);
-		}
-	}
-}
-
-static void print_human(const char *cmd, json_t *res)
-{
-	if (strcmp(cmd, "streams") == 0) {
-		static const char *const cols[] = {"id",          "content",         "engine_host",
-		                                   "engine_port", "instance",        "viewers",
-		                                   "bytes",       "rate_mbps",       "age_s",
-		                                   "peers",       "speed_down_kbps", "failovers"};
-		static const char *const heads[] = {
-		        "ID",    "CONTENT", "ENGINE", "PORT",  "DATAPLANE",  "VIEWERS",
-		        "BYTES", "MBIT/S",  "AGE(s)", "PEERS", "DOWN(KB/s)", "FAILOVERS"};
-		print_table(json_object_get(res, "streams"), cols, heads, 12);
-		return;
-	}
-	if (strcmp(cmd, "engines") == 0) {
-		static const char *const cols[] = {"host", "port",   "container_id", "health",
-		                                   "load", "leases", "forwarded",    "fallback"};
-		static const char *const heads[] = {"HOST", "PORT",   "CONTAINER", "HEALTH",
-		                                    "LOAD", "LEASES", "FORWARDED", "FALLBACK"};
-		print_table(json_object_get(res, "engines"), cols, heads, 8);
-		return;
-	}
-	if (strcmp(cmd, "config") == 0) {
-		static const char *const cols[] = {"env", "value", "origin", "where"};
-		static const char *const heads[] = {"SETTING", "VALUE", "ORIGIN", "WHERE"};
-		print_table(json_object_get(res, "settings"), cols, heads, 4);
-		return;
-	}
-	/* status, ping, stream, stop, drain, resume: key: value lines, then tables */
-	const char *k;
-	json_t *v;
-	json_object_foreach(res, k, v)
-	{
-		if (json_is_array(v) || json_is_object(v))
-			continue;
-		char *t = json_is_string(v)
-		                  ? strdup(json_string_value(v))
-		                  : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
-		printf("%-20s %s\n", k, t ? t : "");
-		free(t);
-	}
-	static const char *const groups[] = {"orchestrator", "events"};
-	for (size_t g = 0; g < 2; g++) {
-		json_t *obj = json_object_get(res, groups[g]);
-		if (!json_is_object(obj))
-			continue;
-		json_object_foreach(obj, k, v)
-		{
-			if (json_is_null(v) || (json_is_string(v) && !json_string_length(v)))
-				continue;
-			char *t = json_is_string(v) ? strdup(json_string_value(v))
-			          : (json_is_null(v) || !v)
-			                  ? strdup("-")
-			                  : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
-			char key[64];
-			snprintf(key, sizeof(key), "%s.%s", groups[g], k);
-			printf("%-28s %s\n", key, t ? t : "");
-			free(t);
-		}
-	}
-	json_t *dps = json_object_get(res, "dataplanes");
-	if (json_is_array(dps) && json_array_size(dps) > 0 &&
-	    json_is_object(json_array_get(dps, 0))) {
-		static const char *const cols[] = {"instance", "streams", "draining",
-		                                   "last_seen_s"};
-		static const char *const heads[] = {"DATAPLANE", "STREAMS", "DRAINING",
-		                                    "LAST SEEN(s)"};
-		printf("\n");
-		print_table(dps, cols, heads, 4);
-	} else if (json_is_array(dps)) {
-		size_t i;
-		json_array_foreach(dps, i, v) printf("%-20s %s\n", "dataplane",
-		                                     json_is_string(v) ? json_string_value(v) : "");
-	}
-	json_t *streams = json_object_get(res, "streams");
-	if (json_is_array(streams) && json_array_size(streams) > 0) {
-		static const char *const cols[] = {"lease", "content", "engine", "bytes", "age_s"};
-		static const char *const heads[] = {"ID", "CONTENT", "ENGINE", "BYTES", "AGE(s)"};
-		printf("\n");
-		print_table(streams, cols, heads, 5);
-	}
 }
 
 /* Finds the dataplane socket: the named instance, or the only live one. */
@@ -380,7 +261,7 @@ int main(int argc, char **argv)
 		printf("%s\n", t ? t : "{}");
 		free(t);
 	} else {
-		print_human(cmd, res);
+		ctl_print_text(stdout, cmd, res);
 	}
 	json_decref(res);
 	return 0;

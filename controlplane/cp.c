@@ -17,13 +17,6 @@
 #include "controlplane/fallback.h"
 #include "controlplane/orch.h"
 
-double cp_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void reply_error(struct ipc_req *req, uint64_t id, const char *code, const char *msg)
 {
 	ipc_reply_error(req, id, code, msg);
@@ -45,40 +38,27 @@ static struct cp_dataplane *dp_touch(struct cp *cp, const char *instance)
 		if (!d)
 			return NULL;
 		snprintf(d->instance, sizeof(d->instance), "%s", instance);
-		d->first_seen = cp_now();
+		d->first_seen = acexy_now();
 		d->next = cp->dataplanes;
 		cp->dataplanes = d;
 	}
-	d->last_seen = cp_now();
+	d->last_seen = acexy_now();
 	return d;
 }
 
-struct cp_lease *cp_lease_find(struct cp *cp, uint64_t id)
+/* A lease ends: the orchestrator hears of it, the logs say so, it goes. */
+static void lease_end(struct cp *cp, struct cp_lease *lease, const char *reason)
 {
-	for (struct cp_lease *l = cp->leases; l; l = l->next)
-		if (l->id == id)
-			return l;
-	return NULL;
-}
-
-static void lease_remove(struct cp *cp, struct cp_lease *lease, const char *reason)
-{
-	for (struct cp_lease **pp = &cp->leases; *pp; pp = &(*pp)->next) {
-		if (*pp == lease) {
-			*pp = lease->next;
-			break;
-		}
-	}
 	events_stream_ended(cp->events, lease, reason);
 	CP_DEBUG(cp, DEBUGLOG_STREAMS, "ended", "{s:I,s:s,s:s,s:s,s:s,s:I,s:f,s:s}", "lease",
 	         (json_int_t)lease->id, "stream_id", lease->stream_id, "key", lease->key,
 	         "container_id", lease->container_id, "engine", lease->host, "bytes",
-	         (json_int_t)lease->bytes, "duration_ms", (cp_now() - lease->created) * 1000.0,
+	         (json_int_t)lease->bytes, "duration_ms", (acexy_now() - lease->created) * 1000.0,
 	         "reason", reason ? reason : "");
 	ALOG(ALOG_INFO, "lease_released", ALOG_U("lease", lease->id),
 	     ALOG_S("instance", lease->instance), ALOG_S("content", lease->key),
 	     ALOG_S("reason", reason), ALOG_U("bytes", lease->bytes));
-	free(lease);
+	lease_remove(&cp->leases, lease);
 }
 
 bool cp_queue_command(struct cp_dataplane *d, const char *cmd, uint64_t lease)
@@ -99,24 +79,18 @@ bool cp_queue_command(struct cp_dataplane *d, const char *cmd, uint64_t lease)
 static struct cp_lease *assign_engine(struct cp *cp, const struct proto_assign *a, uint64_t req_id,
                                       char *why, size_t whycap)
 {
-	struct cp_lease *l = calloc(1, sizeof(*l));
-	if (!l) {
+	struct lease_spec spec = {.instance = a->instance,
+	                          .key_type = a->key_type,
+	                          .key = a->key,
+	                          .scheme = acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME),
+	                          .host = acexy_cfg_s(cp->cfg, ACEXY_S_HOST),
+	                          .container_id = "",
+	                          .port = (unsigned)acexy_cfg_u(cp->cfg, ACEXY_S_PORT),
+	                          .fallback = true,
+	                          .assign_req = req_id};
+	struct cp_lease *l = lease_create(&cp->leases, &spec, acexy_now());
+	if (!l)
 		snprintf(why, whycap, "out of memory");
-		return NULL;
-	}
-	l->id = ++cp->next_lease;
-	snprintf(l->instance, sizeof(l->instance), "%s", a->instance);
-	snprintf(l->key_type, sizeof(l->key_type), "%s", a->key_type);
-	snprintf(l->key, sizeof(l->key), "%s", a->key);
-	snprintf(l->scheme, sizeof(l->scheme), "%s", acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME));
-	snprintf(l->host, sizeof(l->host), "%s", acexy_cfg_s(cp->cfg, ACEXY_S_HOST));
-	l->port = (unsigned)acexy_cfg_u(cp->cfg, ACEXY_S_PORT);
-	l->fallback = true;
-	l->state = LEASE_ASSIGNED;
-	l->created = cp_now();
-	l->assign_req = req_id;
-	l->next = cp->leases;
-	cp->leases = l;
 	return l;
 }
 
@@ -136,43 +110,17 @@ static void reply_lease(struct ipc_req *req, uint64_t id, const struct cp_lease 
 static void rebuild_leases(struct cp *cp, const char *instance, const struct proto_hello *h)
 {
 	for (size_t i = 0; i < h->n_streams; i++) {
-		const struct proto_stream *s = &h->streams[i];
-		uint64_t id = s->lease;
-		if (!id || cp_lease_find(cp, id))
-			continue;
-		struct cp_lease *l = calloc(1, sizeof(*l));
+		struct cp_lease *l =
+		        lease_rebuild(&cp->leases, instance, &h->streams[i], acexy_now());
 		if (!l)
-			return;
-		l->id = id;
-		if (id > cp->next_lease)
-			cp->next_lease = id; /* never hand out a live id again */
-		snprintf(l->instance, sizeof(l->instance), "%s", instance);
-		snprintf(l->key_type, sizeof(l->key_type), "%s", s->key_type);
-		snprintf(l->key, sizeof(l->key), "%s", s->key);
-		snprintf(l->stat_url, sizeof(l->stat_url), "%s", s->stat_url);
-		l->is_live = s->is_live;
-		snprintf(l->host, sizeof(l->host), "%s", s->host);
-		snprintf(l->scheme, sizeof(l->scheme), "%s", s->scheme);
-		l->port = (unsigned)s->port;
-		snprintf(l->container_id, sizeof(l->container_id), "%s", s->container_id);
-		snprintf(l->playback_session_id, sizeof(l->playback_session_id), "%s",
-		         s->playback_session_id);
-		snprintf(l->command_url, sizeof(l->command_url), "%s", s->command_url);
-		l->fallback = s->fallback;
-		l->bytes = s->bytes;
-		l->viewers = (unsigned)s->viewers;
-		l->failovers = (unsigned)s->failovers;
-		l->state = LEASE_STARTED;
-		l->created = cp_now();
+			continue; /* no id, already known, or out of memory */
 		/* the same stream id as before the restart: its events (in the
 		 * spool) and its end match what the orchestrator knows */
 		if (cp->events && !l->fallback && l->container_id[0])
 			events_stream_id(l->container_id, l->playback_session_id, l->stream_id,
 			                 sizeof(l->stream_id));
-		l->next = cp->leases;
-		cp->leases = l;
-		ALOG(ALOG_INFO, "lease_rebuilt", ALOG_U("lease", id), ALOG_S("instance", instance),
-		     ALOG_S("content", l->key));
+		ALOG(ALOG_INFO, "lease_rebuilt", ALOG_U("lease", l->id),
+		     ALOG_S("instance", instance), ALOG_S("content", l->key));
 	}
 }
 
@@ -192,9 +140,9 @@ static void handle_hello(struct cp *cp, struct ipc_req *req, const struct proto_
 	rebuild_leases(cp, instance, h);
 	for (size_t i = 0; i < h->n_ended; i++) {
 		const struct proto_ended *e = &h->ended[i];
-		struct cp_lease *l = cp_lease_find(cp, e->lease);
+		struct cp_lease *l = lease_find(&cp->leases, e->lease);
 		if (l && strcmp(l->instance, instance) == 0)
-			lease_remove(cp, l, e->reason);
+			lease_end(cp, l, e->reason);
 		else if (!l && !e->fallback)
 			events_stream_ended_unleased(cp->events, e->container_id,
 			                             e->playback_session_id, e->reason);
@@ -216,11 +164,10 @@ static void handle_assign(struct cp *cp, struct ipc_req *req, const struct proto
 	}
 	dp_touch(cp, instance);
 	/* nng resends a request whose answer was lost: answer it again */
-	for (struct cp_lease *l = cp->leases; l; l = l->next) {
-		if (l->assign_req == m->id && strcmp(l->instance, instance) == 0) {
-			reply_lease(req, m->id, l);
-			return;
-		}
+	struct cp_lease *again = lease_find_request(&cp->leases, instance, m->id);
+	if (again) {
+		reply_lease(req, m->id, again);
+		return;
 	}
 	if (cp->orch) {
 		orch_assign(cp->orch, req, m->id, a);
@@ -253,7 +200,7 @@ static void handle_assign(struct cp *cp, struct ipc_req *req, const struct proto
 static void handle_session_started(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
 {
 	const struct proto_session_started *b = &m->session_started;
-	struct cp_lease *l = cp_lease_find(cp, b->lease);
+	struct cp_lease *l = lease_find(&cp->leases, b->lease);
 	if (l) {
 		l->state = LEASE_STARTED;
 		snprintf(l->playback_session_id, sizeof(l->playback_session_id), "%s",
@@ -273,10 +220,10 @@ static void handle_session_started(struct cp *cp, struct ipc_req *req, const str
 static void handle_stream_ended(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
 {
 	const struct proto_stream_ended *b = &m->stream_ended;
-	struct cp_lease *l = cp_lease_find(cp, b->lease);
+	struct cp_lease *l = lease_find(&cp->leases, b->lease);
 	if (l) {
 		l->bytes = b->bytes;
-		lease_remove(cp, l, b->reason);
+		lease_end(cp, l, b->reason);
 	} else if (!b->fallback) {
 		events_stream_ended_unleased(cp->events, b->container_id, b->playback_session_id,
 		                             b->reason);
@@ -297,12 +244,12 @@ static void handle_heartbeat(struct cp *cp, struct ipc_req *req, const struct pr
 	d->draining = hb->draining;
 	for (size_t i = 0; i < hb->n_streams; i++) {
 		const struct proto_hb_stream *s = &hb->streams[i];
-		struct cp_lease *l = cp_lease_find(cp, s->lease);
+		struct cp_lease *l = lease_find(&cp->leases, s->lease);
 		if (l) {
 			l->bytes = s->bytes;
 			l->viewers = (unsigned)s->viewers;
 			l->failovers = (unsigned)s->failovers;
-			double t = cp_now();
+			double t = acexy_now();
 			if (l->rate_at > 0 && t - l->rate_at >= 0.9) {
 				l->rate_bps =
 				        (double)(l->bytes - l->rate_bytes) * 8.0 / (t - l->rate_at);
@@ -424,7 +371,7 @@ static void on_lost_tick(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct cp *cp = t->data;
 	double limit = (double)acexy_cfg_u(cp->cfg, ACEXY_S_DATAPLANE_LOST_AFTER) / 1000.0;
-	double now = cp_now();
+	double now = acexy_now();
 	/* Silence is measured from our own point of view: while this loop did
 	 * not turn (SIGSTOP, a stalled host, swap) nobody could be heard, and
 	 * what the dataplanes sent meanwhile is still queued. That time is
@@ -450,7 +397,7 @@ static void on_lost_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		}
 		*pp = d->next;
 		unsigned n = 0;
-		struct cp_lease *l = cp->leases;
+		struct cp_lease *l = cp->leases.head;
 		while (l) {
 			struct cp_lease *next = l->next;
 			if (strcmp(l->instance, d->instance) == 0) {
@@ -458,7 +405,7 @@ static void on_lost_tick(struct ev_loop *loop, ev_timer *t, int revents)
 				 * on downloading; the end reaches the orchestrator too */
 				if (cp->ce)
 					engine_stop_send(cp->ce, l->command_url);
-				lease_remove(cp, l, "dataplane_lost");
+				lease_end(cp, l, "dataplane_lost");
 				n++;
 			}
 			l = next;
@@ -477,7 +424,8 @@ int cp_start(struct cp *cp)
 {
 	char url[256];
 	const char *run_dir = acexy_cfg_s(cp->cfg, ACEXY_S_RUN_DIR);
-	cp->start_time = cp_now();
+	cp->start_time = acexy_now();
+	lease_table_init(&cp->leases);
 	/* the run dir holds admin.sock in every topology */
 	int rc = ipc_url(run_dir, "admin.sock", url, sizeof(url));
 	if (rc < 0)
@@ -547,7 +495,7 @@ int cp_start(struct cp *cp)
 	}
 	ev_timer_init(&cp->lost_timer, on_lost_tick, 0.25, 0.25);
 	cp->lost_timer.data = cp;
-	cp->lost_tick_at = cp_now();
+	cp->lost_tick_at = acexy_now();
 	ev_timer_start(cp->loop, &cp->lost_timer);
 	cp->ready = true;
 	return 0;
@@ -569,17 +517,13 @@ void cp_stop(struct cp *cp)
 	cp->ce = NULL;
 	CP_DEBUG(cp, DEBUGLOG_SESSION, "controlplane_stopped", "{s:s,s:s,s:f}", "version",
 	         ACEXY_VERSION, "instance", cp->container_id, "uptime_s",
-	         cp_now() - cp->start_time);
+	         acexy_now() - cp->start_time);
 	debuglog_close(cp->dl);
 	cp->dl = NULL;
 	ipc_server_close(cp->admin);
 	ipc_server_close(cp->control);
 	cp->admin = cp->control = NULL;
-	while (cp->leases) {
-		struct cp_lease *n = cp->leases->next;
-		free(cp->leases);
-		cp->leases = n;
-	}
+	lease_table_clear(&cp->leases);
 	while (cp->dataplanes) {
 		struct cp_dataplane *n = cp->dataplanes->next;
 		free(cp->dataplanes);

@@ -7,9 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "acexy/clock.h"
 #include "acexy/ipc.h"
 #include "acexy/settings.h"
 #include "controlplane/debuglog.h"
+#include "controlplane/lease.h"
 
 #define CP_MAX_COMMANDS 1024 /* queued per dataplane; beyond: refused, logged */
 
@@ -30,40 +32,6 @@ struct cp_dataplane {
 	struct cp_command cmds[CP_MAX_COMMANDS];
 };
 
-enum lease_state { LEASE_ASSIGNED, LEASE_STARTED };
-
-struct cp_lease {
-	struct cp_lease *next;
-	uint64_t id;
-	char instance[96];
-	char key_type[16];
-	char key[512];
-	char scheme[8];
-	char host[256];
-	unsigned port;
-	char container_id[128];
-	bool fallback;
-	enum lease_state state;
-	char playback_session_id[128];
-	char stat_url[1024];
-	char command_url[1024];
-	bool is_live;
-	char stream_id[200]; /* reported to the orchestrator ("" = not reported) */
-	uint64_t bytes;
-	unsigned viewers;
-	unsigned failovers; /* engine switches of the dataplane's stream before this lease */
-	/* rate from the heartbeats' byte counts */
-	double rate_bps;
-	uint64_t rate_bytes;
-	double rate_at;
-	/* the engine's view (engstat.c) */
-	double stat_at, stat_tried;
-	char stat_status[40];
-	int64_t stat_peers, stat_down_kbps, stat_up_kbps;
-	double created;
-	uint64_t assign_req; /* the request id that made it, for resends */
-};
-
 struct cp {
 	struct acexy_config *cfg;
 	struct ev_loop *loop;
@@ -71,8 +39,7 @@ struct cp {
 	struct ipc_server *control;
 	struct ipc_server *admin;
 	struct cp_dataplane *dataplanes;
-	struct cp_lease *leases;
-	uint64_t next_lease;
+	struct lease_table leases; /* lease.c */
 	ev_timer lost_timer;
 	double lost_tick_at; /* when on_lost_tick last ran: a gap is our own stall */
 	uint64_t stalls;     /* our own stalls (>1 s) not counted as dataplane silence */
@@ -98,7 +65,6 @@ struct cp {
 	} while (0)
 
 int cp_start(struct cp *cp);
-struct cp_lease *cp_lease_find(struct cp *cp, uint64_t id);
 struct cp_dataplane *cp_dataplane_find(struct cp *cp, const char *instance);
 /* Queues a command for the dataplane's next heartbeat reply; false when its
  * queue is full (logged). */
@@ -106,7 +72,6 @@ bool cp_queue_command(struct cp_dataplane *d, const char *cmd, uint64_t lease);
 /* cp_admin.c: admin.sock requests (the PROTO_ADMIN_COMMANDS table) */
 void cp_on_admin(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len);
 void cp_stop(struct cp *cp);
-double cp_now(void);
 
 /* cp_http.c: /livez, /readyz, /metrics on ACEXY_CP_LISTEN_ADDR */
 int cp_http_start(struct cp *cp);

@@ -25,7 +25,7 @@ static json_t *dataplanes_json(struct cp *cp, double now)
 	json_t *dps = json_array();
 	for (struct cp_dataplane *d = cp->dataplanes; d; d = d->next) {
 		unsigned n = 0;
-		for (struct cp_lease *l = cp->leases; l; l = l->next)
+		for (struct cp_lease *l = cp->leases.head; l; l = l->next)
 			n += strcmp(l->instance, d->instance) == 0;
 		json_array_append_new(dps, json_pack("{s:s,s:s,s:f,s:f,s:b,s:i}", "instance",
 		                                     d->instance, "software", d->software,
@@ -39,27 +39,8 @@ static json_t *dataplanes_json(struct cp *cp, double now)
 static json_t *streams_json(struct cp *cp, double now)
 {
 	json_t *streams = json_array();
-	for (struct cp_lease *l = cp->leases; l; l = l->next) {
-		json_t *row = json_pack(
-		        "{s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:b,s:s,s:I,s:i,s:f,s:f,s:s}", "id",
-		        (json_int_t)l->id, "instance", l->instance, "key_type", l->key_type,
-		        "content", l->key, "engine_host", l->host, "engine_port", (int)l->port,
-		        "container_id", l->container_id, "fallback", l->fallback, "state",
-		        l->state == LEASE_STARTED ? "started" : "assigned", "bytes",
-		        (json_int_t)l->bytes, "viewers", (int)l->viewers, "age_s", now - l->created,
-		        "rate_mbps", l->rate_bps / 1e6, "stream_id", l->stream_id);
-		json_object_set_new(row, "failovers", json_integer(l->failovers));
-		/* the engine's view, when read (null before) */
-		json_object_set_new(row, "engine_status",
-		                    l->stat_at > 0 ? json_string(l->stat_status) : json_null());
-		json_object_set_new(row, "peers",
-		                    l->stat_at > 0 ? json_integer(l->stat_peers) : json_null());
-		json_object_set_new(row, "speed_down_kbps",
-		                    l->stat_at > 0 ? json_integer(l->stat_down_kbps) : json_null());
-		json_object_set_new(row, "speed_up_kbps",
-		                    l->stat_at > 0 ? json_integer(l->stat_up_kbps) : json_null());
-		json_array_append_new(streams, row);
-	}
+	for (struct cp_lease *l = cp->leases.head; l; l = l->next)
+		json_array_append_new(streams, lease_json(l, now));
 	return streams;
 }
 
@@ -67,7 +48,7 @@ static json_t *engines_json(struct cp *cp, double now)
 {
 	json_t *engines = cp->orch ? orch_engines_json(cp->orch) : json_array();
 	unsigned nfallback = 0;
-	for (struct cp_lease *l = cp->leases; l; l = l->next)
+	for (struct cp_lease *l = cp->leases.head; l; l = l->next)
 		nfallback += l->fallback;
 	double checked = fallback_checked_at(cp->fallback);
 	json_array_append_new(
@@ -85,10 +66,8 @@ static json_t *engines_json(struct cp *cp, double now)
 static json_t *admin_status(void *ctx, const struct proto_admin *a, char *err, size_t errcap)
 {
 	struct cp *cp = ctx;
-	double now = cp_now();
-	unsigned nleases = 0;
-	for (struct cp_lease *l = cp->leases; l; l = l->next)
-		nleases++;
+	double now = acexy_now();
+	unsigned nleases = (unsigned)cp->leases.count;
 	json_t *orch = cp->orch ? orch_status_json(cp->orch) : json_null();
 	json_t *events = cp->events ? events_status_json(cp->events) : json_null();
 	return json_pack("{s:s,s:s,s:s,s:f,s:i,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "program",
@@ -105,19 +84,19 @@ static json_t *admin_status(void *ctx, const struct proto_admin *a, char *err, s
 static json_t *admin_engines(void *ctx, const struct proto_admin *a, char *err, size_t errcap)
 {
 	struct cp *cp = ctx;
-	return json_pack("{s:o}", "engines", engines_json(cp, cp_now()));
+	return json_pack("{s:o}", "engines", engines_json(cp, acexy_now()));
 }
 
 static json_t *admin_streams(void *ctx, const struct proto_admin *a, char *err, size_t errcap)
 {
 	struct cp *cp = ctx;
-	return json_pack("{s:o}", "streams", streams_json(cp, cp_now()));
+	return json_pack("{s:o}", "streams", streams_json(cp, acexy_now()));
 }
 
 static struct cp_lease *lease_arg(struct cp *cp, const struct proto_admin *a, char *err,
                                   size_t errcap)
 {
-	struct cp_lease *l = cp_lease_find(cp, strtoull(a->arg, NULL, 10));
+	struct cp_lease *l = lease_find(&cp->leases, strtoull(a->arg, NULL, 10));
 	if (!l)
 		snprintf(err, errcap, "no stream with id '%s'", a->arg);
 	return l;
@@ -133,7 +112,7 @@ static json_t *admin_stream(void *ctx, const struct proto_admin *a, char *err, s
 	                 (json_int_t)l->id, "instance", l->instance, "content", l->key, "key_type",
 	                 l->key_type, "engine_host", l->host, "engine_port", (int)l->port,
 	                 "playback_session_id", l->playback_session_id, "stat_url", l->stat_url,
-	                 "bytes", (json_int_t)l->bytes, "age_s", cp_now() - l->created,
+	                 "bytes", (json_int_t)l->bytes, "age_s", acexy_now() - l->created,
 	                 "container_id", l->container_id, "failovers", (int)l->failovers);
 }
 

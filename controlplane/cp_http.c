@@ -216,8 +216,7 @@ void cp_metrics_text(struct cp *cp, char **ret, size_t *ret_len)
 	unsigned ndp = 0, nleases = 0;
 	for (struct cp_dataplane *d = cp->dataplanes; d; d = d->next)
 		ndp++;
-	for (struct cp_lease *l = cp->leases; l; l = l->next)
-		nleases++;
+	nleases = (unsigned)cp->leases.count;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acexy/clock.h"
 #include "acexy/fsutil.h"
 #include "acexy/log.h"
 
@@ -84,13 +85,6 @@ struct debuglog {
 	double (*now)(void);
 	struct debuglog_counters c;
 };
-
-static double monotonic_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t count_lines(const char *p, size_t n)
 {
@@ -345,7 +339,7 @@ int debuglog_open(struct debuglog **ret, struct ev_loop *loop, const char *dir, 
 		d->sink[i].fd = -1;
 	d->rotate_bytes = rotate_bytes ? rotate_bytes : DEBUGLOG_ROTATE_BYTES_DEFAULT;
 	d->keep = keep ? keep : DEBUGLOG_KEEP_DEFAULT;
-	d->now = monotonic_now;
+	d->now = acexy_now;
 	ev_timer_init(&d->timer, flush_timer_cb, DEBUGLOG_FLUSH_S, 0.);
 	d->timer.data = d;
 	/* made now so that a bad directory shows at start, not at the first record */
@@ -385,7 +379,7 @@ void debuglog_set_clock(struct debuglog *d, double (*now)(void))
 {
 	if (!d)
 		return;
-	d->now = now ? now : monotonic_now;
+	d->now = now ? now : acexy_now;
 	if (d->unwritable) /* time the pending retry on the new clock */
 		d->retry_at = d->now() + DEBUGLOG_RETRY_S;
 }

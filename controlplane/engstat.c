@@ -44,10 +44,7 @@ static void unlink_call(struct engstat *e, struct stat_call *c)
 
 static struct cp_lease *find(struct cp *cp, uint64_t id)
 {
-	for (struct cp_lease *l = cp->leases; l; l = l->next)
-		if (l->id == id)
-			return l;
-	return NULL;
+	return lease_find(&cp->leases, id);
 }
 
 static void on_done(void *ud, const struct http_fetch_result *r)
@@ -59,7 +56,7 @@ static void on_done(void *ud, const struct http_fetch_result *r)
 	struct engine_stat st;
 	if (l && r->res == CURLE_OK && r->status == 200 &&
 	    engine_stat_parse(r->body, r->len, &st) == 0) {
-		l->stat_at = cp_now();
+		l->stat_at = acexy_now();
 		if (!st.known) {
 			snprintf(l->stat_status, sizeof(l->stat_status), "unknown session");
 		} else if (!st.empty) {
@@ -69,7 +66,7 @@ static void on_done(void *ud, const struct http_fetch_result *r)
 			l->stat_up_kbps = st.speed_up;
 		}
 	} else if (l) {
-		l->stat_at = cp_now();
+		l->stat_at = acexy_now();
 		snprintf(l->stat_status, sizeof(l->stat_status), "stat failed");
 	}
 	free(c);
@@ -80,10 +77,10 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)loop;
 	(void)revents;
 	struct engstat *e = t->data;
-	double now = cp_now();
+	double now = acexy_now();
 	/* the lease read longest ago, if it is due */
 	struct cp_lease *due = NULL;
-	for (struct cp_lease *l = e->cp->leases; l; l = l->next) {
+	for (struct cp_lease *l = e->cp->leases.head; l; l = l->next) {
 		if (l->state != LEASE_STARTED || !l->stat_url[0] || now - l->stat_at < EVERY_S ||
 		    now - l->stat_tried < EVERY_S)
 			continue;

@@ -158,7 +158,7 @@ static void retry_later(struct events *ev, struct item *it, const char *why, lon
 		d *= 2;
 	if (d > BACKOFF_MAX_S)
 		d = BACKOFF_MAX_S;
-	it->next_at = cp_now() + d;
+	it->next_at = acexy_now() + d;
 	CP_DEBUG(ev->cp, DEBUGLOG_STREAMS, "event_failed", "{s:s,s:s,s:s,s:i,s:i}", "stream_id",
 	         it->stream_id, "container_id", it->container_id, "reason", why, "http_status",
 	         (int)http_status, "attempts", (int)it->attempts);
@@ -332,7 +332,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)loop;
 	(void)revents;
 	struct events *ev = t->data;
-	double now = cp_now();
+	double now = acexy_now();
 	if (ev->spool && now >= ev->respool_at && (ev->in_memory || spool_stale(ev->spool)))
 		respool(ev, now);
 	enum orch_state st = orch_get_state(ev->cp->orch);
@@ -374,7 +374,7 @@ static bool enqueue(struct events *ev, struct item *it)
 		ALOG(ALOG_ERROR, "spool_write_failed", ALOG_S("path", spool_path(ev->spool)),
 		     ALOG_S("error", strerror(-rc)), ALOG_S("stream_id", it->stream_id));
 		ev->in_memory++;
-		ev->respool_at = cp_now() + RESPOOL_S;
+		ev->respool_at = acexy_now() + RESPOOL_S;
 	}
 	it->durable = rc == 0;
 	*ev->tail = it;

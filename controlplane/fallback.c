@@ -63,7 +63,7 @@ static void set_health(struct fallback *f, enum fb_health h, const char *why)
 		     ALOG_S("was", fallback_health_name(f->health)), ALOG_S("why", why));
 	f->health = h;
 	snprintf(f->error, sizeof(f->error), "%s", why);
-	f->checked = cp_now();
+	f->checked = acexy_now();
 	ev_timer_set(&f->timer, h == FB_HEALTHY ? PROBE_EVERY_S : PROBE_RETRY_S, 0.);
 	ev_timer_start(f->cp->loop, &f->timer);
 }

@@ -41,6 +41,8 @@ struct orch {
 	enum orch_state state;
 	bool status_inflight, engines_inflight;
 	bool can_provision;
+	bool unavailable; /* it says "unavailable": no engine runs (scaled to zero) */
+	char status[32];  /* its last status word */
 	char block_code[64], block_msg[256];
 	int block_eta;
 	bool block_should_wait;
@@ -80,7 +82,7 @@ static void debug_request(struct orch *o, const char *outcome, uint64_t lease, c
                           int retry_after)
 {
 	struct cp *cp = o->cp;
-	double wait_ms = (cp_now() - o->cur_t0) * 1000.0;
+	double wait_ms = (acexy_now() - o->cur_t0) * 1000.0;
 	CP_DEBUG(cp, DEBUGLOG_REQUESTS, "assign", "{s:s,s:s,s:s,s:s,s:I,s:s,s:i,s:f}", "instance",
 	         o->cur ? o->cur->instance : "", "key_type", o->cur ? o->cur->key_type : "", "key",
 	         o->cur ? o->cur->key : "", "outcome", outcome, "lease", (json_int_t)lease,
@@ -89,78 +91,6 @@ static void debug_request(struct orch *o, const char *outcome, uint64_t lease, c
 		CP_DEBUG(cp, DEBUGLOG_STRESS, "slow_selection", "{s:f,s:f,s:I,s:s}", "took_ms",
 		         wait_ms, "threshold_ms", 2000.0, "lease", (json_int_t)lease, "key",
 		         o->cur ? o->cur->key : "");
-}
-
-const char *orch_state_name(enum orch_state s)
-{
-	switch (s) {
-	case ORCH_HEALTHY:
-		return "healthy";
-	case ORCH_DEGRADED:
-		return "degraded";
-	case ORCH_UNREACHABLE:
-		return "unreachable";
-	default:
-		return "unknown";
-	}
-}
-
-/* ---- pure parts ---- */
-
-double orch_parse_time(const char *s)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	if (!s)
-		return 0;
-	int n = 0;
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
-		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	double frac = 0, scale = 0.1;
-	const char *p = s + n;
-	if (*p == '.') {
-		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
-			frac += (*p - '0') * scale;
-	}
-	int off = 0;
-	if (*p == '+' || *p == '-') {
-		int hh = 0, mm = 0;
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) < 1)
-			return 0;
-		off = (hh * 3600 + mm * 60) * (*p == '+' ? 1 : -1);
-	} else if (*p != 'Z' && *p != '\0') {
-		return 0;
-	}
-	return (double)timegm(&tm) + frac - off;
-}
-
-static int better(const struct orch_engine *a, const struct orch_engine *b)
-{
-	/* healthy before unknown before unhealthy; fewest streams; forwarded
-	 * first; least recently used first */
-	if (a->health != b->health)
-		return a->health < b->health;
-	unsigned la = a->orch_streams + a->own_leases, lb = b->orch_streams + b->own_leases;
-	if (la != lb)
-		return la < lb;
-	if (a->forwarded != b->forwarded)
-		return a->forwarded;
-	return a->last_usage < b->last_usage;
-}
-
-int orch_select(const struct orch_engine *e, size_t n, unsigned max)
-{
-	int best = -1;
-	for (size_t i = 0; i < n; i++) {
-		if (e[i].orch_streams + e[i].own_leases >= max || e[i].suspect)
-			continue;
-		if (best < 0 || better(&e[i], &e[best]))
-			best = (int)i;
-	}
-	return best;
 }
 
 /* ---- HTTP calls ---- */
@@ -241,11 +171,7 @@ enum orch_state orch_get_state(const struct orch *o)
 
 static unsigned own_leases_on(struct orch *o, const char *container_id)
 {
-	unsigned n = 0;
-	for (struct cp_lease *l = o->cp->leases; l; l = l->next)
-		if (!l->fallback && strcmp(l->container_id, container_id) == 0)
-			n++;
-	return n;
+	return lease_count_on(&o->cp->leases, container_id);
 }
 
 static void refuse(struct orch *o, struct ipc_req *req, uint64_t id, const char *reason, int eta)
@@ -262,23 +188,18 @@ static struct cp_lease *grant(struct orch *o, const struct proto_assign *a, uint
                               const char *container_id, bool fallback)
 {
 	struct cp *cp = o->cp;
-	struct cp_lease *l = calloc(1, sizeof(*l));
-	if (!l)
-		return NULL;
-	l->id = ++cp->next_lease;
-	snprintf(l->instance, sizeof(l->instance), "%s", a->instance);
-	snprintf(l->key_type, sizeof(l->key_type), "%s", a->key_type);
-	snprintf(l->key, sizeof(l->key), "%s", a->key);
-	snprintf(l->scheme, sizeof(l->scheme), "%s", scheme);
-	snprintf(l->host, sizeof(l->host), "%s", host);
-	l->port = port;
-	snprintf(l->container_id, sizeof(l->container_id), "%s", container_id);
-	l->fallback = fallback;
-	l->created = cp_now();
-	l->assign_req = id;
-	l->next = cp->leases;
-	cp->leases = l;
-	cp->assignments++;
+	struct lease_spec spec = {.instance = a->instance,
+	                          .key_type = a->key_type,
+	                          .key = a->key,
+	                          .scheme = scheme,
+	                          .host = host,
+	                          .container_id = container_id,
+	                          .port = port,
+	                          .fallback = fallback,
+	                          .assign_req = id};
+	struct cp_lease *l = lease_create(&cp->leases, &spec, acexy_now());
+	if (l)
+		cp->assignments++;
 	return l;
 }
 
@@ -293,8 +214,9 @@ static void answer_lease(struct ipc_req *req, uint64_t id, const struct cp_lease
 	ipc_reply_msg(req, PROTO_LEASE, id, &b);
 }
 
+/* why: "orchestrator unreachable", or why else the orchestrator cannot help */
 static bool try_fallback(struct orch *o, struct ipc_req *req, uint64_t id,
-                         const struct proto_assign *a)
+                         const struct proto_assign *a, const char *why)
 {
 	const char *instance = a->instance;
 	struct cp *cp = o->cp;
@@ -311,12 +233,13 @@ static bool try_fallback(struct orch *o, struct ipc_req *req, uint64_t id,
 		return false;
 	ALOG(ALOG_INFO, "lease_granted", ALOG_U("lease", l->id), ALOG_S("instance", instance),
 	     ALOG_S("content", l->key), ALOG_S("engine", l->host), ALOG_U("port", l->port),
-	     ALOG_B("fallback", true), ALOG_S("why", "orchestrator unreachable"));
-	debug_request(o, "lease", l->id, "orchestrator unreachable: the fallback engine", 0);
+	     ALOG_B("fallback", true), ALOG_S("why", why));
+	char reason[200];
+	snprintf(reason, sizeof(reason), "%s: the fallback engine", why);
+	debug_request(o, "lease", l->id, reason, 0);
 	CP_DEBUG(cp, DEBUGLOG_ENGINE_SELECTION, "fallback", "{s:I,s:s,s:[],s:s,s:s,s:f}", "lease",
-	         (json_int_t)l->id, "key", l->key, "candidates", "winner", "", "why",
-	         "orchestrator unreachable: the fallback engine ACEXY_HOST:ACEXY_PORT", "took_ms",
-	         0.0);
+	         (json_int_t)l->id, "key", l->key, "candidates", "winner", "", "why", reason,
+	         "took_ms", 0.0);
 	answer_lease(req, id, l);
 	return true;
 }
@@ -402,7 +325,7 @@ static bool decide(struct orch *o, struct ipc_req *req, uint64_t id, const struc
 {
 	const char *instance = a->instance;
 	if (o->state == ORCH_UNREACHABLE) {
-		if (try_fallback(o, req, id, a))
+		if (try_fallback(o, req, id, a, "orchestrator unreachable"))
 			return true;
 		refuse(o, req, id,
 		       acexy_cfg_b(o->cp->cfg, ACEXY_S_FALLBACK)
@@ -412,7 +335,7 @@ static bool decide(struct orch *o, struct ipc_req *req, uint64_t id, const struc
 		return true;
 	}
 	unsigned max = (unsigned)acexy_cfg_u(o->cp->cfg, ACEXY_S_MAX_STREAMS_PER_ENGINE);
-	double now = cp_now();
+	double now = acexy_now();
 	for (size_t i = 0; i < o->nengines; i++) {
 		o->engines[i].own_leases = own_leases_on(o, o->engines[i].container_id);
 		o->engines[i].suspect = is_suspect(o, &o->engines[i], now);
@@ -440,6 +363,10 @@ static bool decide(struct orch *o, struct ipc_req *req, uint64_t id, const struc
 	}
 	if (debuglog_enabled(o->cp->dl))
 		debug_selection(o, NULL, -1, max);
+	/* nothing runs and nothing can start: the fallback engine, if any */
+	if (o->unavailable && !o->can_provision && o->nengines == 0 &&
+	    try_fallback(o, req, id, a, "no engine runs and provisioning is blocked"))
+		return true;
 	if (!o->can_provision && o->block_should_wait) {
 		char why[400];
 		snprintf(why, sizeof(why), "no free engine and provisioning is blocked (%s: %s)",
@@ -513,7 +440,7 @@ static void engines_done(struct orch *o, struct call *c, CURLcode res, long code
 	free(o->engines);
 	o->engines = e;
 	o->nengines = k;
-	o->engines_at = cp_now();
+	o->engines_at = acexy_now();
 	if (o->state == ORCH_UNREACHABLE || o->state == ORCH_UNKNOWN)
 		o->state = ORCH_HEALTHY;
 	serve_waiters(o);
@@ -554,6 +481,8 @@ static void status_done(struct orch *o, struct call *c, CURLcode res, long code)
 		const char *s = sa.status;
 		o->state = sa.state;
 		o->can_provision = sa.can_provision;
+		o->unavailable = sa.unavailable;
+		snprintf(o->status, sizeof(o->status), "%s", sa.status);
 		snprintf(o->block_code, sizeof(o->block_code), "%s", sa.block_code);
 		snprintf(o->block_msg, sizeof(o->block_msg), "%s", sa.block_msg);
 		o->block_eta = sa.block_eta;
@@ -607,8 +536,8 @@ static void ready_done(struct orch *o, struct call *c, CURLcode res, long code)
 	o->prov_ready_check = false;
 	if (res == CURLE_OK && code == 200 && c->body && c->body[0] == '{') {
 		ALOG(ALOG_INFO, "engine_ready", ALOG_S("container_id", o->prov_container),
-		     ALOG_D("after_s", cp_now() - o->prov_started));
-		double took = (cp_now() - o->prov_started) * 1000.0;
+		     ALOG_D("after_s", acexy_now() - o->prov_started));
+		double took = (acexy_now() - o->prov_started) * 1000.0;
 		CP_DEBUG(o->cp, DEBUGLOG_PROVISIONING, "engine_ready", "{s:i,s:s,s:f}", "attempt",
 		         (int)o->prov_attempt, "container_id", o->prov_container, "took_ms", took);
 		if (took > 30000.0)
@@ -659,10 +588,10 @@ static void provision_done(struct orch *o, struct call *c, CURLcode res, long co
 		snprintf(o->prov_container, sizeof(o->prov_container), "%s", cid ? cid : "");
 		o->provisions_ok++;
 		ALOG(ALOG_INFO, "provisioned", ALOG_S("container_id", o->prov_container),
-		     ALOG_D("took_s", cp_now() - o->prov_started));
+		     ALOG_D("took_s", acexy_now() - o->prov_started));
 		CP_DEBUG(o->cp, DEBUGLOG_PROVISIONING, "success", "{s:i,s:i,s:s,s:f}", "attempt",
 		         (int)o->prov_attempt, "http_status", (int)code, "container_id",
-		         o->prov_container, "took_ms", (cp_now() - o->prov_started) * 1000.0);
+		         o->prov_container, "took_ms", (acexy_now() - o->prov_started) * 1000.0);
 		json_decref(j);
 		if (!o->prov_container[0]) {
 			refuse_all(o, "provisioning answered without a container id",
@@ -695,10 +624,10 @@ static void provision_done(struct orch *o, struct call *c, CURLcode res, long co
 	         dcode ? dcode : "", "message",
 	         res != CURLE_OK ? curl_easy_strerror(res) : (msg ? msg : ""), "eta_s", eta,
 	         "can_retry", can_retry, "should_wait", should_wait, "took_ms",
-	         (cp_now() - o->prov_started) * 1000.0);
+	         (acexy_now() - o->prov_started) * 1000.0);
 	json_decref(j);
 	o->last_eta = eta;
-	double now = cp_now();
+	double now = acexy_now();
 	/* retry after the ETA when someone can still be served in time */
 	double latest = 0;
 	for (struct waiter *w = o->waiting; w; w = w->next)
@@ -720,7 +649,7 @@ static void provision_done(struct orch *o, struct call *c, CURLcode res, long co
 static void provision_start(struct orch *o)
 {
 	o->prov_retry_at = 0;
-	o->prov_started = cp_now();
+	o->prov_started = acexy_now();
 	char body[256];
 	snprintf(body, sizeof(body), "{\"labels\":{\"acexy.proxy\":\"%s\"},\"env\":{}}",
 	         o->cp->container_id);
@@ -742,7 +671,7 @@ static void provision_start(struct orch *o)
 static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct orch *o = t->data;
-	double now = cp_now();
+	double now = acexy_now();
 	struct waiter **pp = &o->waiting;
 	while (*pp) {
 		struct waiter *w = *pp;
@@ -766,7 +695,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 
 void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const struct proto_assign *a)
 {
-	double now = cp_now();
+	double now = acexy_now();
 	bool fresh = now - o->engines_at < ENGINES_TTL;
 	set_ctx(o, a, now);
 	mark_suspect(o, a->avoid, now);
@@ -862,13 +791,13 @@ json_t *orch_status_json(struct orch *o)
 	int nwait = 0;
 	for (struct waiter *w = o->waiting; w; w = w->next)
 		nwait++;
-	return json_pack("{s:s,s:s,s:b,s:s,s:s,s:i,s:b,s:i,s:b,s:I,s:I}", "url", o->base, "state",
-	                 orch_state_name(o->state), "can_provision", o->can_provision,
-	                 "blocked_code", o->block_code, "blocked_reason", o->block_msg,
-	                 "blocked_eta_s", o->block_eta, "should_wait", o->block_should_wait,
-	                 "waiting_requests", nwait, "provisioning", o->provisioning,
-	                 "provisions_ok", (json_int_t)o->provisions_ok, "provisions_failed",
-	                 (json_int_t)o->provisions_failed);
+	return json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:i,s:b,s:i,s:b,s:I,s:I}", "url", o->base,
+	                 "state", orch_state_name(o->state), "status", o->status, "can_provision",
+	                 o->can_provision, "blocked_code", o->block_code, "blocked_reason",
+	                 o->block_msg, "blocked_eta_s", o->block_eta, "should_wait",
+	                 o->block_should_wait, "waiting_requests", nwait, "provisioning",
+	                 o->provisioning, "provisions_ok", (json_int_t)o->provisions_ok,
+	                 "provisions_failed", (json_int_t)o->provisions_failed);
 }
 
 json_t *orch_engines_json(struct orch *o)

@@ -5,8 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "controlplane/orch.h"
+#include "controlplane/orch_pure.h"
 
 static const char *str(json_t *o, const char *k)
 {
@@ -81,9 +82,11 @@ int orch_parse_status(const char *body, size_t len, struct orch_status_answer *r
 	}
 	const char *s = str(j, "status");
 	snprintf(ret->status, sizeof(ret->status), "%s", s);
-	ret->state = strcmp(s, "unavailable") == 0 ? ORCH_UNREACHABLE
-	             : strcmp(s, "healthy") == 0   ? ORCH_HEALTHY
-	                                           : ORCH_DEGRADED;
+	/* an answer is reachable, whatever it says: "unavailable" is what a
+	 * scaled-to-zero orchestrator says while no engine runs (it can
+	 * provision one); only failed calls make it unreachable */
+	ret->state = strcmp(s, "healthy") == 0 ? ORCH_HEALTHY : ORCH_DEGRADED;
+	ret->unavailable = strcmp(s, "unavailable") == 0;
 	json_t *p = json_object_get(j, "provisioning");
 	ret->can_provision = !json_is_false(json_object_get(p, "can_provision"));
 	json_t *d = json_object_get(p, "blocked_reason_details");
@@ -111,4 +114,90 @@ void orch_parse_prov_error(const char *body, size_t len, struct orch_prov_error 
 	ret->can_retry = json_is_object(d) && json_is_true(json_object_get(d, "can_retry"));
 	ret->should_wait = json_is_true(json_object_get(d, "should_wait"));
 	json_decref(j);
+}
+
+const char *orch_state_name(enum orch_state s)
+{
+	switch (s) {
+	case ORCH_HEALTHY:
+		return "healthy";
+	case ORCH_DEGRADED:
+		return "degraded";
+	case ORCH_UNREACHABLE:
+		return "unreachable";
+	default:
+		return "unknown";
+	}
+}
+
+double orch_parse_time(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (!s)
+		return 0;
+	int n = 0;
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	double frac = 0, scale = 0.1;
+	const char *p = s + n;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			frac += (*p - '0') * scale;
+	}
+	/* the offset: Z, +hh:mm, +hhmm or +hh (ISO 8601), nothing after it */
+	int off = 0;
+	if (*p == '+' || *p == '-') {
+		int sign = *p == '+' ? 1 : -1;
+		const char *q = p + 1;
+		int d[4], nd = 0;
+		while (nd < 4 && ((*q >= '0' && *q <= '9') || (nd == 2 && *q == ':'))) {
+			if (*q != ':')
+				d[nd++] = *q - '0';
+			else if (q[1] < '0' || q[1] > '9')
+				return 0;
+			q++;
+		}
+		if ((nd != 2 && nd != 4) || *q != '\0')
+			return 0;
+		int hh = d[0] * 10 + d[1], mm = nd == 4 ? d[2] * 10 + d[3] : 0;
+		if (hh > 23 || mm > 59)
+			return 0;
+		off = sign * (hh * 3600 + mm * 60);
+	} else if (*p == 'Z') {
+		if (p[1] != '\0')
+			return 0;
+	} else if (*p != '\0') {
+		return 0;
+	}
+	return (double)timegm(&tm) + frac - off;
+}
+
+static int better(const struct orch_engine *a, const struct orch_engine *b)
+{
+	/* healthy before unknown before unhealthy; fewest streams; forwarded
+	 * first; least recently used first */
+	if (a->health != b->health)
+		return a->health < b->health;
+	unsigned la = a->orch_streams + a->own_leases, lb = b->orch_streams + b->own_leases;
+	if (la != lb)
+		return la < lb;
+	if (a->forwarded != b->forwarded)
+		return a->forwarded;
+	return a->last_usage < b->last_usage;
+}
+
+int orch_select(const struct orch_engine *e, size_t n, unsigned max)
+{
+	int best = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].orch_streams + e[i].own_leases >= max || e[i].suspect)
+			continue;
+		if (best < 0 || better(&e[i], &e[best]))
+			best = (int)i;
+	}
+	return best;
 }

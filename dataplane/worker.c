@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "acexy/curl_ev.h"
+#include "acexy/clock.h"
 #include "acexy/log.h"
 #include "dataplane/conn.h"
 #include "dataplane/dataplane.h"
@@ -57,9 +58,7 @@ uint64_t dp_upstream_zcopy(struct dp *dp)
 
 double dp_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return acexy_now();
 }
 
 static int listen_socket(const struct acexy_addr *addr, int *ret_fd)

@@ -12,9 +12,10 @@ KEY = "s3cr3t-key-do-not-log"
 
 
 class OrchTest(t.TestCase):
-    def setup_orch(self, engines=2, per_engine=1, env=None, prefix=""):
+    def setup_orch(self, engines=2, per_engine=1, env=None, prefix="", extra=()):
         self.oport = t.start_fake_orchestrator(self, "--apikey", KEY, "--engines", str(engines),
-                                               *(["--prefix", prefix] if prefix else []))
+                                               *(["--prefix", prefix] if prefix else []),
+                                               *extra)
         e = {"ACEXY_ORCH_URL": "http://127.0.0.1:%d%s" % (self.oport, prefix),
              "ACEXY_ORCH_APIKEY": KEY, "ACEXY_MAX_STREAMS_PER_ENGINE": str(per_engine),
              "ACEXY_ORCH_POLL_INTERVAL": "1s", "ACEXY_ASSIGN_TIMEOUT": "10s"}
@@ -227,7 +228,11 @@ class OrchTest(t.TestCase):
         for col in ("HEALTH", "LOAD", "LEASES", "FORWARDED", "FALLBACK"):
             self.assertIn(col, out)
         rc, out = self.ctl("status")
-        self.assertIn("orchestrator.state", out)
+        # nested objects as indented blocks, no "null", values aligned
+        self.assertRegex(out, r"\norchestrator:\n  url +http://")
+        self.assertRegex(out, r"\n  state +healthy\n")
+        self.assertRegex(out, r"\nengines:\n  CONTAINER_ID +HOST ")
+        self.assertNotIn("null", out)
         s.close()
 
     def test_unhealthy_fallback_engine_not_used(self):
@@ -249,6 +254,54 @@ class OrchTest(t.TestCase):
         r = tscheck(self.st.url("id=fbok"))
         self.assertEqual(r["status"], 200, r)
 
+
+
+    def ctl_status(self):
+        r = subprocess.run([t.binpath("acexyctl"), "--run-dir", self.st.run_dir, "--json", "status"],
+                           capture_output=True, text=True, timeout=10)
+        return json.loads(r.stdout)["orchestrator"] if r.returncode == 0 else {}
+
+    def test_scaled_to_zero_first_viewer_provisions(self):
+        """min_replicas 0, no engine: 'unavailable' but can provision is
+        reachable; the first viewer gets a new engine, not the fallback."""
+        self.setup_orch(engines=0, per_engine=1, extra=("--scale-to-zero",))
+        wait_until(lambda: self.ctl_status().get("status") == "unavailable", 5,
+                   what="the controlplane read 'unavailable'")
+        o = self.ctl_status()
+        self.assertNotEqual(o["state"], "unreachable", o)
+        self.assertTrue(o["can_provision"], o)
+        r = tscheck(self.st.url("id=cold"), nbytes=20000)
+        self.assertEqual(r["status"], 200, r)
+        self.assertEqual(len(self.ostate()["provisions"]), 1)
+        self.assertEqual(self.fallback_sessions(), [])  # streamed by the new engine
+        self.assertIn("cold", self.engine_sessions())
+        # engines run now: the orchestrator says healthy again
+        wait_until(lambda: self.ctl_status().get("state") == "healthy", 6,
+                   what="healthy once an engine runs")
+
+    def test_scaled_to_zero_and_blocked_uses_fallback(self):
+        """Nothing runs and nothing can start: the fallback engine serves
+        (the orchestrator stays reachable: it answered)."""
+        self.setup_orch(engines=0, extra=("--scale-to-zero",))
+        self.script(blocked={"code": "vpn_disconnected", "message": "VPN down",
+                             "recovery_eta_seconds": 0, "can_retry": False, "should_wait": False})
+        wait_until(lambda: self.ctl_status().get("can_provision") is False, 5,
+                   what="the block seen by the controlplane")
+        self.assertEqual(self.ctl_status()["state"], "degraded")
+        r = tscheck(self.st.url("id=blockedzero"), nbytes=20000)
+        self.assertEqual(r["status"], 200, r)
+        self.assertEqual(self.ostate()["provisions"], [])
+        self.assertIn("blockedzero", self.fallback_sessions())
+
+    def test_5xx_status_is_unreachable(self):
+        """A 5xx answer to /orchestrator/status is unreachable: fallback."""
+        self.setup_orch(engines=1)
+        self.script(status_http=503)
+        wait_until(lambda: self.ctl_status().get("state") == "unreachable", 6,
+                   what="unreachable after 503")
+        r = tscheck(self.st.url("id=five"), nbytes=20000)
+        self.assertEqual(r["status"], 200, r)
+        self.assertIn("five", self.fallback_sessions())
 
 if __name__ == "__main__":
     t.main()

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "controlplane/orch.h"
+#include "controlplane/orch_pure.h"
 
 static struct orch_engine eng(int health, unsigned streams, bool fwd, double used)
 {
@@ -52,11 +52,35 @@ static void test_parse_time(void **state)
 	assert_true(orch_parse_time(NULL) == 0);
 }
 
+/* Offsets in every ISO-8601 spelling: +hh:mm, +hhmm (was read as +hh:00),
+ * +hh, negative ones, and what is not an offset. */
+static void test_parse_time_offsets(void **state)
+{
+	(void)state;
+	double z = orch_parse_time("2025-01-02T03:04:05Z");
+	assert_true(z > 1.7e9);
+	assert_true(orch_parse_time("2025-01-02T03:04:05") == z); /* no zone: UTC */
+	assert_true(orch_parse_time("2025-01-02T08:34:05+05:30") == z);
+	assert_true(orch_parse_time("2025-01-02T08:34:05+0530") == z);
+	assert_true(orch_parse_time("2025-01-02T08:04:05+05") == z);
+	assert_true(orch_parse_time("2025-01-01T23:04:05-0400") == z);
+	assert_true(orch_parse_time("2025-01-01T23:04:05-04:00") == z);
+	assert_true(orch_parse_time("2025-01-02T03:49:05.5+00:45") == z + 0.5);
+	assert_true(orch_parse_time("2025-01-02T03:04:05+5") == 0);
+	assert_true(orch_parse_time("2025-01-02T03:04:05+053") == 0);
+	assert_true(orch_parse_time("2025-01-02T03:04:05+05:") == 0);
+	assert_true(orch_parse_time("2025-01-02T03:04:05+05:30x") == 0);
+	assert_true(orch_parse_time("2025-01-02T03:04:05+2500") == 0);
+	assert_true(orch_parse_time("2025-01-02T03:04:05+0560") == 0);
+	assert_true(orch_parse_time("2025-01-02T03:04:05Zjunk") == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_selection_rule),
 	        cmocka_unit_test(test_parse_time),
+	        cmocka_unit_test(test_parse_time_offsets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
