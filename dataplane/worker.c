@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "acexy/curl_ev.h"
 #include "acexy/clock.h"
+#include "acexy/curl_ev.h"
 #include "acexy/log.h"
 #include "dataplane/conn.h"
 #include "dataplane/dataplane.h"
