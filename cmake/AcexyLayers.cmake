@@ -21,6 +21,22 @@ function(acexy_check_layers src)
       endforeach()
     endforeach()
   endforeach()
+  # the controlplane's modules reach cp.c only through their narrow
+  # interfaces (no controlplane/cp.h); its pure core (acexy_cp_pure) neither
+  # logs nor talks
+  foreach(f orch.c events.c engstat.c fallback.c lease.c orch_parse.c spool_record.c)
+    set(forbidden "controlplane/cp\\.h")
+    if(f MATCHES "^(lease|orch_parse|spool_record)\\.c$")
+      set(forbidden "controlplane/cp\\.h|acexy/log\\.h|acexy/ipc\\.h|acexy/curl_ev\\.h")
+    endif()
+    if(EXISTS "${src}/controlplane/${f}")
+      file(STRINGS "${src}/controlplane/${f}" hits
+           REGEX "^[ \t]*#[ \t]*include[ \t]*[\"<](${forbidden})")
+      foreach(h ${hits})
+        string(APPEND bad "\n  controlplane/${f}: ${h}")
+      endforeach()
+    endif()
+  endforeach()
   if(bad)
     message(FATAL_ERROR "layers: a module includes a header of a layer it must not see "
                         "(doc/ARCHITECTURE.md):${bad}")

@@ -1,6 +1,6 @@
 /* Controlplane logic: dataplanes, leases and the messages that change them.
  * Single-engine mode assigns the fallback engine (ACEXY_HOST/PORT/SCHEME);
- * the orchestrator mode slots in at assign_engine(). */
+ * the orchestrator mode (orch.c) decides, answer_assign() leases. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,26 +74,6 @@ bool cp_queue_command(struct cp_dataplane *d, const char *cmd, uint64_t lease)
 	return true;
 }
 
-/* ---- engine choice ---- */
-
-static struct cp_lease *assign_engine(struct cp *cp, const struct proto_assign *a, uint64_t req_id,
-                                      char *why, size_t whycap)
-{
-	struct lease_spec spec = {.instance = a->instance,
-	                          .key_type = a->key_type,
-	                          .key = a->key,
-	                          .scheme = acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME),
-	                          .host = acexy_cfg_s(cp->cfg, ACEXY_S_HOST),
-	                          .container_id = "",
-	                          .port = (unsigned)acexy_cfg_u(cp->cfg, ACEXY_S_PORT),
-	                          .fallback = true,
-	                          .assign_req = req_id};
-	struct cp_lease *l = lease_create(&cp->leases, &spec, acexy_now());
-	if (!l)
-		snprintf(why, whycap, "out of memory");
-	return l;
-}
-
 static void reply_lease(struct ipc_req *req, uint64_t id, const struct cp_lease *l)
 {
 	struct proto_lease b = {.lease = l->id,
@@ -103,6 +83,55 @@ static void reply_lease(struct ipc_req *req, uint64_t id, const struct cp_lease 
 	                        .fallback = l->fallback,
 	                        .container_id = l->container_id};
 	ipc_reply_msg(req, PROTO_LEASE, id, &b);
+}
+
+/* ---- engine choice: single-engine mode here; the orchestrator mode
+ * decides in orch.c and the lease and answer are made here ---- */
+
+/* An assign request while the orchestrator mode decides it. */
+struct assign_token {
+	struct ipc_req *req;
+	uint64_t id;
+	char instance[96], key_type[16], key[512];
+};
+
+/* Leases the decided engine (or refuses) and answers the dataplane; the
+ * lease id, 0 for a refusal. */
+static uint64_t answer_assign(struct cp *cp, struct ipc_req *req, uint64_t id, const char *instance,
+                              const char *key_type, const char *key, const struct orch_decision *d)
+{
+	struct cp_lease *l = NULL;
+	if (d->lease) {
+		struct lease_spec spec = {.instance = instance,
+		                          .key_type = key_type,
+		                          .key = key,
+		                          .scheme = d->scheme,
+		                          .host = d->host,
+		                          .container_id = d->container_id,
+		                          .port = d->port,
+		                          .fallback = d->fallback,
+		                          .assign_req = id};
+		l = lease_create(&cp->leases, &spec, acexy_now());
+	}
+	if (!l) {
+		cp->refusals++;
+		struct proto_refusal r = {.reason = d->lease ? "out of memory" : d->reason,
+		                          .retry_after = d->lease ? 5 : d->retry_after};
+		ipc_reply_msg(req, PROTO_REFUSAL, id, &r);
+		return 0;
+	}
+	cp->assignments++;
+	reply_lease(req, id, l);
+	return l->id;
+}
+
+/* orch_env.decided */
+static uint64_t orch_decided(void *ud, void *token, const struct orch_decision *d)
+{
+	struct assign_token *t = token;
+	uint64_t lease = answer_assign(ud, t->req, t->id, t->instance, t->key_type, t->key, d);
+	free(t);
+	return lease;
 }
 
 /* ---- control.sock ---- */
@@ -170,31 +199,44 @@ static void handle_assign(struct cp *cp, struct ipc_req *req, const struct proto
 		return;
 	}
 	if (cp->orch) {
-		orch_assign(cp->orch, req, m->id, a);
+		struct assign_token *t = calloc(1, sizeof(*t));
+		if (!t) {
+			cp->refusals++;
+			struct proto_refusal r = {.reason = "out of memory", .retry_after = 5};
+			ipc_reply_msg(req, PROTO_REFUSAL, m->id, &r);
+			return;
+		}
+		t->req = req;
+		t->id = m->id;
+		snprintf(t->instance, sizeof(t->instance), "%s", instance);
+		snprintf(t->key_type, sizeof(t->key_type), "%s", a->key_type);
+		snprintf(t->key, sizeof(t->key), "%s", a->key);
+		orch_assign(cp->orch, t, a); /* decided now or later: orch_decided */
 		return;
 	}
-	char why[200];
-	struct cp_lease *l = assign_engine(cp, a, m->id, why, sizeof(why));
-	if (!l) {
-		cp->refusals++;
+	/* single-engine mode: the one engine ACEXY_HOST:ACEXY_PORT */
+	struct orch_decision d = {.lease = true,
+	                          .scheme = acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME),
+	                          .host = acexy_cfg_s(cp->cfg, ACEXY_S_HOST),
+	                          .container_id = "",
+	                          .port = (unsigned)acexy_cfg_u(cp->cfg, ACEXY_S_PORT),
+	                          .fallback = true};
+	uint64_t lease = answer_assign(cp, req, m->id, instance, a->key_type, a->key, &d);
+	if (!lease) {
 		CP_DEBUG(cp, DEBUGLOG_REQUESTS, "assign", "{s:s,s:s,s:s,s:s,s:s,s:i,s:f}",
 		         "instance", instance, "key_type", a->key_type, "key", a->key, "outcome",
-		         "refusal", "reason", why, "retry_after", 5, "wait_ms", 0.0);
-		struct proto_refusal r = {.reason = why, .retry_after = 5};
-		ipc_reply_msg(req, PROTO_REFUSAL, m->id, &r);
+		         "refusal", "reason", "out of memory", "retry_after", 5, "wait_ms", 0.0);
 		return;
 	}
-	cp->assignments++;
 	CP_DEBUG(cp, DEBUGLOG_REQUESTS, "assign", "{s:s,s:s,s:s,s:s,s:I,s:f}", "instance", instance,
-	         "key_type", l->key_type, "key", l->key, "outcome", "lease", "lease",
-	         (json_int_t)l->id, "wait_ms", 0.0);
+	         "key_type", a->key_type, "key", a->key, "outcome", "lease", "lease",
+	         (json_int_t)lease, "wait_ms", 0.0);
 	CP_DEBUG(cp, DEBUGLOG_ENGINE_SELECTION, "fallback", "{s:I,s:s,s:[],s:s,s:s,s:f}", "lease",
-	         (json_int_t)l->id, "key", l->key, "candidates", "winner", "", "why",
+	         (json_int_t)lease, "key", a->key, "candidates", "winner", "", "why",
 	         "single-engine mode: the one engine ACEXY_HOST:ACEXY_PORT", "took_ms", 0.0);
-	ALOG(ALOG_INFO, "lease_granted", ALOG_U("lease", l->id), ALOG_S("instance", instance),
-	     ALOG_S("content", l->key), ALOG_S("engine", l->host), ALOG_U("port", l->port),
-	     ALOG_B("fallback", l->fallback));
-	reply_lease(req, m->id, l);
+	ALOG(ALOG_INFO, "lease_granted", ALOG_U("lease", lease), ALOG_S("instance", instance),
+	     ALOG_S("content", a->key), ALOG_S("engine", d.host), ALOG_U("port", d.port),
+	     ALOG_B("fallback", true));
 }
 
 static void handle_session_started(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
@@ -475,18 +517,28 @@ int cp_start(struct cp *cp)
 	         (json_int_t)acexy_cfg_u(cp->cfg, ACEXY_S_ORCH_POLL_INTERVAL), "fallback_engine",
 	         acexy_cfg_s(cp->cfg, ACEXY_S_HOST), "fallback_port",
 	         (json_int_t)acexy_cfg_u(cp->cfg, ACEXY_S_PORT));
-	rc = fallback_start(cp, &cp->fallback);
+	rc = fallback_start(cp->loop, cp->ce, cp->cfg, &cp->fallback);
 	if (rc < 0)
 		return rc;
-	rc = engstat_start(cp, &cp->engstat);
+	rc = engstat_start(cp->loop, cp->ce, &cp->leases, &cp->engstat);
 	if (rc < 0)
 		return rc;
 	if (acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_URL)[0]) {
-		rc = orch_start(cp, &cp->orch);
+		struct orch_env env = {.loop = cp->loop,
+		                       .cfg = cp->cfg,
+		                       .ce = cp->ce,
+		                       .dl = cp->dl,
+		                       .fallback = cp->fallback,
+		                       .leases = &cp->leases,
+		                       .proxy_id = cp->container_id,
+		                       .decided = orch_decided,
+		                       .ud = cp};
+		rc = orch_start(&env, &cp->orch);
 		if (rc < 0)
 			return rc;
 		char err[256];
-		rc = events_start(cp, &cp->events, err, sizeof(err));
+		rc = events_start(cp->loop, cp->cfg, cp->dl, cp->orch, &cp->events, err,
+		                  sizeof(err));
 		if (rc < 0) {
 			snprintf(cp->start_error, sizeof(cp->start_error),
 			         "cannot use the event spool (ACEXY_STATE_DIR): %s", err);

@@ -58,11 +58,7 @@ struct cp {
 };
 
 /* A debug-log record (DEBUG_MODE): the fields are packed only when enabled. */
-#define CP_DEBUG(cp, cat, event, ...)                                                              \
-	do {                                                                                       \
-		if (debuglog_enabled((cp)->dl))                                                    \
-			debuglog_write((cp)->dl, (cat), (event), json_pack(__VA_ARGS__));          \
-	} while (0)
+#define CP_DEBUG(cp, cat, event, ...) DEBUGLOG_PACK((cp)->dl, (cat), (event), __VA_ARGS__)
 
 int cp_start(struct cp *cp);
 struct cp_dataplane *cp_dataplane_find(struct cp *cp, const char *instance);

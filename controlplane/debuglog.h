@@ -56,6 +56,12 @@ int debuglog_open(struct debuglog **ret, struct ev_loop *loop, const char *dir, 
 void debuglog_close(struct debuglog *d);
 /* Callers skip building records when this is false. */
 bool debuglog_enabled(const struct debuglog *d);
+/* A record whose fields are packed (json_pack format) only when enabled. */
+#define DEBUGLOG_PACK(dl, cat, event, ...)                                                         \
+	do {                                                                                       \
+		if (debuglog_enabled(dl))                                                          \
+			debuglog_write((dl), (cat), (event), json_pack(__VA_ARGS__));              \
+	} while (0)
 /* Queues one record {"ts","category","event", ...fields}. fields (an
  * object, or NULL) is stolen; its own ts/category/event keys are ignored. */
 void debuglog_write(struct debuglog *d, enum debuglog_cat cat, const char *event, json_t *fields);

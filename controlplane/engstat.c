@@ -5,11 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acexy/clock.h"
 #include "acexy/curl_ev.h"
 #include "acexy/engine_answer.h"
 #include "acexy/http_fetch.h"
 #include "acexy/log.h"
-#include "controlplane/cp.h"
+#include "controlplane/lease.h"
 
 #define TICK_S       0.25
 #define EVERY_S      10.0
@@ -24,7 +25,8 @@ struct stat_call {
 };
 
 struct engstat {
-	struct cp *cp;
+	struct ev_loop *loop;
+	struct lease_table *leases;
 	struct curl_ev *ce;
 	ev_timer tick;
 	struct stat_call *calls;
@@ -42,9 +44,9 @@ static void unlink_call(struct engstat *e, struct stat_call *c)
 	e->inflight--;
 }
 
-static struct cp_lease *find(struct cp *cp, uint64_t id)
+static struct cp_lease *find(struct engstat *e, uint64_t id)
 {
-	return lease_find(&cp->leases, id);
+	return lease_find(e->leases, id);
 }
 
 static void on_done(void *ud, const struct http_fetch_result *r)
@@ -52,7 +54,7 @@ static void on_done(void *ud, const struct http_fetch_result *r)
 	struct stat_call *c = ud;
 	struct engstat *e = c->e;
 	unlink_call(e, c);
-	struct cp_lease *l = find(e->cp, c->lease);
+	struct cp_lease *l = find(e, c->lease);
 	struct engine_stat st;
 	if (l && r->res == CURLE_OK && r->status == 200 &&
 	    engine_stat_parse(r->body, r->len, &st) == 0) {
@@ -80,7 +82,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	double now = acexy_now();
 	/* the lease read longest ago, if it is due */
 	struct cp_lease *due = NULL;
-	for (struct cp_lease *l = e->cp->leases.head; l; l = l->next) {
+	for (struct cp_lease *l = e->leases->head; l; l = l->next) {
 		if (l->state != LEASE_STARTED || !l->stat_url[0] || now - l->stat_at < EVERY_S ||
 		    now - l->stat_tried < EVERY_S)
 			continue;
@@ -106,16 +108,18 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	e->inflight++;
 }
 
-int engstat_start(struct cp *cp, struct engstat **ret)
+int engstat_start(struct ev_loop *loop, struct curl_ev *ce, struct lease_table *leases,
+                  struct engstat **ret)
 {
 	struct engstat *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	e->cp = cp;
-	e->ce = cp->ce; /* the controlplane's one curl multi */
+	e->loop = loop;
+	e->leases = leases;
+	e->ce = ce; /* the controlplane's one curl multi */
 	ev_timer_init(&e->tick, on_tick, TICK_S, TICK_S);
 	e->tick.data = e;
-	ev_timer_start(cp->loop, &e->tick);
+	ev_timer_start(loop, &e->tick);
 	*ret = e;
 	return 0;
 }
@@ -124,7 +128,7 @@ void engstat_stop(struct engstat *e)
 {
 	if (!e)
 		return;
-	ev_timer_stop(e->cp->loop, &e->tick);
+	ev_timer_stop(e->loop, &e->tick);
 	while (e->calls) {
 		struct stat_call *c = e->calls;
 		e->calls = c->next;

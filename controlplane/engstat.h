@@ -5,10 +5,16 @@
 #ifndef ACEXY_CP_ENGSTAT_H
 #define ACEXY_CP_ENGSTAT_H
 
-struct cp;
-struct engstat;
+#include <ev.h>
 
-int engstat_start(struct cp *cp, struct engstat **ret);
+struct engstat;
+struct curl_ev;
+struct lease_table;
+
+/* Reads the stat_url of the leases' engines (the fields stat_* of each
+ * lease) on loop, with ce. */
+int engstat_start(struct ev_loop *loop, struct curl_ev *ce, struct lease_table *leases,
+                  struct engstat **ret);
 void engstat_stop(struct engstat *e);
 
 #endif

@@ -7,8 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "acexy/clock.h"
 #include "acexy/log.h"
-#include "controlplane/cp.h"
+#include "acexy/settings.h"
+#include "controlplane/debuglog.h"
+#include "controlplane/lease.h"
 #include "controlplane/orch.h"
 #include "controlplane/spool.h"
 
@@ -37,7 +40,9 @@ struct item {
 };
 
 struct events {
-	struct cp *cp;
+	struct ev_loop *loop;
+	struct debuglog *dl;
+	struct orch *orch;
 	struct spool *spool;
 	struct item *head, **tail;
 	uint64_t next_seq;
@@ -133,14 +138,14 @@ static void finish(struct events *ev, struct item *it, const char *outcome)
 			     ALOG_S("path", spool_path(ev->spool)), ALOG_S("error", strerror(-rc)));
 		}
 	}
-	CP_DEBUG(ev->cp, DEBUGLOG_STREAMS,
-	         strcmp(outcome, "delivered") == 0 ? "event_sent" : "event_skipped",
-	         "{s:s,s:s,s:s,s:i}", "stream_id", it->stream_id, "container_id", it->container_id,
-	         "reason",
-	         strcmp(outcome, "delivered") == 0
-	                 ? (it->kind == STARTED ? "stream_started" : "stream_ended")
-	                 : outcome,
-	         "attempts", (int)it->attempts);
+	DEBUGLOG_PACK(ev->dl, DEBUGLOG_STREAMS,
+	              strcmp(outcome, "delivered") == 0 ? "event_sent" : "event_skipped",
+	              "{s:s,s:s,s:s,s:i}", "stream_id", it->stream_id, "container_id",
+	              it->container_id, "reason",
+	              strcmp(outcome, "delivered") == 0
+	                      ? (it->kind == STARTED ? "stream_started" : "stream_ended")
+	                      : outcome,
+	              "attempts", (int)it->attempts);
 	ALOG(strcmp(outcome, "delivered") == 0 ? ALOG_INFO : ALOG_WARN, "stream_event",
 	     ALOG_S("event", it->kind == STARTED ? "stream_started" : "stream_ended"),
 	     ALOG_S("stream_id", it->stream_id), ALOG_S("container_id", it->container_id),
@@ -159,9 +164,9 @@ static void retry_later(struct events *ev, struct item *it, const char *why, lon
 	if (d > BACKOFF_MAX_S)
 		d = BACKOFF_MAX_S;
 	it->next_at = acexy_now() + d;
-	CP_DEBUG(ev->cp, DEBUGLOG_STREAMS, "event_failed", "{s:s,s:s,s:s,s:i,s:i}", "stream_id",
-	         it->stream_id, "container_id", it->container_id, "reason", why, "http_status",
-	         (int)http_status, "attempts", (int)it->attempts);
+	DEBUGLOG_PACK(ev->dl, DEBUGLOG_STREAMS, "event_failed", "{s:s,s:s,s:s,s:i,s:i}",
+	              "stream_id", it->stream_id, "container_id", it->container_id, "reason", why,
+	              "http_status", (int)http_status, "attempts", (int)it->attempts);
 	ALOG(it->attempts == 1 || it->attempts % 10 == 0 ? ALOG_WARN : ALOG_DEBUG,
 	     "stream_event_retry",
 	     ALOG_S("event", it->kind == STARTED ? "stream_started" : "stream_ended"),
@@ -238,7 +243,7 @@ static void post(struct events *ev, struct item *it)
 	char *js = json_dumps(it->body, JSON_COMPACT);
 	const char *path = it->kind == STARTED ? "/events/stream_started" : "/events/stream_ended";
 	it->phase = PH_POSTING;
-	if (!js || orch_http(ev->cp->orch, it->kind == STARTED ? "stream_started" : "stream_ended",
+	if (!js || orch_http(ev->orch, it->kind == STARTED ? "stream_started" : "stream_ended",
 	                     path, js, CALL_TIMEOUT, on_posted, it) < 0) {
 		free(js);
 		retry_later(ev, it, "cannot start the call", 0);
@@ -289,7 +294,7 @@ static void send_item(struct events *ev, struct item *it)
 	snprintf(path, sizeof(path), "/streams?status=started&container_id=%s", cid ? cid : "");
 	curl_free(cid);
 	it->phase = PH_CHECKING;
-	if (orch_http(ev->cp->orch, "streams", path, NULL, CALL_TIMEOUT, on_checked, it) < 0) {
+	if (orch_http(ev->orch, "streams", path, NULL, CALL_TIMEOUT, on_checked, it) < 0) {
 		retry_later(ev, it, "cannot start the call", 0);
 		return;
 	}
@@ -335,7 +340,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	double now = acexy_now();
 	if (ev->spool && now >= ev->respool_at && (ev->in_memory || spool_stale(ev->spool)))
 		respool(ev, now);
-	enum orch_state st = orch_get_state(ev->cp->orch);
+	enum orch_state st = orch_get_state(ev->orch);
 	if (st == ORCH_HEALTHY && ev->last_state != ORCH_HEALTHY)
 		for (struct item *it = ev->head; it; it = it->next)
 			it->next_at = 0; /* back: deliver now */
@@ -379,7 +384,7 @@ static bool enqueue(struct events *ev, struct item *it)
 	it->durable = rc == 0;
 	*ev->tail = it;
 	ev->tail = &it->next;
-	ev_feed_event(ev->cp->loop, &ev->tick, EV_TIMER); /* send soon, not in this call */
+	ev_feed_event(ev->loop, &ev->tick, EV_TIMER); /* send soon, not in this call */
 	return true;
 }
 
@@ -445,23 +450,26 @@ void events_stream_ended_unleased(struct events *ev, const char *container_id,
 	events_stream_ended(ev, &l, reason);
 }
 
-int events_start(struct cp *cp, struct events **ret, char *err, size_t errcap)
+int events_start(struct ev_loop *loop, const struct acexy_config *cfg, struct debuglog *dl,
+                 struct orch *orch, struct events **ret, char *err, size_t errcap)
 {
 	struct events *ev = calloc(1, sizeof(*ev));
 	if (!ev) {
 		snprintf(err, errcap, "out of memory");
 		return -ENOMEM;
 	}
-	ev->cp = cp;
+	ev->loop = loop;
+	ev->dl = dl;
+	ev->orch = orch;
 	ev->tail = &ev->head;
 	ev->next_seq = 1;
 	ev->last_state = ORCH_UNKNOWN;
 	struct spool_pending *pend = NULL;
 	size_t npend = 0;
 	struct spool_parse_stats st;
-	int rc = spool_open(acexy_cfg_s(cp->cfg, ACEXY_S_STATE_DIR),
-	                    acexy_cfg_u(cp->cfg, ACEXY_S_SPOOL_MAX), &ev->spool, &pend, &npend, &st,
-	                    err, errcap);
+	int rc =
+	        spool_open(acexy_cfg_s(cfg, ACEXY_S_STATE_DIR), acexy_cfg_u(cfg, ACEXY_S_SPOOL_MAX),
+	                   &ev->spool, &pend, &npend, &st, err, errcap);
 	if (rc < 0) {
 		free(ev);
 		return rc;
@@ -490,7 +498,7 @@ int events_start(struct cp *cp, struct events **ret, char *err, size_t errcap)
 	     ALOG_U("pending", ev->loaded), ALOG_U("bad", ev->bad_records));
 	ev_timer_init(&ev->tick, on_tick, TICK_S, TICK_S);
 	ev->tick.data = ev;
-	ev_timer_start(cp->loop, &ev->tick);
+	ev_timer_start(loop, &ev->tick);
 	*ret = ev;
 	return 0;
 }
@@ -499,7 +507,7 @@ void events_stop(struct events *ev)
 {
 	if (!ev)
 		return;
-	ev_timer_stop(ev->cp->loop, &ev->tick);
+	ev_timer_stop(ev->loop, &ev->tick);
 	uint64_t n = 0;
 	while (ev->head) {
 		struct item *it = ev->head;

@@ -22,11 +22,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct cp;
+#include <ev.h>
+
 struct cp_lease;
+struct debuglog;
+struct orch;
+struct acexy_config;
 struct events;
 
-int events_start(struct cp *cp, struct events **ret, char *err, size_t errcap);
+/* Reports stream events to the orchestrator (orch_http), spooled under
+ * ACEXY_STATE_DIR. */
+int events_start(struct ev_loop *loop, const struct acexy_config *cfg, struct debuglog *dl,
+                 struct orch *orch, struct events **ret, char *err, size_t errcap);
 void events_stop(struct events *e);
 /* Fills lease->stream_id and queues stream_started (orchestrator engines). */
 void events_stream_started(struct events *e, struct cp_lease *l);

@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acexy/clock.h"
 #include "acexy/curl_ev.h"
 #include "acexy/http_fetch.h"
 #include "acexy/log.h"
-#include "controlplane/cp.h"
+#include "acexy/settings.h"
 
 #define PROBE_EVERY_S  5.0
 #define PROBE_RETRY_S  1.0 /* while unhealthy or unknown */
@@ -17,7 +18,7 @@
 #define PROBE_BODY_MAX 16384
 
 struct fallback {
-	struct cp *cp;
+	struct ev_loop *loop;
 	struct curl_ev *ce;
 	ev_timer timer;
 	struct http_fetch *http; /* the probe in flight */
@@ -65,7 +66,7 @@ static void set_health(struct fallback *f, enum fb_health h, const char *why)
 	snprintf(f->error, sizeof(f->error), "%s", why);
 	f->checked = acexy_now();
 	ev_timer_set(&f->timer, h == FB_HEALTHY ? PROBE_EVERY_S : PROBE_RETRY_S, 0.);
-	ev_timer_start(f->cp->loop, &f->timer);
+	ev_timer_start(f->loop, &f->timer);
 }
 
 static void on_done(void *ud, const struct http_fetch_result *r)
@@ -96,21 +97,22 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		set_health(f, f->health, "could not start the probe");
 }
 
-int fallback_start(struct cp *cp, struct fallback **ret)
+int fallback_start(struct ev_loop *loop, struct curl_ev *ce, const struct acexy_config *cfg,
+                   struct fallback **ret)
 {
 	struct fallback *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	f->cp = cp;
-	f->ce = cp->ce; /* the controlplane's one curl multi */
-	const char *host = acexy_cfg_s(cp->cfg, ACEXY_S_HOST);
+	f->loop = loop;
+	f->ce = ce; /* the controlplane's one curl multi */
+	const char *host = acexy_cfg_s(cfg, ACEXY_S_HOST);
 	bool v6 = strchr(host, ':') != NULL;
 	snprintf(f->url, sizeof(f->url), "%s://%s%s%s:%u/webui/api/service?method=get_version",
-	         acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME), v6 ? "[" : "", host, v6 ? "]" : "",
-	         (unsigned)acexy_cfg_u(cp->cfg, ACEXY_S_PORT));
+	         acexy_cfg_s(cfg, ACEXY_S_SCHEME), v6 ? "[" : "", host, v6 ? "]" : "",
+	         (unsigned)acexy_cfg_u(cfg, ACEXY_S_PORT));
 	ev_timer_init(&f->timer, on_timer, 0., 0.);
 	f->timer.data = f;
-	ev_timer_start(cp->loop, &f->timer);
+	ev_timer_start(loop, &f->timer);
 	*ret = f;
 	return 0;
 }
@@ -119,7 +121,7 @@ void fallback_stop(struct fallback *f)
 {
 	if (!f)
 		return;
-	ev_timer_stop(f->cp->loop, &f->timer);
+	ev_timer_stop(f->loop, &f->timer);
 	http_fetch_cancel(f->http);
 	free(f);
 }

@@ -9,12 +9,15 @@
 #include <ev.h>
 #include <stdbool.h>
 
-struct cp;
 struct fallback;
+struct curl_ev;
+struct acexy_config;
 
 enum fb_health { FB_UNKNOWN, FB_HEALTHY, FB_UNHEALTHY };
 
-int fallback_start(struct cp *cp, struct fallback **ret);
+/* Probes ACEXY_SCHEME://ACEXY_HOST:ACEXY_PORT on loop, with ce. */
+int fallback_start(struct ev_loop *loop, struct curl_ev *ce, const struct acexy_config *cfg,
+                   struct fallback **ret);
 void fallback_stop(struct fallback *f);
 enum fb_health fallback_health(const struct fallback *f);
 const char *fallback_health_name(enum fb_health h);

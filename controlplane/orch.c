@@ -6,12 +6,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "acexy/clock.h"
 #include "acexy/curl_ev.h"
 #include "acexy/http_fetch.h"
 #include "acexy/log.h"
 #include "acexy/proto.h"
-#include "controlplane/cp.h"
+#include "acexy/settings.h"
+#include "controlplane/debuglog.h"
 #include "controlplane/fallback.h"
+#include "controlplane/lease.h"
 
 #define BODY_MAX             (1024 * 1024)
 #define ENGINES_TTL          2.0
@@ -21,8 +24,7 @@
 
 struct waiter {
 	struct waiter *next;
-	struct ipc_req *req;
-	uint64_t id;
+	void *req; /* the caller's token for this request */
 	/* the request, copied: a borrows its strings from the arrays */
 	char instance[96], key_type[16], key[512];
 	struct proto_assign a;
@@ -34,7 +36,7 @@ struct waiter {
 #define SUSPECT_S   60.0 /* how long a failed engine is passed over */
 
 struct orch {
-	struct cp *cp;
+	struct orch_env env; /* what the controlplane gives: narrow, no cp.c internals */
 	struct curl_ev *ce;
 	char base[600];
 	char auth[700];
@@ -81,16 +83,17 @@ static void set_ctx(struct orch *o, const struct proto_assign *a, double t0)
 static void debug_request(struct orch *o, const char *outcome, uint64_t lease, const char *reason,
                           int retry_after)
 {
-	struct cp *cp = o->cp;
+	struct debuglog *dl = o->env.dl;
 	double wait_ms = (acexy_now() - o->cur_t0) * 1000.0;
-	CP_DEBUG(cp, DEBUGLOG_REQUESTS, "assign", "{s:s,s:s,s:s,s:s,s:I,s:s,s:i,s:f}", "instance",
-	         o->cur ? o->cur->instance : "", "key_type", o->cur ? o->cur->key_type : "", "key",
-	         o->cur ? o->cur->key : "", "outcome", outcome, "lease", (json_int_t)lease,
-	         "reason", reason ? reason : "", "retry_after", retry_after, "wait_ms", wait_ms);
+	DEBUGLOG_PACK(dl, DEBUGLOG_REQUESTS, "assign", "{s:s,s:s,s:s,s:s,s:I,s:s,s:i,s:f}",
+	              "instance", o->cur ? o->cur->instance : "", "key_type",
+	              o->cur ? o->cur->key_type : "", "key", o->cur ? o->cur->key : "", "outcome",
+	              outcome, "lease", (json_int_t)lease, "reason", reason ? reason : "",
+	              "retry_after", retry_after, "wait_ms", wait_ms);
 	if (lease && wait_ms > 2000.0)
-		CP_DEBUG(cp, DEBUGLOG_STRESS, "slow_selection", "{s:f,s:f,s:I,s:s}", "took_ms",
-		         wait_ms, "threshold_ms", 2000.0, "lease", (json_int_t)lease, "key",
-		         o->cur ? o->cur->key : "");
+		DEBUGLOG_PACK(dl, DEBUGLOG_STRESS, "slow_selection", "{s:f,s:f,s:I,s:s}", "took_ms",
+		              wait_ms, "threshold_ms", 2000.0, "lease", (json_int_t)lease, "key",
+		              o->cur ? o->cur->key : "");
 }
 
 /* ---- HTTP calls ---- */
@@ -171,83 +174,63 @@ enum orch_state orch_get_state(const struct orch *o)
 
 static unsigned own_leases_on(struct orch *o, const char *container_id)
 {
-	return lease_count_on(&o->cp->leases, container_id);
+	return lease_count_on(o->env.leases, container_id);
 }
 
-static void refuse(struct orch *o, struct ipc_req *req, uint64_t id, const char *reason, int eta)
+/* The decisions go back to the controlplane, which leases and answers. */
+static void refuse(struct orch *o, void *req, const char *reason, int eta)
 {
-	o->cp->refusals++;
 	ALOG(ALOG_WARN, "assign_refused", ALOG_S("reason", reason), ALOG_I("retry_after", eta));
 	debug_request(o, "refusal", 0, reason, eta > 0 ? eta : DEFAULT_RETRY);
-	struct proto_refusal r = {.reason = reason, .retry_after = eta > 0 ? eta : DEFAULT_RETRY};
-	ipc_reply_msg(req, PROTO_REFUSAL, id, &r);
+	struct orch_decision d = {.reason = reason, .retry_after = eta > 0 ? eta : DEFAULT_RETRY};
+	o->env.decided(o->env.ud, req, &d);
 }
 
-static struct cp_lease *grant(struct orch *o, const struct proto_assign *a, uint64_t id,
-                              const char *scheme, const char *host, unsigned port,
-                              const char *container_id, bool fallback)
+/* An engine for the request: the controlplane leases it and answers;
+ * returns the lease id, 0 when it could not (it answered a refusal). */
+static uint64_t grant(struct orch *o, void *req, const char *scheme, const char *host,
+                      unsigned port, const char *container_id, bool fallback)
 {
-	struct cp *cp = o->cp;
-	struct lease_spec spec = {.instance = a->instance,
-	                          .key_type = a->key_type,
-	                          .key = a->key,
+	struct orch_decision d = {.lease = true,
 	                          .scheme = scheme,
 	                          .host = host,
-	                          .container_id = container_id,
 	                          .port = port,
-	                          .fallback = fallback,
-	                          .assign_req = id};
-	struct cp_lease *l = lease_create(&cp->leases, &spec, acexy_now());
-	if (l)
-		cp->assignments++;
-	return l;
-}
-
-static void answer_lease(struct ipc_req *req, uint64_t id, const struct cp_lease *l)
-{
-	struct proto_lease b = {.lease = l->id,
-	                        .scheme = l->scheme,
-	                        .host = l->host,
-	                        .port = l->port,
-	                        .fallback = l->fallback,
-	                        .container_id = l->container_id};
-	ipc_reply_msg(req, PROTO_LEASE, id, &b);
+	                          .container_id = container_id,
+	                          .fallback = fallback};
+	return o->env.decided(o->env.ud, req, &d);
 }
 
 /* why: "orchestrator unreachable", or why else the orchestrator cannot help */
-static bool try_fallback(struct orch *o, struct ipc_req *req, uint64_t id,
-                         const struct proto_assign *a, const char *why)
+static bool try_fallback(struct orch *o, void *req, const struct proto_assign *a, const char *why)
 {
-	const char *instance = a->instance;
-	struct cp *cp = o->cp;
-	if (!acexy_cfg_b(cp->cfg, ACEXY_S_FALLBACK))
+	const struct acexy_config *cfg = o->env.cfg;
+	if (!acexy_cfg_b(cfg, ACEXY_S_FALLBACK))
 		return false;
-	if (fallback_health(cp->fallback) == FB_UNHEALTHY) {
-		ALOG(ALOG_WARN, "fallback_skipped", ALOG_S("why", fallback_error(cp->fallback)));
+	if (fallback_health(o->env.fallback) == FB_UNHEALTHY) {
+		ALOG(ALOG_WARN, "fallback_skipped", ALOG_S("why", fallback_error(o->env.fallback)));
 		return false;
 	}
-	struct cp_lease *l = grant(o, a, id, acexy_cfg_s(cp->cfg, ACEXY_S_SCHEME),
-	                           acexy_cfg_s(cp->cfg, ACEXY_S_HOST),
-	                           (unsigned)acexy_cfg_u(cp->cfg, ACEXY_S_PORT), "", true);
-	if (!l)
-		return false;
-	ALOG(ALOG_INFO, "lease_granted", ALOG_U("lease", l->id), ALOG_S("instance", instance),
-	     ALOG_S("content", l->key), ALOG_S("engine", l->host), ALOG_U("port", l->port),
-	     ALOG_B("fallback", true), ALOG_S("why", why));
+	uint64_t id =
+	        grant(o, req, acexy_cfg_s(cfg, ACEXY_S_SCHEME), acexy_cfg_s(cfg, ACEXY_S_HOST),
+	              (unsigned)acexy_cfg_u(cfg, ACEXY_S_PORT), "", true);
+	if (!id)
+		return true; /* answered: a refusal */
+	ALOG(ALOG_INFO, "lease_granted", ALOG_U("lease", id), ALOG_S("instance", a->instance),
+	     ALOG_S("content", a->key), ALOG_S("engine", acexy_cfg_s(cfg, ACEXY_S_HOST)),
+	     ALOG_U("port", acexy_cfg_u(cfg, ACEXY_S_PORT)), ALOG_B("fallback", true),
+	     ALOG_S("why", why));
 	char reason[200];
 	snprintf(reason, sizeof(reason), "%s: the fallback engine", why);
-	debug_request(o, "lease", l->id, reason, 0);
-	CP_DEBUG(cp, DEBUGLOG_ENGINE_SELECTION, "fallback", "{s:I,s:s,s:[],s:s,s:s,s:f}", "lease",
-	         (json_int_t)l->id, "key", l->key, "candidates", "winner", "", "why", reason,
-	         "took_ms", 0.0);
-	answer_lease(req, id, l);
+	debug_request(o, "lease", id, reason, 0);
+	DEBUGLOG_PACK(o->env.dl, DEBUGLOG_ENGINE_SELECTION, "fallback",
+	              "{s:I,s:s,s:[],s:s,s:s,s:f}", "lease", (json_int_t)id, "key", a->key,
+	              "candidates", "winner", "", "why", reason, "took_ms", 0.0);
 	return true;
 }
 
-static void debug_selection(struct orch *o, const struct cp_lease *l, int best, unsigned max)
+static void debug_selection(struct orch *o, uint64_t lease, int best, unsigned max)
 {
-	struct cp *cp = o->cp;
-	if (!debuglog_enabled(cp->dl))
+	if (!debuglog_enabled(o->env.dl))
 		return;
 	static const char *const health[] = {"healthy", "unknown", "unhealthy"};
 	json_t *cands = json_array();
@@ -277,10 +260,9 @@ static void debug_selection(struct orch *o, const struct cp_lease *l, int best, 
 		snprintf(why, sizeof(why), "none of %zu engines has a free slot (max %u each)",
 		         o->nengines, max);
 	}
-	debuglog_write(cp->dl, DEBUGLOG_ENGINE_SELECTION, best >= 0 ? "selected" : "none_free",
-	               json_pack("{s:I,s:s,s:o,s:s,s:s,s:i,s:f}", "lease",
-	                         (json_int_t)(l ? l->id : 0), "key", o->cur ? o->cur->key : "",
-	                         "candidates", cands, "winner",
+	debuglog_write(o->env.dl, DEBUGLOG_ENGINE_SELECTION, best >= 0 ? "selected" : "none_free",
+	               json_pack("{s:I,s:s,s:o,s:s,s:s,s:i,s:f}", "lease", (json_int_t)lease, "key",
+	                         o->cur ? o->cur->key : "", "candidates", cands, "winner",
 	                         best >= 0 ? o->engines[best].container_id : "", "why", why,
 	                         "max_per_engine", (int)max, "took_ms", 0.0));
 }
@@ -320,21 +302,20 @@ static bool is_suspect(const struct orch *o, const struct orch_engine *e, double
 
 /* Tries to serve one request from the engines known now. Returns true when
  * it was answered (lease or refusal). */
-static bool decide(struct orch *o, struct ipc_req *req, uint64_t id, const struct proto_assign *a,
-                   bool may_wait)
+static bool decide(struct orch *o, void *req, const struct proto_assign *a, bool may_wait)
 {
 	const char *instance = a->instance;
 	if (o->state == ORCH_UNREACHABLE) {
-		if (try_fallback(o, req, id, a, "orchestrator unreachable"))
+		if (try_fallback(o, req, a, "orchestrator unreachable"))
 			return true;
-		refuse(o, req, id,
-		       acexy_cfg_b(o->cp->cfg, ACEXY_S_FALLBACK)
+		refuse(o, req,
+		       acexy_cfg_b(o->env.cfg, ACEXY_S_FALLBACK)
 		               ? "orchestrator unreachable and the fallback engine is unhealthy"
 		               : "orchestrator unreachable and fallback disabled",
 		       DEFAULT_RETRY);
 		return true;
 	}
-	unsigned max = (unsigned)acexy_cfg_u(o->cp->cfg, ACEXY_S_MAX_STREAMS_PER_ENGINE);
+	unsigned max = (unsigned)acexy_cfg_u(o->env.cfg, ACEXY_S_MAX_STREAMS_PER_ENGINE);
 	double now = acexy_now();
 	for (size_t i = 0; i < o->nengines; i++) {
 		o->engines[i].own_leases = own_leases_on(o, o->engines[i].container_id);
@@ -344,38 +325,34 @@ static bool decide(struct orch *o, struct ipc_req *req, uint64_t id, const struc
 	if (best >= 0) {
 		struct orch_engine *e = &o->engines[best];
 		/* taken at decision time: the next request sees this slot used */
-		struct cp_lease *l =
-		        grant(o, a, id, "http", e->host, e->port, e->container_id, false);
-		if (!l) {
-			refuse(o, req, id, "out of memory", DEFAULT_RETRY);
-			return true;
-		}
-		ALOG(ALOG_INFO, "lease_granted", ALOG_U("lease", l->id),
-		     ALOG_S("instance", instance), ALOG_S("content", l->key),
+		uint64_t lease = grant(o, req, "http", e->host, e->port, e->container_id, false);
+		if (!lease)
+			return true; /* answered: a refusal */
+		ALOG(ALOG_INFO, "lease_granted", ALOG_U("lease", lease),
+		     ALOG_S("instance", instance), ALOG_S("content", a->key),
 		     ALOG_S("engine", e->host), ALOG_U("port", e->port),
 		     ALOG_S("container_id", e->container_id), ALOG_I("health", e->health),
 		     ALOG_U("load", e->orch_streams + e->own_leases), ALOG_B("fallback", false),
 		     ALOG_U("candidates", o->nengines));
-		debug_request(o, "lease", l->id, "", 0);
-		debug_selection(o, l, best, max);
-		answer_lease(req, id, l);
+		debug_request(o, "lease", lease, "", 0);
+		debug_selection(o, lease, best, max);
 		return true;
 	}
-	if (debuglog_enabled(o->cp->dl))
-		debug_selection(o, NULL, -1, max);
+	if (debuglog_enabled(o->env.dl))
+		debug_selection(o, 0, -1, max);
 	/* nothing runs and nothing can start: the fallback engine, if any */
 	if (o->unavailable && !o->can_provision && o->nengines == 0 &&
-	    try_fallback(o, req, id, a, "no engine runs and provisioning is blocked"))
+	    try_fallback(o, req, a, "no engine runs and provisioning is blocked"))
 		return true;
 	if (!o->can_provision && o->block_should_wait) {
 		char why[400];
 		snprintf(why, sizeof(why), "no free engine and provisioning is blocked (%s: %s)",
 		         o->block_code, o->block_msg);
-		refuse(o, req, id, why, o->block_eta);
+		refuse(o, req, why, o->block_eta);
 		return true;
 	}
 	if (!may_wait) {
-		refuse(o, req, id, "no free engine", o->last_eta);
+		refuse(o, req, "no free engine", o->last_eta);
 		return true;
 	}
 	return false;
@@ -396,7 +373,7 @@ static void serve_waiters(struct orch *o)
 	while (*pp) {
 		struct waiter *w = *pp;
 		set_ctx(o, &w->a, w->t0);
-		if (decide(o, w->req, w->id, &w->a, true)) {
+		if (decide(o, w->req, &w->a, true)) {
 			*pp = w->next;
 			waiter_free(w);
 		} else {
@@ -413,7 +390,7 @@ static void refuse_all(struct orch *o, const char *reason, int eta)
 		struct waiter *w = o->waiting;
 		o->waiting = w->next;
 		set_ctx(o, &w->a, w->t0);
-		refuse(o, w->req, w->id, reason, eta);
+		refuse(o, w->req, reason, eta);
 		waiter_free(w);
 	}
 }
@@ -426,10 +403,11 @@ static void engines_done(struct orch *o, struct call *c, CURLcode res, long code
 	struct orch_engine *e = NULL;
 	size_t k = 0;
 	if (res != CURLE_OK || code != 200 || orch_parse_engines(c->body, c->len, &e, &k) < 0) {
-		CP_DEBUG(o->cp, DEBUGLOG_ERRORS, "orchestrator_error", "{s:s,s:s,s:s}", "error",
-		         "bad /engines answer", "where", "orchestrator /engines", "detail",
-		         res != CURLE_OK ? curl_easy_strerror(res)
-		                         : "HTTP error or not a JSON array");
+		DEBUGLOG_PACK(o->env.dl, DEBUGLOG_ERRORS, "orchestrator_error", "{s:s,s:s,s:s}",
+		              "error", "bad /engines answer", "where", "orchestrator /engines",
+		              "detail",
+		              res != CURLE_OK ? curl_easy_strerror(res)
+		                              : "HTTP error or not a JSON array");
 		ALOG(ALOG_WARN, "orchestrator_error", ALOG_S("call", "engines"),
 		     ALOG_S("error", res != CURLE_OK ? curl_easy_strerror(res) : "bad answer"),
 		     ALOG_I("http_status", code));
@@ -466,13 +444,14 @@ static void status_done(struct orch *o, struct call *c, CURLcode res, long code)
 	if (!ok) {
 		o->state = ORCH_UNREACHABLE;
 		if (before != ORCH_UNREACHABLE)
-			CP_DEBUG(o->cp, DEBUGLOG_ORCHESTRATOR_HEALTH, "state_change",
-			         "{s:s,s:s,s:s,s:i}", "from", orch_state_name(before), "to",
-			         "unreachable", "error",
-			         res != CURLE_OK ? curl_easy_strerror(res)
-			         : code != 200   ? "HTTP error from /orchestrator/status"
-			                       : "/orchestrator/status answer is not a JSON object",
-			         "http_status", (int)code);
+			DEBUGLOG_PACK(o->env.dl, DEBUGLOG_ORCHESTRATOR_HEALTH, "state_change",
+			              "{s:s,s:s,s:s,s:i}", "from", orch_state_name(before), "to",
+			              "unreachable", "error",
+			              res != CURLE_OK ? curl_easy_strerror(res)
+			              : code != 200
+			                      ? "HTTP error from /orchestrator/status"
+			                      : "/orchestrator/status answer is not a JSON object",
+			              "http_status", (int)code);
 		ALOG(before != ORCH_UNREACHABLE ? ALOG_WARN : ALOG_DEBUG,
 		     "orchestrator_unreachable",
 		     ALOG_S("error", res != CURLE_OK ? curl_easy_strerror(res) : "bad answer"),
@@ -488,16 +467,18 @@ static void status_done(struct orch *o, struct call *c, CURLcode res, long code)
 		o->block_eta = sa.block_eta;
 		o->block_should_wait = sa.should_wait;
 		if (before != o->state)
-			CP_DEBUG(o->cp, DEBUGLOG_ORCHESTRATOR_HEALTH, "state_change",
-			         "{s:s,s:s,s:s,s:b,s:s,s:s,s:i}", "from", orch_state_name(before),
-			         "to", orch_state_name(o->state), "status", s, "can_provision",
-			         o->can_provision, "blocked_code", o->block_code, "blocked_reason",
-			         o->block_msg, "eta_s", o->block_eta);
+			DEBUGLOG_PACK(o->env.dl, DEBUGLOG_ORCHESTRATOR_HEALTH, "state_change",
+			              "{s:s,s:s,s:s,s:b,s:s,s:s,s:i}", "from",
+			              orch_state_name(before), "to", orch_state_name(o->state),
+			              "status", s, "can_provision", o->can_provision,
+			              "blocked_code", o->block_code, "blocked_reason", o->block_msg,
+			              "eta_s", o->block_eta);
 		if (could != o->can_provision)
-			CP_DEBUG(o->cp, DEBUGLOG_ORCHESTRATOR_HEALTH,
-			         o->can_provision ? "unblocked" : "blocked", "{s:b,s:s,s:s,s:i}",
-			         "can_provision", o->can_provision, "blocked_code", o->block_code,
-			         "blocked_reason", o->block_msg, "eta_s", o->block_eta);
+			DEBUGLOG_PACK(o->env.dl, DEBUGLOG_ORCHESTRATOR_HEALTH,
+			              o->can_provision ? "unblocked" : "blocked",
+			              "{s:b,s:s,s:s,s:i}", "can_provision", o->can_provision,
+			              "blocked_code", o->block_code, "blocked_reason", o->block_msg,
+			              "eta_s", o->block_eta);
 		if (before != o->state)
 			ALOG(ALOG_INFO, "orchestrator_state",
 			     ALOG_S("state", orch_state_name(o->state)),
@@ -509,12 +490,12 @@ static void status_done(struct orch *o, struct call *c, CURLcode res, long code)
 	else if (before == ORCH_UNREACHABLE || before == ORCH_UNKNOWN)
 		engines_fetch(o);
 	/* faster while degraded or unreachable */
-	double period = (double)acexy_cfg_u(o->cp->cfg, ACEXY_S_ORCH_POLL_INTERVAL) / 1000.0;
+	double period = (double)acexy_cfg_u(o->env.cfg, ACEXY_S_ORCH_POLL_INTERVAL) / 1000.0;
 	if (o->state != ORCH_HEALTHY && period > 2.0)
 		period = 2.0;
-	ev_timer_stop(o->cp->loop, &o->poll);
+	ev_timer_stop(o->env.loop, &o->poll);
 	ev_timer_set(&o->poll, period, 0.);
-	ev_timer_start(o->cp->loop, &o->poll);
+	ev_timer_start(o->env.loop, &o->poll);
 }
 
 static void on_poll(struct ev_loop *loop, ev_timer *t, int revents)
@@ -538,11 +519,12 @@ static void ready_done(struct orch *o, struct call *c, CURLcode res, long code)
 		ALOG(ALOG_INFO, "engine_ready", ALOG_S("container_id", o->prov_container),
 		     ALOG_D("after_s", acexy_now() - o->prov_started));
 		double took = (acexy_now() - o->prov_started) * 1000.0;
-		CP_DEBUG(o->cp, DEBUGLOG_PROVISIONING, "engine_ready", "{s:i,s:s,s:f}", "attempt",
-		         (int)o->prov_attempt, "container_id", o->prov_container, "took_ms", took);
+		DEBUGLOG_PACK(o->env.dl, DEBUGLOG_PROVISIONING, "engine_ready", "{s:i,s:s,s:f}",
+		              "attempt", (int)o->prov_attempt, "container_id", o->prov_container,
+		              "took_ms", took);
 		if (took > 30000.0)
-			CP_DEBUG(o->cp, DEBUGLOG_STRESS, "slow_provisioning", "{s:f,s:f}",
-			         "took_ms", took, "threshold_ms", 30000.0);
+			DEBUGLOG_PACK(o->env.dl, DEBUGLOG_STRESS, "slow_provisioning", "{s:f,s:f}",
+			              "took_ms", took, "threshold_ms", 30000.0);
 		o->prov_attempt = 0;
 		o->prov_container[0] = '\0';
 		o->engines_at = 0;
@@ -589,9 +571,10 @@ static void provision_done(struct orch *o, struct call *c, CURLcode res, long co
 		o->provisions_ok++;
 		ALOG(ALOG_INFO, "provisioned", ALOG_S("container_id", o->prov_container),
 		     ALOG_D("took_s", acexy_now() - o->prov_started));
-		CP_DEBUG(o->cp, DEBUGLOG_PROVISIONING, "success", "{s:i,s:i,s:s,s:f}", "attempt",
-		         (int)o->prov_attempt, "http_status", (int)code, "container_id",
-		         o->prov_container, "took_ms", (acexy_now() - o->prov_started) * 1000.0);
+		DEBUGLOG_PACK(o->env.dl, DEBUGLOG_PROVISIONING, "success", "{s:i,s:i,s:s,s:f}",
+		              "attempt", (int)o->prov_attempt, "http_status", (int)code,
+		              "container_id", o->prov_container, "took_ms",
+		              (acexy_now() - o->prov_started) * 1000.0);
 		json_decref(j);
 		if (!o->prov_container[0]) {
 			refuse_all(o, "provisioning answered without a container id",
@@ -619,12 +602,12 @@ static void provision_done(struct orch *o, struct call *c, CURLcode res, long co
 	     ALOG_S("code", dcode ? dcode : ""), ALOG_S("message", msg ? msg : ""),
 	     ALOG_I("eta", eta), ALOG_B("can_retry", can_retry),
 	     ALOG_B("should_wait", should_wait));
-	CP_DEBUG(o->cp, DEBUGLOG_PROVISIONING, "failure", "{s:i,s:i,s:s,s:s,s:i,s:b,s:b,s:f}",
-	         "attempt", (int)o->prov_attempt, "http_status", (int)code, "code",
-	         dcode ? dcode : "", "message",
-	         res != CURLE_OK ? curl_easy_strerror(res) : (msg ? msg : ""), "eta_s", eta,
-	         "can_retry", can_retry, "should_wait", should_wait, "took_ms",
-	         (acexy_now() - o->prov_started) * 1000.0);
+	DEBUGLOG_PACK(o->env.dl, DEBUGLOG_PROVISIONING, "failure",
+	              "{s:i,s:i,s:s,s:s,s:i,s:b,s:b,s:f}", "attempt", (int)o->prov_attempt,
+	              "http_status", (int)code, "code", dcode ? dcode : "", "message",
+	              res != CURLE_OK ? curl_easy_strerror(res) : (msg ? msg : ""), "eta_s", eta,
+	              "can_retry", can_retry, "should_wait", should_wait, "took_ms",
+	              (acexy_now() - o->prov_started) * 1000.0);
 	json_decref(j);
 	o->last_eta = eta;
 	double now = acexy_now();
@@ -635,13 +618,13 @@ static void provision_done(struct orch *o, struct call *c, CURLcode res, long co
 			latest = w->deadline;
 	if ((can_retry || should_wait) && eta >= 0 && now + eta + 1 < latest) {
 		o->prov_retry_at = now + (eta > 0 ? eta : 1);
-		CP_DEBUG(o->cp, DEBUGLOG_PROVISIONING, "retry_scheduled", "{s:i,s:i,s:f}",
-		         "attempt", (int)o->prov_attempt, "eta_s", eta, "wait_s",
-		         o->prov_retry_at - now);
+		DEBUGLOG_PACK(o->env.dl, DEBUGLOG_PROVISIONING, "retry_scheduled", "{s:i,s:i,s:f}",
+		              "attempt", (int)o->prov_attempt, "eta_s", eta, "wait_s",
+		              o->prov_retry_at - now);
 		return;
 	}
-	CP_DEBUG(o->cp, DEBUGLOG_PROVISIONING, "gave_up", "{s:i,s:i,s:s,s:i}", "attempt",
-	         (int)o->prov_attempt, "http_status", (int)code, "message", why, "eta_s", eta);
+	DEBUGLOG_PACK(o->env.dl, DEBUGLOG_PROVISIONING, "gave_up", "{s:i,s:i,s:s,s:i}", "attempt",
+	              (int)o->prov_attempt, "http_status", (int)code, "message", why, "eta_s", eta);
 	o->prov_attempt = 0;
 	refuse_all(o, why, eta > 0 ? eta : DEFAULT_RETRY);
 }
@@ -652,15 +635,15 @@ static void provision_start(struct orch *o)
 	o->prov_started = acexy_now();
 	char body[256];
 	snprintf(body, sizeof(body), "{\"labels\":{\"acexy.proxy\":\"%s\"},\"env\":{}}",
-	         o->cp->container_id);
+	         o->env.proxy_id);
 	unsigned nwait = 0;
 	for (struct waiter *w = o->waiting; w; w = w->next)
 		nwait++;
 	o->prov_attempt++;
 	ALOG(ALOG_INFO, "provisioning", ALOG_U("waiting", nwait),
 	     ALOG_U("attempt", o->prov_attempt));
-	CP_DEBUG(o->cp, DEBUGLOG_PROVISIONING, "attempt", "{s:i,s:i}", "attempt",
-	         (int)o->prov_attempt, "waiting", (int)nwait);
+	DEBUGLOG_PACK(o->env.dl, DEBUGLOG_PROVISIONING, "attempt", "{s:i,s:i}", "attempt",
+	              (int)o->prov_attempt, "waiting", (int)nwait);
 	if (call_start(o, "provision", "/provision/acestream", body, PROVISION_TIMEOUT_MS,
 	               provision_done) == 0)
 		o->provisioning = true;
@@ -678,7 +661,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		if (now >= w->deadline) {
 			*pp = w->next;
 			set_ctx(o, &w->a, w->t0);
-			refuse(o, w->req, w->id, "no engine became available in time",
+			refuse(o, w->req, "no engine became available in time",
 			       o->last_eta > 0 ? o->last_eta : DEFAULT_RETRY);
 			waiter_free(w);
 		} else {
@@ -693,32 +676,31 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- entry points ---- */
 
-void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const struct proto_assign *a)
+void orch_assign(struct orch *o, void *req, const struct proto_assign *a)
 {
 	double now = acexy_now();
 	bool fresh = now - o->engines_at < ENGINES_TTL;
 	set_ctx(o, a, now);
 	mark_suspect(o, a->avoid, now);
 	if (o->state != ORCH_UNREACHABLE && fresh && !o->prov_container[0] && !o->waiting &&
-	    decide(o, req, id, a, true))
+	    decide(o, req, a, true))
 		return;
 	if (o->state == ORCH_UNREACHABLE) {
-		decide(o, req, id, a, false);
+		decide(o, req, a, false);
 		return;
 	}
 	struct waiter *w = calloc(1, sizeof(*w));
 	if (!w) {
-		refuse(o, req, id, "out of memory", DEFAULT_RETRY);
+		refuse(o, req, "out of memory", DEFAULT_RETRY);
 		return;
 	}
 	w->req = req;
-	w->id = id;
 	snprintf(w->instance, sizeof(w->instance), "%s", a->instance);
 	snprintf(w->key_type, sizeof(w->key_type), "%s", a->key_type);
 	snprintf(w->key, sizeof(w->key), "%s", a->key);
 	w->a = (struct proto_assign){
 	        .instance = w->instance, .key_type = w->key_type, .key = w->key};
-	w->deadline = now + (double)acexy_cfg_u(o->cp->cfg, ACEXY_S_ASSIGN_TIMEOUT) / 1000.0;
+	w->deadline = now + (double)acexy_cfg_u(o->env.cfg, ACEXY_S_ASSIGN_TIMEOUT) / 1000.0;
 	w->t0 = now;
 	debug_request(o, "waiting", 0,
 	              fresh ? "no free engine: provisioning" : "reading the engine list", 0);
@@ -732,27 +714,27 @@ void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const struct 
 		provision_start(o);
 }
 
-int orch_start(struct cp *cp, struct orch **ret)
+int orch_start(const struct orch_env *env, struct orch **ret)
 {
 	struct orch *o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
-	o->cp = cp;
-	snprintf(o->base, sizeof(o->base), "%s", acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_URL));
+	o->env = *env;
+	snprintf(o->base, sizeof(o->base), "%s", acexy_cfg_s(env->cfg, ACEXY_S_ORCH_URL));
 	size_t bl = strlen(o->base);
 	while (bl > 0 && o->base[bl - 1] == '/')
 		o->base[--bl] = '\0';
-	const char *key = acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_APIKEY);
+	const char *key = acexy_cfg_s(env->cfg, ACEXY_S_ORCH_APIKEY);
 	if (key[0])
 		snprintf(o->auth, sizeof(o->auth), "Authorization: Bearer %s", key);
 	o->can_provision = true;
-	o->ce = cp->ce; /* the controlplane's one curl multi */
+	o->ce = env->ce; /* the controlplane's one curl multi */
 	ev_timer_init(&o->poll, on_poll, 0., 0.);
 	o->poll.data = o;
-	ev_timer_start(cp->loop, &o->poll);
+	ev_timer_start(env->loop, &o->poll);
 	ev_timer_init(&o->tick, on_tick, 0.2, 0.2);
 	o->tick.data = o;
-	ev_timer_start(cp->loop, &o->tick);
+	ev_timer_start(env->loop, &o->tick);
 	*ret = o;
 	return 0;
 }
@@ -761,11 +743,14 @@ void orch_stop(struct orch *o)
 {
 	if (!o)
 		return;
-	ev_timer_stop(o->cp->loop, &o->poll);
-	ev_timer_stop(o->cp->loop, &o->tick);
+	ev_timer_stop(o->env.loop, &o->poll);
+	ev_timer_stop(o->env.loop, &o->tick);
 	while (o->waiting) {
 		struct waiter *w = o->waiting;
 		o->waiting = w->next;
+		struct orch_decision d = {.reason = "controlplane stopping",
+		                          .retry_after = DEFAULT_RETRY};
+		o->env.decided(o->env.ud, w->req, &d);
 		waiter_free(w);
 	}
 	free(o->engines);

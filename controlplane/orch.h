@@ -8,17 +8,49 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "acexy/ipc.h"
+#include <ev.h>
+
 #include "acexy/proto.h"
 #include "controlplane/orch_pure.h"
 
-struct cp;
 struct orch;
+struct curl_ev;
+struct debuglog;
+struct fallback;
+struct acexy_config;
+struct lease_table;
 
-int orch_start(struct cp *cp, struct orch **ret);
+/* What orch decides for one request: an engine to lease, or a refusal. */
+struct orch_decision {
+	bool lease;
+	const char *scheme, *host, *container_id; /* lease */
+	unsigned port;
+	bool fallback;
+	const char *reason; /* refusal */
+	int retry_after;
+};
+
+/* What the controlplane gives the orchestrator mode (narrow: no cp.c
+ * internals). decided() is called once per request given to orch_assign,
+ * at once or later: it leases the engine and answers the dataplane, and
+ * returns the lease id (0: it could not and answered a refusal). */
+struct orch_env {
+	struct ev_loop *loop;
+	const struct acexy_config *cfg;
+	struct curl_ev *ce;
+	struct debuglog *dl;              /* may be NULL */
+	const struct fallback *fallback;  /* the fallback engine's probe */
+	const struct lease_table *leases; /* read: our own leases per engine */
+	const char *proxy_id;             /* labels.acexy.proxy of provisioned engines */
+	uint64_t (*decided)(void *ud, void *req, const struct orch_decision *d);
+	void *ud;
+};
+
+int orch_start(const struct orch_env *env, struct orch **ret);
 void orch_stop(struct orch *o);
-/* Takes over an assign request: answers it now or later (lease or refusal). */
-void orch_assign(struct orch *o, struct ipc_req *req, uint64_t id, const struct proto_assign *a);
+/* Takes over an assign request (`req`: the caller's token, handed back to
+ * env.decided exactly once); `a` is copied where it must wait. */
+void orch_assign(struct orch *o, void *req, const struct proto_assign *a);
 /* A call to the orchestrator (base URL, Bearer key) for other modules:
  * post NULL = GET. fn gets curl's result, the HTTP status and the body. */
 typedef void (*orch_http_fn)(void *ud, int curl_result, long http_status, const char *body,
