@@ -54,6 +54,8 @@ static void fetch_free(struct http_fetch *f)
 static void on_done(void *ud, CURL *easy, CURLcode res)
 {
 	struct http_fetch *f = ud;
+	if (res == CURLE_FILESIZE_EXCEEDED)
+		f->too_big = true;
 	struct http_fetch_result r = {
 	        .res = res, .body = f->body ? f->body : "", .len = f->len, .too_big = f->too_big};
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
@@ -110,6 +112,12 @@ struct http_fetch *http_fetch_start(struct curl_ev *ce, const struct http_fetch_
 		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	if (req->tcp_nodelay)
 		curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	if (req->compressed)
+		curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	if (req->user_agent)
+		curl_easy_setopt(e, CURLOPT_USERAGENT, req->user_agent);
+	/* a Content-Length over the cap fails at once (CURLE_FILESIZE_EXCEEDED) */
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max);
 	if (f->headers)
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->headers);
 	if (req->post) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "acexy/curl_ev.h"
+#include "acexy/http_fetch.h"
 #include "acexy/log.h"
 #include "dataplane/m3u_list.h"
 
@@ -27,11 +28,8 @@ struct source {
 	char loc[1024];  /* URL or path as configured */
 	char shown[300]; /* for logs: no userinfo, no query (either may hold a key) */
 	bool http;
-	struct m3u_list *good; /* the last good copy, or NULL */
-	CURL *easy;            /* a fetch in flight */
-	char *body;
-	size_t len, cap;
-	bool too_big;
+	struct m3u_list *good;    /* the last good copy, or NULL */
+	struct http_fetch *fetch; /* a fetch in flight */
 };
 
 struct playlist {
@@ -203,86 +201,41 @@ static void read_file(struct source *s)
 	free(buf);
 }
 
-static size_t on_body(char *d, size_t sz, size_t n, void *ud)
+static void on_fetched(void *ud, const struct http_fetch_result *r)
 {
 	struct source *s = ud;
-	size_t len = sz * n;
-	if (s->len + len > PLAYLIST_FETCH_MAX) {
-		s->too_big = true;
-		return 0;
-	}
-	if (s->len + len > s->cap) {
-		size_t ncap = s->cap ? s->cap : 65536;
-		while (ncap < s->len + len)
-			ncap *= 2;
-		char *p = realloc(s->body, ncap);
-		if (!p)
-			return 0;
-		s->body = p;
-		s->cap = ncap;
-	}
-	memcpy(s->body + s->len, d, len);
-	s->len += len;
-	return len;
-}
-
-static void fetch_free(struct source *s)
-{
-	free(s->body);
-	s->body = NULL;
-	s->len = s->cap = 0;
-	s->too_big = false;
-}
-
-static void on_fetched(void *ud, CURL *easy, CURLcode res)
-{
-	struct source *s = ud;
-	long code = 0;
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(easy);
-	s->easy = NULL;
+	s->fetch = NULL;
 	char why[300];
-	if (s->too_big) {
+	if (r->too_big) {
 		source_take(s, NULL, 0, "larger than 32 MiB");
-	} else if (res != CURLE_OK) {
-		snprintf(why, sizeof(why), "fetch failed: %s", curl_easy_strerror(res));
+	} else if (r->res != CURLE_OK) {
+		snprintf(why, sizeof(why), "fetch failed: %s", r->error);
 		source_take(s, NULL, 0, why);
-	} else if (code != 200) {
-		snprintf(why, sizeof(why), "fetch answered HTTP %ld", code);
+	} else if (r->status != 200) {
+		snprintf(why, sizeof(why), "fetch answered HTTP %ld", r->status);
 		source_take(s, NULL, 0, why);
 	} else {
-		source_take(s, s->body ? s->body : "", s->len, NULL);
+		source_take(s, r->body, r->len, NULL);
 	}
-	fetch_free(s);
 	refresh_done_one(s->pl);
 }
 
 static void fetch_start(struct source *s)
 {
-	CURL *h = curl_easy_init();
-	if (!h) {
-		source_take(s, NULL, 0, "out of memory");
-		return;
-	}
-	curl_easy_setopt(h, CURLOPT_URL, s->loc);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)PLAYLIST_FETCH_TIMEOUT_S * 1000L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)PLAYLIST_FETCH_MAX);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "acexy/" ACEXY_VERSION);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
-	if (curl_ev_add(s->pl->ce, h, on_fetched, s) < 0) {
-		curl_easy_cleanup(h);
+	struct http_fetch_req req = {
+	        .url = s->loc,
+	        .max = PLAYLIST_FETCH_MAX,
+	        .timeout_ms = (long)PLAYLIST_FETCH_TIMEOUT_S * 1000L,
+	        .connect_timeout_ms = 10000L,
+	        .follow_redirects = true,
+	        .compressed = true,
+	        .user_agent = "acexy/" ACEXY_VERSION,
+	};
+	s->fetch = http_fetch_start(s->pl->ce, &req, on_fetched, s);
+	if (!s->fetch) {
 		source_take(s, NULL, 0, "cannot start the fetch");
 		return;
 	}
-	s->easy = h;
 	s->pl->pending++;
 }
 
@@ -368,11 +321,7 @@ void playlist_stop(struct playlist *pl)
 	ev_timer_stop(pl->dp->main_loop, &pl->refresh);
 	for (unsigned i = 0; i < pl->nsrc; i++) {
 		struct source *s = &pl->src[i];
-		if (s->easy) {
-			curl_ev_remove(pl->ce, s->easy);
-			curl_easy_cleanup(s->easy);
-		}
-		fetch_free(s);
+		http_fetch_cancel(s->fetch);
 		m3u_list_free(s->good);
 	}
 	curl_ev_free(pl->ce);

@@ -22,6 +22,8 @@ struct http_fetch_req {
 	bool follow_redirects;      /* up to 5, http and https only */
 	bool forbid_reuse;          /* no kept-alive connection afterwards */
 	bool tcp_nodelay;           /* small requests answered at once */
+	bool compressed;            /* accept any encoding curl can decode */
+	const char *user_agent;     /* or NULL: none sent */
 	struct curl_slist *headers; /* taken: freed with the request */
 	const char *post;           /* a POST with this body (copied), or NULL */
 };
@@ -31,7 +33,8 @@ struct http_fetch_result {
 	long status;              /* HTTP status; 0 when none came */
 	const char *body;         /* NUL-terminated; valid during the callback */
 	size_t len;               /* body bytes (at most max) */
-	bool too_big;             /* the body passed max (res is an error then) */
+	bool too_big;             /* the body or its Content-Length passed max (res is
+	                           * an error then) */
 	const char *content_type; /* the answer's Content-Type, "" when none */
 	const char *error;        /* res (or too_big) in words; "" when complete */
 };
