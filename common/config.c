@@ -54,6 +54,49 @@ static void descs_init(void)
 		        .help = raw[i].help,
 		};
 	}
+#define ACEXY_X_RANGE(id, lo, hi)                                                                  \
+	descs[ACEXY_S_##id].ranged = true;                                                         \
+	descs[ACEXY_S_##id].min = (lo);                                                            \
+	descs[ACEXY_S_##id].max = (hi);
+	ACEXY_SETTING_RANGES(ACEXY_X_RANGE)
+#undef ACEXY_X_RANGE
+}
+
+/* One bound in the setting's own syntax: 64KiB, 1h, 500ms, 1000. */
+static void bound_text(enum acexy_setting_type t, uint64_t v, char *buf, size_t cap)
+{
+	static const struct {
+		uint64_t unit;
+		const char *name;
+	} sizes[] = {{1ULL << 40, "TiB"},
+	             {1ULL << 30, "GiB"},
+	             {1ULL << 20, "MiB"},
+	             {1ULL << 10, "KiB"}},
+	  durations[] = {{3600000, "h"}, {60000, "m"}, {1000, "s"}};
+	const bool size = t == ACEXY_T_SIZE, dur = t == ACEXY_T_DURATION;
+	for (size_t i = 0; v && (size || dur) && i < (size ? 4u : 3u); i++) {
+		uint64_t u = size ? sizes[i].unit : durations[i].unit;
+		if (v % u == 0) {
+			snprintf(buf, cap, "%llu%s", (unsigned long long)(v / u),
+			         size ? sizes[i].name : durations[i].name);
+			return;
+		}
+	}
+	snprintf(buf, cap, "%llu%s", (unsigned long long)v, dur ? "ms" : "");
+}
+
+void acexy_setting_range_text(const struct acexy_setting_desc *d, char *buf, size_t cap)
+{
+	char lo[32], hi[32];
+	const char *what = d->type == ACEXY_T_SIZE       ? "a size"
+	                   : d->type == ACEXY_T_DURATION ? "a duration"
+	                                                 : "a number";
+	bound_text(d->type, d->min, lo, sizeof(lo));
+	bound_text(d->type, d->max, hi, sizeof(hi));
+	if (d->min == 0)
+		snprintf(buf, cap, "%s up to %s", what, hi);
+	else
+		snprintf(buf, cap, "%s from %s to %s", what, lo, hi);
 }
 
 const struct acexy_setting_desc *acexy_setting(int id)
@@ -99,31 +142,6 @@ int acexy_setting_by_flag(const char *flag)
 	return -1;
 }
 
-/* Range checks beyond syntax, per setting. */
-static const struct {
-	enum acexy_setting_id id;
-	uint64_t min, max;
-	const char *expect;
-} limits[] = {
-        {ACEXY_S_BUFFER, 64 * 1024, 1ULL << 30, "a size from 64KiB to 1GiB"},
-        {ACEXY_S_MAX_HEADER_BYTES, 1024, 1024 * 1024, "a size from 1KiB to 1MiB"},
-        {ACEXY_S_MULTIPLEX_JOIN_BEHIND, 0, 1ULL << 30, "a size up to 1GiB"},
-        {ACEXY_S_SPOOL_MAX, 64 * 1024, 1ULL << 40, "a size from 64KiB to 1TiB"},
-        {ACEXY_S_ORCH_POLL_INTERVAL, 100, 3600 * 1000, "a duration from 100ms to 1h"},
-        {ACEXY_S_ASSIGN_TIMEOUT, 100, 3600 * 1000, "a duration from 100ms to 1h"},
-        {ACEXY_S_DATAPLANE_LOST_AFTER, 500, 3600 * 1000, "a duration from 500ms to 1h"},
-        {ACEXY_S_NO_RESPONSE_TIMEOUT, 10, 3600 * 1000, "a duration from 10ms to 1h"},
-        {ACEXY_S_FIRST_BYTE_TIMEOUT, 10, 3600 * 1000, "a duration from 10ms to 1h"},
-        {ACEXY_S_EMPTY_TIMEOUT, 10, 24 * 3600 * 1000, "a duration from 10ms to 24h"},
-        {ACEXY_S_WRITE_TIMEOUT, 10, 24 * 3600 * 1000, "a duration from 10ms to 24h"},
-        {ACEXY_S_CONTROL_WAIT, 0, 3600 * 1000, "a duration up to 1h"},
-        {ACEXY_S_REQUEST_TIMEOUT, 10, 3600 * 1000, "a duration from 10ms to 1h"},
-        {ACEXY_S_M3U8_STREAM_TIMEOUT, 100, 24 * 3600 * 1000, "a duration from 100ms to 24h"},
-        {ACEXY_S_MAX_STREAMS_PER_ENGINE, 1, 1000, "a number from 1 to 1000"},
-        {ACEXY_S_MAX_VIEWERS, 1, 10000000, "a number from 1 to 10000000"},
-        {ACEXY_S_MAX_STREAMS, 1, 10000000, "a number from 1 to 10000000"},
-};
-
 static const char *const origin_names[] = {"default", "file", "env", "flag"};
 
 static void report(char *errbuf, size_t errcap, int id, const char *value, const char *where,
@@ -151,14 +169,12 @@ static int set_value(struct acexy_config *cfg, int id, const char *text, enum ac
 		report(errbuf, errcap, id, text, where, expect);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
-		if ((int)limits[i].id != id)
-			continue;
-		if (v.u < limits[i].min || v.u > limits[i].max) {
-			report(errbuf, errcap, id, text, where, limits[i].expect);
-			acexy_value_clear(&v);
-			return -EINVAL;
-		}
+	if (d->ranged && (v.u < d->min || v.u > d->max)) {
+		char range[96];
+		acexy_setting_range_text(d, range, sizeof(range));
+		report(errbuf, errcap, id, text, where, range);
+		acexy_value_clear(&v);
+		return -EINVAL;
 	}
 	v.origin = origin;
 	v.origin_where = strdup(where);
@@ -442,6 +458,11 @@ void acexy_config_help(const struct acexy_program *prog, FILE *out)
 		if (d->owner != ACEXY_OWN_BOTH)
 			fprintf(out, " [%s]", owner_label(d->owner));
 		fprintf(out, "\n      %s\n", d->help);
+		if (d->ranged) {
+			char range[96];
+			acexy_setting_range_text(d, range, sizeof(range));
+			fprintf(out, "      (%s)\n", range);
+		}
 	}
 }
 
@@ -470,9 +491,16 @@ void acexy_config_markdown(FILE *out)
 	for (int i = 0; i < ACEXY_S_COUNT_; i++) {
 		const struct acexy_setting_desc *d = acexy_setting(i);
 		const char *alias = alias_of(i);
-		fprintf(out, "| `%s`%s%s%s | `%s` | `%s` | `%s` | %s | %s |\n", d->env,
+		char range[100] = "";
+		if (d->ranged) {
+			char r[96];
+			acexy_setting_range_text(d, r, sizeof(r));
+			snprintf(range, sizeof(range), " (%s)", r);
+		}
+		fprintf(out, "| `%s`%s%s%s | `%s` | `%s` | `%s` | %s | %s%s |\n", d->env,
 		        alias ? " (alias `" : "", alias ? alias : "", alias ? "`)" : "", d->key,
-		        d->flag, *d->def ? d->def : "(empty)", owner_label(d->owner), d->help);
+		        d->flag, *d->def ? d->def : "(empty)", owner_label(d->owner), d->help,
+		        range);
 	}
 }
 

@@ -53,6 +53,8 @@ struct acexy_setting_desc {
 	const char *def;
 	enum acexy_setting_owner owner;
 	const char *help;
+	bool ranged;       /* ACEXY_SETTING_RANGES lists it */
+	uint64_t min, max; /* then: the value's bounds, in its unit */
 };
 
 struct acexy_value {
@@ -75,6 +77,9 @@ struct acexy_config {
 
 /* The descriptor of setting `id` (0 <= id < ACEXY_S_COUNT_). */
 const struct acexy_setting_desc *acexy_setting(int id);
+/* "a size from 64KiB to 1GiB", "a duration up to 1h", "a number from 1 to
+ * 1000": a ranged setting's bounds in its own syntax. */
+void acexy_setting_range_text(const struct acexy_setting_desc *d, char *buf, size_t cap);
 
 /* Looks up a setting by YAML key, env name (aliases included) or flag name
  * (without leading dashes). Returns -1 when unknown. */

@@ -75,6 +75,32 @@ X(PLAYLIST_SOURCES,   "ACEXY_PLAYLIST_SOURCES",    ACEXY_T_STRING,   "",        
 X(PLAYLIST_REFRESH,   "ACEXY_PLAYLIST_REFRESH",    ACEXY_T_DURATION, "1h",             ACEXY_OWN_DP,   "playlist refresh period (a failed refresh keeps the last good copy)")
 /* clang-format on */
 
+/* Ranges beyond what the type parses: X(ID, MIN, MAX) in the value's unit
+ * (sizes in bytes, durations in milliseconds, counts). Checked when the
+ * settings load (out of range: a clear error, exit 2); shown by --help and
+ * README's settings table. A setting not listed takes any value it parses.
+ * To bound a setting: one line here. */
+/* clang-format off */
+#define ACEXY_SETTING_RANGES(X) \
+X(BUFFER,                 64 * 1024ULL,     1ULL << 30) \
+X(MAX_HEADER_BYTES,       1024ULL,          1024 * 1024ULL) \
+X(MULTIPLEX_JOIN_BEHIND,  0ULL,             1ULL << 30) \
+X(SPOOL_MAX,              64 * 1024ULL,     1ULL << 40) \
+X(ORCH_POLL_INTERVAL,     100ULL,           3600 * 1000ULL) \
+X(ASSIGN_TIMEOUT,         100ULL,           3600 * 1000ULL) \
+X(DATAPLANE_LOST_AFTER,   500ULL,           3600 * 1000ULL) \
+X(NO_RESPONSE_TIMEOUT,    10ULL,            3600 * 1000ULL) \
+X(FIRST_BYTE_TIMEOUT,     10ULL,            3600 * 1000ULL) \
+X(EMPTY_TIMEOUT,          10ULL,            24 * 3600 * 1000ULL) \
+X(WRITE_TIMEOUT,          10ULL,            24 * 3600 * 1000ULL) \
+X(CONTROL_WAIT,           0ULL,             3600 * 1000ULL) \
+X(REQUEST_TIMEOUT,        10ULL,            3600 * 1000ULL) \
+X(M3U8_STREAM_TIMEOUT,    100ULL,           24 * 3600 * 1000ULL) \
+X(MAX_STREAMS_PER_ENGINE, 1ULL,             1000ULL) \
+X(MAX_VIEWERS,            1ULL,             10000000ULL) \
+X(MAX_STREAMS,            1ULL,             10000000ULL)
+/* clang-format on */
+
 /* Environment-only aliases: X(ID, ENV) */
 #define ACEXY_SETTING_ALIASES(X) X(LISTEN_ADDR, "ACEXY_ADDR")
 

@@ -238,6 +238,37 @@ static void test_yaml(void **state)
 	acexy_config_free(&cfg);
 }
 
+/* Ranges come from ACEXY_SETTING_RANGES: the bounds themselves pass, one
+ * past them is refused with the range in the setting's own syntax. */
+static void test_ranges(void **state)
+{
+	(void)state;
+	char range[96];
+	acexy_setting_range_text(acexy_setting(ACEXY_S_BUFFER), range, sizeof(range));
+	assert_string_equal(range, "a size from 64KiB to 1GiB");
+	acexy_setting_range_text(acexy_setting(ACEXY_S_CONTROL_WAIT), range, sizeof(range));
+	assert_string_equal(range, "a duration up to 1h");
+	acexy_setting_range_text(acexy_setting(ACEXY_S_DATAPLANE_LOST_AFTER), range, sizeof(range));
+	assert_string_equal(range, "a duration from 500ms to 1h");
+	acexy_setting_range_text(acexy_setting(ACEXY_S_MAX_STREAMS_PER_ENGINE), range,
+	                         sizeof(range));
+	assert_string_equal(range, "a number from 1 to 1000");
+	assert_false(acexy_setting(ACEXY_S_PORT)->ranged);
+	yaml_error("buffer: 65535\n", "expected a size from 64KiB to 1GiB");
+	yaml_error("max_header_bytes: 1048577\n", "expected a size from 1KiB to 1MiB");
+	yaml_error("empty_timeout: 25h\n", "expected a duration from 10ms to 24h");
+	yaml_error("max_streams_per_engine: 0\n", "expected a number from 1 to 1000");
+	struct acexy_config cfg;
+	char err[512];
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(acexy_config_defaults(&cfg), 0);
+	const char *edges = "buffer: 64KiB\nmax_header_bytes: 1MiB\nempty_timeout: 24h\n"
+	                    "control_wait: 0s\nmax_streams_per_engine: 1000\n";
+	assert_int_equal(
+	        acexy_config_load_yaml(&cfg, "f.yaml", edges, strlen(edges), err, sizeof(err)), 0);
+	acexy_config_free(&cfg);
+}
+
 static void test_help_lists_everything(void **state)
 {
 	(void)state;
@@ -350,6 +381,7 @@ int main(void)
 	        cmocka_unit_test(test_errors),
 	        cmocka_unit_test(test_yaml),
 	        cmocka_unit_test(test_help_lists_everything),
+	        cmocka_unit_test(test_ranges),
 	        cmocka_unit_test(test_control_url),
 	        cmocka_unit_test(test_control_token_and_files),
 	};
