@@ -26,8 +26,7 @@ static const uint8_t *payload_of(const uint8_t *p, size_t *ret_len)
 	return p + off;
 }
 
-/* CRC-32/MPEG-2: a section with its CRC appended sums to 0. */
-static uint32_t crc32_mpeg2(const uint8_t *d, size_t n)
+uint32_t ts_crc32(const uint8_t *d, size_t n)
 {
 	uint32_t crc = 0xffffffffu;
 	for (size_t i = 0; i < n; i++) {
@@ -75,7 +74,7 @@ void ts_scan_init(struct ts_scan *t, uint64_t pos)
 static bool section_valid(const struct ts_scan *t, const struct ts_section *s, uint8_t table)
 {
 	return s->buf[0] == table && (s->buf[1] & 0x80) &&
-	       (!t->check_crc || crc32_mpeg2(s->buf, s->need) == 0);
+	       (!t->check_crc || ts_crc32(s->buf, s->need) == 0);
 }
 
 static void parse_pat(struct ts_scan *t, const struct ts_section *s)
@@ -322,39 +321,53 @@ void ts_scan_packet(struct ts_scan *t, const uint8_t *p, uint64_t pos)
 		es_feed(t, d, n);
 }
 
+const uint8_t *ts_reader_next(struct ts_reader *r, const uint8_t **data, size_t *len,
+                              size_t *ret_skipped)
+{
+	*ret_skipped = 0;
+	while (*len > 0) {
+		if (r->part_len == 0) {
+			if ((*data)[0] != 0x47) {
+				const uint8_t *s = memchr(*data, 0x47, *len);
+				size_t skip = s ? (size_t)(s - *data) : *len;
+				*ret_skipped += skip;
+				*data += skip;
+				*len -= skip;
+				continue;
+			}
+			if (*len >= TS_PKT) {
+				const uint8_t *p = *data;
+				*data += TS_PKT;
+				*len -= TS_PKT;
+				return p;
+			}
+		}
+		size_t take = TS_PKT - r->part_len;
+		if (take > *len)
+			take = *len;
+		memcpy(r->part + r->part_len, *data, take);
+		r->part_len += take;
+		*data += take;
+		*len -= take;
+		if (r->part_len == TS_PKT) {
+			r->part_len = 0;
+			return r->part;
+		}
+	}
+	return NULL;
+}
+
 void ts_scan_feed(struct ts_scan *t, const uint8_t *data, size_t len)
 {
-	while (len > 0) {
-		if (t->part_len == 0) {
-			if (data[0] != 0x47) {
-				t->sync_losses++;
-				const uint8_t *s = memchr(data, 0x47, len);
-				size_t skip = s ? (size_t)(s - data) : len;
-				t->pos += skip;
-				data += skip;
-				len -= skip;
-				continue;
-			}
-			if (len >= TS_PKT) {
-				ts_scan_packet(t, data, t->pos);
-				t->pos += TS_PKT;
-				data += TS_PKT;
-				len -= TS_PKT;
-				continue;
-			}
-		}
-		size_t take = TS_PKT - t->part_len;
-		if (take > len)
-			take = len;
-		memcpy(t->part + t->part_len, data, take);
-		t->part_len += take;
-		t->pos += take;
-		data += take;
-		len -= take;
-		if (t->part_len == TS_PKT) {
-			ts_scan_packet(t, t->part, t->pos - TS_PKT);
-			t->part_len = 0;
-		}
+	for (;;) {
+		size_t before = len, skipped;
+		const uint8_t *p = ts_reader_next(&t->rd, &data, &len, &skipped);
+		t->pos += before - len;
+		if (skipped)
+			t->sync_losses++;
+		if (!p)
+			return;
+		ts_scan_packet(t, p, t->pos - TS_PKT);
 	}
 }
 

@@ -48,9 +48,22 @@ struct ts_section {
 	uint8_t buf[TS_SECTION_MAX];
 };
 
-struct ts_scan {
+/* Whole packets out of bytes fed in any split: a packet that straddles
+ * two feeds is put together in part; bytes before a sync byte are skipped. */
+struct ts_reader {
 	uint8_t part[TS_PKT];
 	size_t part_len;
+};
+/* The next whole packet of *data (which moves on), or NULL when the bytes
+ * left make none; *ret_skipped: bytes passed over to find a sync byte. The
+ * packet may be r->part: valid until the next call. */
+const uint8_t *ts_reader_next(struct ts_reader *r, const uint8_t **data, size_t *len,
+                              size_t *ret_skipped);
+/* CRC-32/MPEG-2 of PSI sections: a section with its CRC appended sums to 0. */
+uint32_t ts_crc32(const uint8_t *d, size_t n);
+
+struct ts_scan {
+	struct ts_reader rd;
 	uint64_t pos; /* absolute position of the next byte fed */
 	uint16_t pmt_pid[TS_PROGRAMS_MAX];
 	unsigned npmt;

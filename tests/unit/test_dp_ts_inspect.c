@@ -15,17 +15,6 @@
 
 /* ---- building packets ---- */
 
-static uint32_t crc32_mpeg2(const uint8_t *d, size_t n)
-{
-	uint32_t crc = 0xffffffffu;
-	for (size_t i = 0; i < n; i++) {
-		crc ^= (uint32_t)d[i] << 24;
-		for (int b = 0; b < 8; b++)
-			crc = (crc & 0x80000000u) ? (crc << 1) ^ 0x04c11db7u : crc << 1;
-	}
-	return crc;
-}
-
 static void header(uint8_t *p, unsigned pid, bool pusi, unsigned afc, unsigned cc)
 {
 	memset(p, 0xff, TS_PKT);
@@ -47,7 +36,7 @@ static void psi_packet(uint8_t *p, unsigned pid, uint8_t table, const uint8_t *b
 	s[1] = (uint8_t)(0xb0 | ((seclen >> 8) & 0x0f));
 	s[2] = (uint8_t)(seclen & 0xff);
 	memcpy(s + 3, body, blen);
-	uint32_t crc = crc32_mpeg2(s, 3 + blen) ^ (bad_crc ? 1u : 0u);
+	uint32_t crc = ts_crc32(s, 3 + blen) ^ (bad_crc ? 1u : 0u);
 	s[3 + blen] = (uint8_t)(crc >> 24);
 	s[4 + blen] = (uint8_t)(crc >> 16);
 	s[5 + blen] = (uint8_t)(crc >> 8);
