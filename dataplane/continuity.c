@@ -14,9 +14,10 @@
  * in 10 minutes and ACEXY_ASSIGN_TIMEOUT + ACEXY_FIRST_BYTE_TIMEOUT per
  * switch; past them the stream ends with the last failure's reason.
  *
- * So that a partial packet can be dropped, no incomplete packet leaves
- * early: the copy path holds it back in the splice, the zero-copy pipe keeps
- * it at the pipe's end (continuity_pipe_hold). Shared streams scan what goes
+ * So that a partial packet can be dropped, the copy path never lets an
+ * incomplete one go (the splice holds it back); the zero-copy pipe path
+ * holds nothing back, and a packet it broke off is completed with stuffing
+ * (drop_partial). Shared streams scan what goes
  * into the ring for random access points (ring_mark_rap). */
 #include <errno.h>
 #include <stdio.h>
@@ -157,19 +158,12 @@ void continuity_piped(struct stream *s, size_t n)
 		s->cont->emitted += n;
 }
 
-size_t continuity_pipe_hold(const struct stream *s)
-{
-	const struct continuity *ct = s->cont;
-	if (!ct || !ct->splice_on || s->upstream_done)
-		return 0;
-	size_t h = (size_t)(ct->emitted % TS_PKT);
-	return h <= s->pipe_fill ? h : 0;
-}
-
-/* The old session's incomplete packet never reaches a viewer: held in the
- * splice (dropped by the switch) or at the pipe's end (read out here). When
- * part of it left already (rare: the copy path took over in mid-packet), it
- * is completed with stuffing instead, so the stream stays packet-aligned. */
+/* The old session's incomplete packet: the copy path held it back in the
+ * splice (dropped by the switch); still in the pipe, it is read out here.
+ * The zero-copy path holds nothing back (that would cost it a splice more
+ * per read): what of the packet reached the viewer already is completed
+ * with stuffing bytes instead, so the stream stays packet-aligned (the
+ * engine broke that packet's frame off anyway). */
 static void drop_partial(struct stream *s)
 {
 	struct continuity *ct = s->cont;

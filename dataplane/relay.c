@@ -107,19 +107,11 @@ static void wait_writable(struct viewer *v)
 }
 
 /* Pipe -> the viewer's socket, without a copy. False when the viewer ended. */
-/* Failover on: an incomplete packet at the pipe's end stays there while
- * nothing follows it (it may have to be dropped). */
-static size_t pipe_hold(const struct viewer *v)
-{
-	return ring_reader_lag(v->rd) == 0 ? continuity_pipe_hold(v->s) : 0;
-}
-
 static bool flush_pipe(struct viewer *v)
 {
 	struct stream *s = v->s;
-	size_t hold = pipe_hold(v);
-	while (s->pipe_fill > hold) {
-		ssize_t n = splice(s->pipe[0], NULL, v->c->fd, NULL, s->pipe_fill - hold,
+	while (s->pipe_fill > 0) {
+		ssize_t n = splice(s->pipe[0], NULL, v->c->fd, NULL, s->pipe_fill,
 		                   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		if (n > 0) {
 			s->pipe_fill -= (size_t)n;
@@ -181,9 +173,9 @@ static void on_stall(struct ev_loop *loop, ev_timer *t, int revents)
 bool relay_zero_copy(struct stream *s)
 {
 	struct viewer *v = s->viewers;
-	return s->started && !s->shared && s->pipe[1] >= 0 && v && !v->next &&
-	       s->pipe_fill <= pipe_hold(v) && ring_reader_lag(v->rd) == 0 &&
-	       !ev_is_active(&v->c->wio) && continuity_zero_copy_ready(s);
+	return s->started && !s->shared && s->pipe[1] >= 0 && s->pipe_fill == 0 && v && !v->next &&
+	       ring_reader_lag(v->rd) == 0 && !ev_is_active(&v->c->wio) &&
+	       continuity_zero_copy_ready(s);
 }
 
 /* engine -> pipe (splice, or read past chunk framing and write); then pipe
@@ -214,8 +206,7 @@ ssize_t relay_pump_pipe(struct stream *s)
 	}
 	if (n > 0) {
 		arm_empty_timer(s);
-		if (s->viewers && s->pipe_fill > 0 && flush_pipe(s->viewers) &&
-		    s->pipe_fill > pipe_hold(s->viewers))
+		if (s->viewers && s->pipe_fill > 0 && flush_pipe(s->viewers) && s->pipe_fill > 0)
 			pipe_block(s);
 	}
 	return n;
@@ -273,7 +264,7 @@ void relay_write(struct viewer *v)
 	if (s->pipe_fill > 0) {
 		if (!flush_pipe(v))
 			return;
-		if (s->pipe_fill > pipe_hold(v))
+		if (s->pipe_fill > 0)
 			return; /* still full: wait for writability */
 		pipe_unblock(s);
 	}

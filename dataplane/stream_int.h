@@ -226,9 +226,6 @@ void continuity_piped(struct stream *s, size_t n); /* bytes that went into the p
 /* The most bytes the copy path may add to what it reads (held back or
  * inserted packets). */
 size_t continuity_extra(const struct stream *s);
-/* Bytes at the pipe's end that are an incomplete packet, kept back while
- * nothing follows them. */
-size_t continuity_pipe_hold(const struct stream *s);
 /* The engine failed after the 200: true when a failover began (the caller
  * then leaves the stream alone). */
 bool continuity_engine_failed(struct stream *s, enum cont_fail kind, const char *why);
