@@ -15,10 +15,10 @@ int main(void)
 	       "thing: see [DEBUG_MODE.md](DEBUG_MODE.md).\n\n"
 	       "| event | logged by | meaning |\n|---|---|---|\n");
 #define ROW(name, who, meaning)                                                                    \
-	printf("| `%s` | %s | %s |\n", #name,                                                       \
-	       (who) == ACEXY_LOG_CP   ? "controlplane"                                             \
-	       : (who) == ACEXY_LOG_DP ? "dataplane"                                                \
-	                               : "both",                                                    \
+	printf("| `%s` | %s | %s |\n", #name,                                                      \
+	       (who) == ACEXY_LOG_CP   ? "controlplane"                                            \
+	       : (who) == ACEXY_LOG_DP ? "dataplane"                                               \
+	                               : "both",                                                   \
 	       meaning);
 	ACEXY_LOG_EVENTS(ROW)
 #undef ROW
