@@ -256,6 +256,8 @@ void stream_started(struct stream *s)
 	     ALOG_S("engine", s->engine_desc), ALOG_U("lease", s->lease.lease_id),
 	     ALOG_D("ttfb_ms", (s->t_first - s->t_start) * 1000), ALOG_U("viewers", s->nviewers),
 	     ALOG_B("shared", s->shared));
+	if (!s->viewers) /* everyone left while it started (shared): the grace, now */
+		stream_viewer_left(s, s->last_viewer_reason);
 }
 
 static void on_assign(void *ud, int status, const struct dp_lease *lease, const char *reason,
@@ -332,8 +334,17 @@ static void on_grace_end(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)loop;
 	(void)revents;
 	struct stream *s = t->data;
-	if (!s->viewers)
-		stream_finish(s, s->last_viewer_reason);
+	if (s->viewers)
+		return;
+	/* Still starting (lease, engine call, prebuffer): the engine session
+	 * is being opened whether or not anyone waits. Ending it now would
+	 * make the next viewer open a second session for the same content
+	 * while this one is still coming up (and, with the engine call in
+	 * flight, used to leave that one running). It goes on; a viewer who
+	 * comes back joins it; stream_started looks again. */
+	if (!s->started)
+		return;
+	stream_finish(s, s->last_viewer_reason);
 }
 
 void stream_viewer_left(struct stream *s, enum dp_end_reason reason)

@@ -2,6 +2,7 @@
 across worker loops; slow viewers dropped without slowing the rest; the
 grace period; late joiners on packet boundaries; one end per session."""
 import json
+import random
 import socket
 import subprocess
 import threading
@@ -92,6 +93,68 @@ class MultiplexTest(t.TestCase):
         r = tscheck(st.url("id=grace"), nbytes=200000)
         self.assertEqual(r["status"], 200)
         self.assertEqual(len(st.sessions()), 2)
+
+    def test_viewer_back_while_starting_joins_that_session(self):
+        """Issue 22 (Also): the multiplex run that showed two engine sessions
+        for one content. A shared stream whose viewers all left while it was
+        starting ended at its grace, with its engine call in flight; the next
+        viewer opened a second session for the content while the first was
+        still coming up (the engine superseded it; before the orphan stop of
+        item 4 it even stayed open). Now the starting session goes on, and
+        the viewer who comes back joins it."""
+        st = self.stack(env={"ACEXY_MULTIPLEX_GRACE": "100ms"}, workers=2,
+                        engine_args=["--bitrate", "4000000", "--api-delay", "800"])
+        a = socket.create_connection(("127.0.0.1", st.port), timeout=10)
+        a.sendall(b"GET /ace/getstream?id=restart HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        a.close()  # gone during the engine call, and for longer than the grace
+        time.sleep(0.3)
+        b = self.hold_stream(st.port, "restart")
+        self.assertEqual(len(st.sessions()), 1, st.sessions())
+        b.close()
+        # nobody left: stopped after the grace, once
+        wait_until(lambda: len(st.stops()) == 1, 4, what="the engine session stopped")
+        self.assertEqual([x["stop_reason"] for x in st.sessions()], ["stop_command"])
+        # nobody comes back at all: the session that started is stopped
+        c = socket.create_connection(("127.0.0.1", st.port), timeout=10)
+        c.sendall(b"GET /ace/getstream?id=nobody HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        c.close()
+        wait_until(lambda: len(st.stops()) == 2, 5, what="the unwatched session stopped")
+        wait_until(lambda: t.metric(st.cp_port, "acexy_cp_leases") == 0, 3, what="leases released")
+
+    def test_churn_never_opens_a_second_session(self):
+        """The stress that reproduces it: viewers of one content that come
+        and go (some before their 200) around a short grace, on two loops,
+        with a slow engine call: at no time two engine sessions for the
+        content (the fake engine ends the older one as 'superseded' when
+        another pid asks for a content it is serving)."""
+        st = self.stack(env={"ACEXY_MULTIPLEX_GRACE": "50ms"}, workers=2,
+                        engine_args=["--bitrate", "4000000", "--api-delay", "300"])
+        stop = time.monotonic() + 5
+
+        def churn(seed):
+            rnd = random.Random(seed)
+            while time.monotonic() < stop:
+                try:
+                    s = socket.create_connection(("127.0.0.1", st.port), timeout=5)
+                    s.sendall(b"GET /ace/getstream?id=churn HTTP/1.1\r\nHost: x\r\n\r\n")
+                    if rnd.random() < 0.5:
+                        time.sleep(rnd.random() * 0.1)  # gone before its 200
+                    else:
+                        s.recv(4096)
+                        time.sleep(rnd.random() * 0.3)
+                    s.close()
+                except OSError:
+                    pass
+                time.sleep(rnd.random() * 0.6)
+        th = [threading.Thread(target=churn, args=(i,)) for i in range(3)]
+        [x.start() for x in th]
+        [x.join() for x in th]
+        wait_until(lambda: all(x["stop"] is not None for x in st.sessions()), 5, what="every session stopped")
+        reasons = [x["stop_reason"] for x in st.sessions()]
+        self.assertNotIn("superseded", reasons)
+        self.assertEqual(set(reasons), {"stop_command"})
 
     def test_late_joiner_starts_on_a_packet_boundary(self):
         st = self.stack(env={"ACEXY_MULTIPLEX_JOIN_BEHIND": "100000"}, workers=1)
