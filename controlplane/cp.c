@@ -322,7 +322,6 @@ static void handle_heartbeat(struct cp *cp, struct ipc_req *req, const struct pr
 static void handle_debug_event(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
 {
 	const char *cat = m->debug_event.category;
-	json_t *rec = m->debug_event.record;
 	static const enum debuglog_cat allowed[] = {DEBUGLOG_DISCONNECTS, DEBUGLOG_STRESS,
 	                                            DEBUGLOG_STREAMS, DEBUGLOG_ERRORS,
 	                                            DEBUGLOG_FAILOVER};
@@ -330,14 +329,10 @@ static void handle_debug_event(struct cp *cp, struct ipc_req *req, const struct 
 		if (strcmp(cat, debuglog_cat_name(allowed[i])) != 0)
 			continue;
 		if (debuglog_enabled(cp->dl)) {
-			json_t *f = json_deep_copy(rec);
-			/* the record is free-form (a MAP field); its event name
-			 * names the debug-log line */
-			const char *ev = json_string_value(json_object_get(f, "event"));
 			char event[64];
-			snprintf(event, sizeof(event), "%s", ev && ev[0] ? ev : "dataplane_event");
-			json_object_del(f, "event");
-			debuglog_write(cp->dl, allowed[i], event, f);
+			json_t *f = proto_debug_record(&m->debug_event, event, sizeof(event));
+			if (f)
+				debuglog_write(cp->dl, allowed[i], event, f);
 		}
 		ipc_reply_msg(req, PROTO_OK, m->id, NULL);
 		return;

@@ -563,11 +563,9 @@ static void check_new_engine(struct orch *o)
 static void provision_done(struct orch *o, struct call *c, CURLcode res, long code)
 {
 	o->provisioning = false;
-	json_error_t jerr;
-	json_t *j = c->body ? json_loadb(c->body, c->len, 0, &jerr) : NULL;
-	if (res == CURLE_OK && code == 200 && json_is_object(j)) {
-		const char *cid = json_string_value(json_object_get(j, "container_id"));
-		snprintf(o->prov_container, sizeof(o->prov_container), "%s", cid ? cid : "");
+	if (res == CURLE_OK && code == 200 &&
+	    orch_parse_provisioned(c->body, c->len, o->prov_container, sizeof(o->prov_container)) ==
+	            0) {
 		o->provisions_ok++;
 		ALOG(ALOG_INFO, "provisioned", ALOG_S("container_id", o->prov_container),
 		     ALOG_D("took_s", acexy_now() - o->prov_started));
@@ -575,7 +573,6 @@ static void provision_done(struct orch *o, struct call *c, CURLcode res, long co
 		              "attempt", (int)o->prov_attempt, "http_status", (int)code,
 		              "container_id", o->prov_container, "took_ms",
 		              (acexy_now() - o->prov_started) * 1000.0);
-		json_decref(j);
 		if (!o->prov_container[0]) {
 			refuse_all(o, "provisioning answered without a container id",
 			           DEFAULT_RETRY);
@@ -608,7 +605,6 @@ static void provision_done(struct orch *o, struct call *c, CURLcode res, long co
 	              res != CURLE_OK ? curl_easy_strerror(res) : (msg ? msg : ""), "eta_s", eta,
 	              "can_retry", can_retry, "should_wait", should_wait, "took_ms",
 	              (acexy_now() - o->prov_started) * 1000.0);
-	json_decref(j);
 	o->last_eta = eta;
 	double now = acexy_now();
 	/* retry after the ETA when someone can still be served in time */

@@ -101,6 +101,20 @@ int orch_parse_status(const char *body, size_t len, struct orch_status_answer *r
 	return 0;
 }
 
+int orch_parse_provisioned(const char *body, size_t len, char *cid, size_t cap)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(body ? body : "", len, 0, &jerr);
+	cid[0] = '\0';
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return -EINVAL;
+	}
+	snprintf(cid, cap, "%s", str(j, "container_id"));
+	json_decref(j);
+	return 0;
+}
+
 void orch_parse_prov_error(const char *body, size_t len, struct orch_prov_error *ret)
 {
 	memset(ret, 0, sizeof(*ret));

@@ -48,6 +48,9 @@ struct orch_prov_error {
 	int eta; /* seconds, 0..86400 */
 	bool can_retry, should_wait;
 };
+/* A successful POST /provision/acestream: its container_id ("" when
+ * missing) into cid. -EINVAL when the body is not a JSON object. */
+int orch_parse_provisioned(const char *body, size_t len, char *cid, size_t cap);
 /* A failed POST /provision/acestream: {"detail": {...}} or a plain string. */
 void orch_parse_prov_error(const char *body, size_t len, struct orch_prov_error *ret);
 /* Parses an ISO-8601 timestamp ("2026-12-03T06:00:00", any fraction, then

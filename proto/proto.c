@@ -697,6 +697,15 @@ void proto_msg_clear(struct proto_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
+json_t *proto_debug_record(const struct proto_debug_event *d, char *event, size_t cap)
+{
+	json_t *f = d->record ? json_deep_copy(d->record) : json_object();
+	const char *ev = json_string_value(json_object_get(f, "event"));
+	snprintf(event, cap, "%s", ev && ev[0] ? ev : "dataplane_event");
+	json_object_del(f, "event");
+	return f;
+}
+
 const char *proto_decode_error_code(int rc)
 {
 	switch (rc) {

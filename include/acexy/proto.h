@@ -255,6 +255,10 @@ int proto_encode_json(enum proto_type type, uint64_t id, const json_t *body, uin
 int proto_decode(const uint8_t *buf, size_t len, enum proto_dir accept, struct proto_msg *ret,
                  char *err, size_t errcap);
 void proto_msg_clear(struct proto_msg *m);
+/* A debug_event's record for the debug log: a copy without its "event"
+ * field, whose value (else "dataplane_event") goes to event. NULL when out
+ * of memory. */
+json_t *proto_debug_record(const struct proto_debug_event *d, char *event, size_t cap);
 /* The error code for a proto_decode result: malformed, version,
  * unknown_type, unexpected. */
 const char *proto_decode_error_code(int rc);

@@ -28,5 +28,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	orch_parse_prov_error(b, size, &pe);
 	if (pe.eta < 0 || pe.eta > 86400)
 		abort();
+	char cid[128];
+	if (orch_parse_provisioned(b, size, cid, sizeof(cid)) == 0 && strlen(cid) >= sizeof(cid))
+		abort();
+	/* any text as a timestamp: a number or 0, never a crash */
+	char ts[64];
+	size_t k = size < sizeof(ts) - 1 ? size : sizeof(ts) - 1;
+	memcpy(ts, b, k);
+	ts[k] = '\0';
+	(void)orch_parse_time(ts);
 	return 0;
 }
