@@ -135,7 +135,7 @@ static void put_json_str(struct out *o, const char *s)
 				piece[5] = hex[*c & 15];
 				n = 6;
 			} else if (*c >= 0x80) {
-				used = n = acexy_utf8_len(c);
+				used = n = acexy_utf8_len(c, 4); /* a NUL ends it early */
 				if (n == 0) {
 					memcpy(piece, "\\\\x", 3);
 					piece[3] = hex[*c >> 4];

@@ -14,6 +14,7 @@
 #include "acexy/clock.h"
 #include "acexy/fsutil.h"
 #include "acexy/log.h"
+#include "acexy/utf8.h"
 
 /* ---- the table ---------------------------------------------------------- */
 
@@ -460,39 +461,6 @@ drop:
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xBF;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		len = 2;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else
-		return 0;
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xBF)
-			return 0;
-	return len;
-}
-
 json_t *debuglog_text(const char *s, size_t len)
 {
 	if (!s)
@@ -503,7 +471,7 @@ json_t *debuglog_text(const char *s, size_t len)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, o = 0;
 	while (i < len) {
-		size_t k = p[i] ? utf8_seq(p + i, len - i)
+		size_t k = p[i] ? acexy_utf8_len(p + i, len - i)
 		                : 0; /* NUL too: not every reader takes \u0000 */
 		const char *src = k ? s + i : "\xEF\xBF\xBD";
 		size_t m = k ? k : 3;

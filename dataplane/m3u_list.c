@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acexy/utf8.h"
+
 struct m3u_entry {
 	size_t pre_off, pre_len; /* the '#' lines before the location, each ending in LF */
 	size_t url_off, url_len; /* the location, trimmed, no line end */
@@ -116,39 +118,6 @@ static int entry_reserve(struct m3u_list *m)
 
 /* ---- UTF-8 ---- */
 
-/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return 1;
-	size_t len;
-	unsigned lo = 0x80, hi = 0xbf;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0; /* no overlong forms */
-		else if (c == 0xed)
-			hi = 0x9f; /* no surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
 /* Appends a line (valid UTF-8 kept, other bytes as U+FFFD) and, when lf, a
  * line feed. */
 static int text_append_line(struct m3u_list *m, const char *s, size_t n, bool lf)
@@ -160,7 +129,7 @@ static int text_append_line(struct m3u_list *m, const char *s, size_t n, bool lf
 	char *o = m->text + m->text_len;
 	size_t i = 0;
 	while (i < n) {
-		size_t l = utf8_seq(u + i, n - i);
+		size_t l = acexy_utf8_len(u + i, n - i);
 		if (l == 0) {
 			memcpy(o, "\xef\xbf\xbd", 3);
 			o += 3;
@@ -265,7 +234,7 @@ static int head_merge(struct m3u_list *m, const char *attrs, size_t len)
 		h[hl++] = ' ';
 		const unsigned char *u = (const unsigned char *)a.raw;
 		for (size_t i = 0; i < a.raw_len;) {
-			size_t l = utf8_seq(u + i, a.raw_len - i);
+			size_t l = acexy_utf8_len(u + i, a.raw_len - i);
 			if (l == 0) {
 				memcpy(h + hl, "\xef\xbf\xbd", 3);
 				hl += 3;

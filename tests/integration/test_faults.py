@@ -28,6 +28,16 @@ class FaultsTest(t.TestCase):
         e.update(env or {})
         return t.Stack(self, env=e, **kw).start()
 
+    def small_disk(self):
+        """A 64 KiB tmpfs of this test's own (skips without root)."""
+        mnt = os.path.join(self.tmpdir(), "small")
+        os.makedirs(mnt)
+        if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
+                                               capture_output=True).returncode != 0:
+            self.skipTest("needs root and tmpfs mounts")
+        self.addCleanup(lambda: subprocess.run(["umount", "-l", mnt], capture_output=True))
+        return mnt
+
     def released(self, st, n):
         wait_until(lambda: st.cp.log().count("event=lease_released") >= n, 4, what="%d leases released" % n)
 
@@ -106,13 +116,7 @@ class FaultsTest(t.TestCase):
         self.assertIn("cannot use the event spool (ACEXY_STATE_DIR)", r.stderr)
 
     def test_full_disk_under_state_and_debug_dirs(self):
-        d = self.tmpdir()
-        mnt = os.path.join(d, "small")
-        os.makedirs(mnt)
-        if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
-                                               capture_output=True).returncode != 0:
-            self.skipTest("needs root and tmpfs mounts")
-        self.addCleanup(lambda: subprocess.run(["umount", "-l", mnt], capture_output=True))
+        mnt = self.small_disk()
         os.makedirs(os.path.join(mnt, "state"))
         with open(os.path.join(mnt, "filler"), "wb") as f:  # leave almost nothing
             try:
@@ -143,13 +147,7 @@ class FaultsTest(t.TestCase):
         """Issue 22 item 6: a write cut short by a full disk leaves no torn
         record for the next one to be glued to; events kept in memory are
         spooled once space returns; a restart reloads every one of them."""
-        d = self.tmpdir()
-        mnt = os.path.join(d, "small")
-        os.makedirs(mnt)
-        if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
-                                               capture_output=True).returncode != 0:
-            self.skipTest("needs root and tmpfs mounts")
-        self.addCleanup(lambda: subprocess.run(["umount", "-l", mnt], capture_output=True))
+        mnt = self.small_disk()
         oport = t.start_fake_orchestrator(self, "--engines", "1")
         t.orch_script(oport, events_fail=503)  # every event stays pending
         st = self.stack(env={"ACEXY_ORCH_URL": "http://127.0.0.1:%d" % oport,

@@ -190,6 +190,14 @@ static void test_cap(void **state)
 	spool_close(s);
 }
 
+static struct spool *reopen(struct spool_pending **p, size_t *np, struct spool_parse_stats *st)
+{
+	struct spool *s;
+	char err[256];
+	assert_int_equal(spool_open(dir, 1 << 20, &s, p, np, st, err, sizeof(err)), 0);
+	return s;
+}
+
 static int add_n(struct spool *s, int n)
 {
 	json_t *e = event(n);
@@ -223,12 +231,10 @@ static void test_full_disk_truncates(void **state)
 {
 	(void)state;
 	signal(SIGXFSZ, SIG_IGN);
-	struct spool *s;
+	struct spool_parse_stats st;
 	struct spool_pending *p;
 	size_t np;
-	struct spool_parse_stats st;
-	char err[256];
-	assert_int_equal(spool_open(dir, 1 << 20, &s, &p, &np, &st, err, sizeof(err)), 0);
+	struct spool *s = reopen(&p, &np, &st);
 	for (int i = 1; i <= 3; i++)
 		assert_int_equal(add_n(s, i), 0);
 	off_t good = file_size();
@@ -246,7 +252,7 @@ static void test_full_disk_truncates(void **state)
 	assert_int_equal(add_n(s, 6), 0);
 	assert_int_equal(add_n(s, 5), 0); /* spooled late: after 6 in the file */
 	spool_close(s);
-	assert_int_equal(spool_open(dir, 1 << 20, &s, &p, &np, &st, err, sizeof(err)), 0);
+	s = reopen(&p, &np, &st);
 	assert_int_equal(st.bad, 0);
 	assert_false(st.torn_tail);
 	assert_int_equal(np, 5);
