@@ -41,6 +41,21 @@ function(acexy_check_layers src)
     message(FATAL_ERROR "layers: a module includes a header of a layer it must not see "
                         "(doc/ARCHITECTURE.md):${bad}")
   endif()
+  # every test is registered from tests/*/CMakeLists.txt
+  file(GLOB_RECURSE lists "${src}/common/*.cmake" "${src}/common/CMakeLists.txt"
+       "${src}/proto/*.cmake" "${src}/proto/CMakeLists.txt" "${src}/dataplane/*.cmake"
+       "${src}/dataplane/CMakeLists.txt" "${src}/controlplane/*.cmake"
+       "${src}/controlplane/CMakeLists.txt")
+  foreach(f ${lists} "${src}/CMakeLists.txt")
+    file(RELATIVE_PATH rel "${src}" "${f}")
+    file(STRINGS "${f}" hits REGEX "^[ \t]*(add_test|acexy_unit_test|acexy_fuzz_target)[ \t]*\\(")
+    foreach(h ${hits})
+      string(APPEND bad "\n  ${rel}: ${h}")
+    endforeach()
+  endforeach()
+  if(bad)
+    message(FATAL_ERROR "layers: tests are registered in tests/*/CMakeLists.txt only:${bad}")
+  endif()
 endfunction()
 
 # The daemons' libraries link only what lies below them.
