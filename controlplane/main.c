@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "acexy/log.h"
+#include "acexy/sdnotify.h"
 #include "acexy/settings.h"
 #include "acexy/sysinfo.h"
 #include "controlplane/cp.h"
@@ -17,9 +18,12 @@ static const struct acexy_program prog = {
         .owner = ACEXY_OWN_CP,
 };
 
+static struct acexy_sd sd; /* systemd readiness and watchdog */
+
 static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
 {
 	ALOG(ALOG_INFO, "stopping", ALOG_I("signal", s->signum));
+	acexy_sd_stopping(&sd);
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -90,6 +94,7 @@ int main(int argc, char **argv)
 	     ALOG_S("engine", acexy_cfg_s(&cfg, ACEXY_S_HOST)),
 	     ALOG_U("engine_port", acexy_cfg_u(&cfg, ACEXY_S_PORT)),
 	     ALOG_S("container_id", cp.container_id));
+	acexy_sd_ready(cp.loop, &sd, "serving dataplanes");
 	ev_run(cp.loop, 0);
 	cp_http_stop(&cp);
 	cp_stop(&cp);

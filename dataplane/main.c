@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "acexy/log.h"
+#include "acexy/sdnotify.h"
 #include "acexy/settings.h"
 #include "acexy/sysinfo.h"
 #include "dataplane/control.h"
@@ -85,6 +86,8 @@ static void on_drain_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
+static struct acexy_sd sd; /* systemd readiness and watchdog */
+
 static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
 {
 	struct dp *dp = s->data;
@@ -95,6 +98,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
 	}
 	ALOG(ALOG_INFO, "draining", ALOG_I("signal", s->signum),
 	     ALOG_U("streams", atomic_load(&dp->stats.streams_live)));
+	acexy_sd_stopping(&sd);
 	atomic_store(&dp->draining, true);
 	drain_started = dp_now();
 	ev_timer_init(&drain_timer, on_drain_tick, 0., 0.1);
@@ -190,6 +194,7 @@ int main(int argc, char **argv)
 	     ALOG_S("instance", dp->instance), ALOG_S("listen", addr),
 	     ALOG_I("workers", dp->nworkers), ALOG_U("buffer", acexy_cfg_u(&cfg, ACEXY_S_BUFFER)),
 	     ALOG_I("nofile", nofile), ALOG_S("run_dir", acexy_cfg_s(&cfg, ACEXY_S_RUN_DIR)));
+	acexy_sd_ready(dp->main_loop, &sd, "serving viewers");
 	ev_run(dp->main_loop, 0);
 	playlist_stop(dp->playlist);
 	dp->playlist = NULL;

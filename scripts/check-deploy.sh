@@ -256,7 +256,8 @@ check_systemd() {
       'ConfigurationDirectory=acexy' 'Environment=ACEXY_CONFIG=/etc/acexy/acexy.yaml' 'Restart=on-failure' \
       'LimitNOFILE=65536' 'NoNewPrivileges=yes' 'ProtectSystem=strict' 'ProtectHome=yes' 'PrivateTmp=yes' \
       'PrivateDevices=yes' 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' 'SystemCallFilter=@system-service' \
-      'CapabilityBoundingSet=' "ExecStart=/usr/local/bin/$u"; do
+      'CapabilityBoundingSet=' "ExecStart=/usr/local/bin/$u" 'Type=notify' 'NotifyAccess=main' \
+      'WatchdogSec=30s' 'ProcSubset=pid' 'PrivateMounts=yes'; do
       grep -qx "$want" "$f" || e "$f: needs $want"
     done
   done
