@@ -376,6 +376,7 @@ void ts_scan_feed(struct ts_scan *t, const uint8_t *data, size_t len)
 void ts_splice_init(struct ts_splice *sp)
 {
 	memset(sp, 0, sizeof(*sp));
+	ts_scan_init(&sp->scan, 0);
 }
 
 void ts_splice_set_phase(struct ts_splice *sp, size_t phase)
@@ -391,6 +392,8 @@ void ts_splice_switch(struct ts_splice *sp, uint64_t window, unsigned flag_max)
 	sp->part_len = 0;
 	sp->skip = 0;
 	sp->want_pat = true;
+	ts_scan_init(&sp->scan, 0);
+	sp->gate_open = false;
 	sp->window = window;
 	sp->flagged = 0;
 	sp->flag_max = flag_max;
@@ -412,6 +415,29 @@ static void seg_add(struct ts_seg *seg, int *n, const uint8_t *p, size_t len)
 	seg[*n].p = p;
 	seg[*n].len = len;
 	(*n)++;
+}
+
+/* A video PES that starts in this packet with a keyframe: the
+ * random_access_indicator, or an IDR / IRAP / I-picture start within the
+ * packet's bytes after the PES header. */
+static bool packet_starts_keyframe(const uint8_t *p, enum ts_video v)
+{
+	if (!ts_pusi(p))
+		return false;
+	if (ts_packet_rai(p))
+		return true;
+	size_t n = 0;
+	const uint8_t *d = payload_of(p, &n);
+	if (!d || n < 9 || d[0] != 0 || d[1] != 0 || d[2] != 1 || (d[3] & 0xf0) != 0xe0)
+		return false;
+	uint64_t w = 0xffffffffffffffffULL;
+	for (size_t i = 9 + (size_t)d[8]; i < n; i++) {
+		w = (w << 8) | d[i];
+		int c = classify(v, w);
+		if (c != 0)
+			return c > 0;
+	}
+	return false;
 }
 
 /* A PSI packet (payload: pointer, section, 0xff stuffing) whose stuffing has
@@ -448,6 +474,15 @@ static void switch_packet(struct ts_splice *sp, uint8_t *p, struct ts_seg *seg, 
 		return;
 	}
 	sp->want_pat = false;
+	ts_scan_packet(&sp->scan, p, 0);
+	if (!sp->gate_open && pid == sp->scan.video_pid) {
+		if (!packet_starts_keyframe(p, sp->scan.video)) {
+			sp->dropped += TS_PKT;
+			sp->gated += TS_PKT;
+			return; /* pictures that need ones before them */
+		}
+		sp->gate_open = true;
+	}
 	unsigned afc = (p[3] >> 4) & 3;
 	if (pid != TS_PID_NULL && afc != 0 && !(sp->seen[pid / 8] & (1u << (pid % 8)))) {
 		sp->seen[pid / 8] |= (uint8_t)(1u << (pid % 8));

@@ -15,7 +15,9 @@
  * PAT are dropped, and each PID's first packet is preceded by an
  * adaptation-field-only packet with the discontinuity_indicator set (or,
  * when it has an adaptation field already, gets the indicator in place), so
- * that its continuity counter may restart. The inserted packet carries no
+ * that its continuity counter may restart; the new source's video (the PID
+ * its PMT names) is dropped until a keyframe starts, so the first picture
+ * after a switch is a decodable one. The inserted packet carries no
  * payload and the counter the following packet expects, which leaves every
  * payload byte where it was. */
 #ifndef ACEXY_DP_TS_INSPECT_H
@@ -119,6 +121,8 @@ struct ts_seg {
 };
 
 struct ts_splice {
+	struct ts_scan scan;  /* the new source's PAT, PMT and video PID */
+	bool gate_open;       /* its video passes: a keyframe came */
 	uint8_t part[TS_PKT]; /* an incomplete packet held back */
 	size_t part_len;
 	size_t skip;     /* bytes that complete a packet begun elsewhere */
@@ -129,7 +133,7 @@ struct ts_splice {
 	uint8_t done[TS_PKT]; /* the held-back packet, completed */
 	uint8_t ins[TS_SPLICE_SEGS / 2][TS_PKT];
 	unsigned nins;
-	uint64_t dropped, inserted, switches;
+	uint64_t dropped, inserted, switches, gated;
 };
 
 void ts_splice_init(struct ts_splice *sp);

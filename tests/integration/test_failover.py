@@ -195,7 +195,8 @@ class FailoverTest(t.TestCase):
                                   ("stream_ended", victim["container_id"], "failover"),
                                   ("stream_started", other["container_id"], None)], ev)
 
-    def test_late_joiner_starts_at_a_picture(self):
+    def gop3_ts(self):
+        """A TS with a keyframe every 3 s (made with ffmpeg)."""
         ts = os.path.join(self.tmpdir(), "gop3.ts")
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
                         "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i",
@@ -203,6 +204,38 @@ class FailoverTest(t.TestCase):
                         "-preset", "ultrafast", "-g", "75", "-keyint_min", "75",
                         "-sc_threshold", "0", "-b:v", "800k", "-pix_fmt", "yuv420p", "-c:a",
                         "mp2", "-b:a", "64k", "-f", "mpegts", ts], check=True, timeout=60)
+        return ts
+
+    def test_after_a_switch_video_starts_at_a_keyframe(self):
+        # the new engine session starts between keyframes: its video is held
+        # back until one, so the player's first picture after the switch decodes
+        st = self.stack(engine_args=["--bitrate", "4000000", "--ts", self.gop3_ts(),
+                                     "--resume-anywhere"])
+        s, head = t.open_stream(st.port, "id=once-reset-150000")
+        self.assertIn(b"200 OK", head)
+        data = head.split(b"\r\n\r\n", 1)[1]
+        while len(data) < 1500000:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+        s.close()
+        self.assertEqual(len(content_sessions(st, "once-reset-150000")), 2)
+        pk = [data[i:i + 188] for i in range(0, len(data) - 187, 188)]
+        # the switch: the new session's PAT, flagged as a discontinuity
+        sw = [i for i, p in enumerate(pk) if i > 0 and ((p[1] & 0x1f) << 8 | p[2]) == 0
+              and (p[3] >> 4) & 2 and p[4] > 0 and p[5] & 0x80]
+        self.assertEqual(len(sw), 1)
+        video = [p for p in pk[sw[0]:] if ((p[1] & 0x1f) << 8 | p[2]) == 256 and (p[3] >> 4) & 1]
+        self.assertTrue(video)
+        first = video[0]
+        self.assertTrue(first[1] & 0x40 and (first[3] >> 4) & 2 and first[4] > 0 and first[5] & 0x40,
+                        "the first video packet after the switch starts a keyframe")
+        r = tscheck(st.url("id=once-cut-150000"), nbytes=1500000, timeout=30)
+        self.assertEqual(r["cc_errors"] + r["sync_errors"], 0, r)
+
+    def test_late_joiner_starts_at_a_picture(self):
+        ts = self.gop3_ts()
         st = self.stack(env={"ACEXY_MULTIPLEX": "true"},
                         engine_args=["--bitrate", "1000000", "--ts", ts])
         first = self.hold_stream(st.port, "gop")

@@ -344,6 +344,43 @@ static void test_splice_two_switches(void **state)
 	free(d);
 }
 
+/* A new source that starts between keyframes: its video is held back until
+ * one, so the first picture after the switch decodes. */
+static void test_splice_video_starts_at_keyframe(void **state)
+{
+	(void)state;
+	size_t len;
+	uint8_t *d = load_sample(&len);
+	/* the sample's PATs come every ~0.1 s, its keyframes every second */
+	for (size_t start = 188 * 50; start < len / 2; start += 188 * 97) {
+		struct ts_splice sp;
+		ts_splice_init(&sp);
+		struct out o = {.cap = 4 << 20};
+		o.buf = malloc(o.cap);
+		feed_range(&sp, &o, d, 0, 100000);
+		size_t at = o.len;
+		ts_splice_switch(&sp, 1 << 20, 64);
+		feed_range(&sp, &o, d, start, len);
+		bool video_seen = false;
+		for (size_t i = at; i < o.len; i += TS_PKT) {
+			if (ts_pid(o.buf + i) != 256 || ((o.buf[i + 3] >> 4) & 1) == 0)
+				continue;
+			/* the first video packet with payload starts a keyframe */
+			assert_true(ts_pusi(o.buf + i));
+			assert_true(ts_packet_rai(o.buf + i));
+			video_seen = true;
+			break;
+		}
+		assert_true(video_seen);
+		struct tscheck chk;
+		tscheck_init(&chk);
+		tscheck_feed(&chk, o.buf, o.len);
+		assert_int_equal(chk.cc_errors + chk.sync_errors, 0);
+		free(o.buf);
+	}
+	free(d);
+}
+
 /* A first packet with a full payload gets an adaptation-field-only packet
  * before it; one with an adaptation field gets the flag in place. */
 static void test_splice_flags(void **state)
@@ -429,6 +466,7 @@ int main(void)
 	        cmocka_unit_test(test_sample_raps),
 	        cmocka_unit_test(test_splice_two_switches),
 	        cmocka_unit_test(test_splice_flags),
+	        cmocka_unit_test(test_splice_video_starts_at_keyframe),
 	        cmocka_unit_test(test_splice_drops_until_pat_and_phase),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
