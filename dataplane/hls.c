@@ -295,24 +295,18 @@ void hls_release(struct stream *s)
 
 /* ---- requests ---- */
 
+static void head_playlist(struct conn *c)
+{
+	conn_respond(c, 200, MPEGURL, NULL, "", 0);
+}
+
 void hls_begin(struct conn *c, const char *raw)
 {
-	struct viewer_query *q = stream_request_query(c, raw);
-	if (!q)
+	struct viewer_query *q;
+	struct stream *s;
+	if (!stream_admit(c, raw, true, head_playlist, &q, &s))
 		return;
-	if (c->head) {
-		viewer_query_free(q);
-		conn_respond(c, 200, MPEGURL, NULL, "", 0);
-		return;
-	}
-	bool handed_over;
-	struct stream *s = stream_shared_find(c, q, true, raw, &handed_over);
-	if (handed_over) {
-		viewer_query_free(q);
-		return;
-	}
 	if (s) {
-		viewer_query_free(q);
 		if (s->started) {
 			touch(s);
 			master_playlist(s, c);

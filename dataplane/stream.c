@@ -411,7 +411,8 @@ unsigned stream_mux_owner(const char *key, int nworkers)
 	return nworkers > 0 ? h % (unsigned)nworkers : 0;
 }
 
-struct viewer_query *stream_request_query(struct conn *c, const char *raw)
+/* The viewer's query, or NULL when the request was answered. */
+static struct viewer_query *request_query(struct conn *c, const char *raw)
 {
 	char err[300];
 	struct viewer_query *q = NULL;
@@ -438,7 +439,9 @@ struct viewer_query *stream_request_query(struct conn *c, const char *raw)
 	return q;
 }
 
-struct stream *stream_shared_find(struct conn *c, const struct viewer_query *q, bool hls,
+/* Multiplex mode: this content's TS or HLS stream on this loop, or NULL; a
+ * request for a stream another loop owns is handed there (*handed_over). */
+static struct stream *shared_find(struct conn *c, const struct viewer_query *q, bool hls,
                                   const char *raw, bool *handed_over)
 {
 	struct dp *dp = c->w->dp;
@@ -460,6 +463,25 @@ struct stream *stream_shared_find(struct conn *c, const struct viewer_query *q, 
 		    strcmp(viewer_query_mux_key(x->q), key) == 0)
 			return x;
 	return NULL;
+}
+
+bool stream_admit(struct conn *c, const char *raw, bool hls, void (*head)(struct conn *c),
+                  struct viewer_query **q, struct stream **join)
+{
+	*join = NULL;
+	*q = request_query(c, raw);
+	if (!*q)
+		return false;
+	bool is_head = c->head, handed_over = false; /* c is gone once handed over */
+	if (is_head)
+		head(c);
+	else
+		*join = shared_find(c, *q, hls, raw, &handed_over);
+	if (is_head || handed_over || *join) {
+		viewer_query_free(*q);
+		*q = NULL;
+	}
+	return !is_head && !handed_over;
 }
 
 struct stream *stream_open(struct conn *c, struct viewer_query *q, bool hls)

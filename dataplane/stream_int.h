@@ -166,13 +166,13 @@ void stream_fail(struct stream *s, int status, const char *reason, unsigned retr
 void stream_finish(struct stream *s, enum dp_end_reason reason);
 struct stream *stream_new(struct worker *w, struct viewer_query *q, bool shared);
 void stream_start(struct stream *s); /* control wait or lease request */
-/* The viewer's query, or NULL when the request was answered (400, draining,
- * ACEXY_MAX_VIEWERS). */
-struct viewer_query *stream_request_query(struct conn *c, const char *raw);
-/* Multiplex mode: this content's TS or HLS stream on this loop, or NULL; a
- * request for a stream another loop owns is handed there (*handed_over). */
-struct stream *stream_shared_find(struct conn *c, const struct viewer_query *q, bool hls,
-                                  const char *raw, bool *handed_over);
+/* What a TS and an HLS request do first: the query (a 400, draining or
+ * ACEXY_MAX_VIEWERS answers it), HEAD (answered by `head`), and in multiplex
+ * mode the content's stream on this loop or the loop to hand the viewer to.
+ * False: answered or handed over. True: the caller joins *join (not NULL)
+ * or opens a stream with *q (which it then owns). */
+bool stream_admit(struct conn *c, const char *raw, bool hls, void (*head)(struct conn *c),
+                  struct viewer_query **q, struct stream **join);
 /* A new stream with c as its first viewer, within ACEXY_MAX_STREAMS; takes
  * q. NULL when the request was answered (503). */
 struct stream *stream_open(struct conn *c, struct viewer_query *q, bool hls);

@@ -195,22 +195,11 @@ struct viewer *viewer_add(struct stream *s, struct conn *c)
 
 void stream_begin(struct conn *c, const char *raw)
 {
-	struct viewer_query *q = stream_request_query(c, raw);
-	if (!q)
+	struct viewer_query *q;
+	struct stream *s;
+	if (!stream_admit(c, raw, false, head_response, &q, &s))
 		return;
-	if (c->head) {
-		viewer_query_free(q);
-		head_response(c);
-		return;
-	}
-	bool handed_over;
-	struct stream *s = stream_shared_find(c, q, false, raw, &handed_over);
-	if (handed_over) {
-		viewer_query_free(q);
-		return;
-	}
 	if (s) {
-		viewer_query_free(q);
 		struct viewer *v = viewer_add(s, c);
 		if (!v) {
 			conn_respond_error(c, 503, "out of memory", 5);
