@@ -8,6 +8,47 @@
 
 #define BUCKETS_MIN 64
 
+struct lease_engine_count {
+	struct lease_engine_count *next;
+	unsigned n;
+	char container_id[128];
+};
+
+static struct lease_engine_count **engine_slot(const struct lease_table *t, const char *cid)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (const char *p = cid; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	return (struct lease_engine_count **)&t->by_engine[h % LEASE_ENGINE_BUCKETS];
+}
+
+/* Counts a lease on its orchestrator engine (+1 or -1). */
+static void engine_count(struct lease_table *t, const struct cp_lease *l, int delta)
+{
+	if (l->fallback || !l->container_id[0])
+		return;
+	struct lease_engine_count **pp = engine_slot(t, l->container_id);
+	for (; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->container_id, l->container_id) == 0)
+			break;
+	if (!*pp) {
+		if (delta < 0)
+			return;
+		struct lease_engine_count *e = calloc(1, sizeof(*e));
+		if (!e)
+			return; /* counted as 0: the selection may over-assign, never crash */
+		snprintf(e->container_id, sizeof(e->container_id), "%s", l->container_id);
+		*pp = e;
+	}
+	struct lease_engine_count *e = *pp;
+	if (delta > 0)
+		e->n++;
+	else if (e->n > 0 && --e->n == 0) {
+		*pp = e->next;
+		free(e);
+	}
+}
+
 static size_t slot(uint64_t k, size_t n)
 {
 	k ^= k >> 33;
@@ -62,6 +103,12 @@ void lease_table_clear(struct lease_table *t)
 	}
 	free(t->by_id);
 	free(t->by_req);
+	for (size_t i = 0; i < LEASE_ENGINE_BUCKETS; i++)
+		while (t->by_engine[i]) {
+			struct lease_engine_count *n = t->by_engine[i]->next;
+			free(t->by_engine[i]);
+			t->by_engine[i] = n;
+		}
 	uint64_t last = t->last_id;
 	memset(t, 0, sizeof(*t));
 	t->last_id = last;
@@ -82,6 +129,7 @@ static struct cp_lease *insert(struct lease_table *t, struct cp_lease *l)
 	t->head = l;
 	t->count++;
 	hash_insert(t, l);
+	engine_count(t, l, +1);
 	return l;
 }
 
@@ -181,15 +229,16 @@ void lease_remove(struct lease_table *t, struct cp_lease *l)
 	if (l->next)
 		l->next->prev = l->prev;
 	t->count--;
+	engine_count(t, l, -1);
 	free(l);
 }
 
 unsigned lease_count_on(const struct lease_table *t, const char *container_id)
 {
-	unsigned n = 0;
-	for (const struct cp_lease *l = t->head; l; l = l->next)
-		n += !l->fallback && strcmp(l->container_id, container_id) == 0;
-	return n;
+	for (const struct lease_engine_count *e = *engine_slot(t, container_id); e; e = e->next)
+		if (strcmp(e->container_id, container_id) == 0)
+			return e->n;
+	return 0;
 }
 
 json_t *lease_json(const struct cp_lease *l, double now)

@@ -49,12 +49,17 @@ struct cp_lease {
 	uint64_t assign_req; /* the request id that made it, for resends (0: rebuilt) */
 };
 
+#define LEASE_ENGINE_BUCKETS 256
+
+struct lease_engine_count; /* leases per orchestrator engine (lease.c) */
+
 struct lease_table {
 	struct cp_lease *head;
 	size_t count;
 	struct cp_lease **by_id, **by_req;
 	size_t nbuckets;  /* a power of two */
 	uint64_t last_id; /* ids are never handed out twice */
+	struct lease_engine_count *by_engine[LEASE_ENGINE_BUCKETS];
 };
 
 /* What an assignment decided. */
@@ -82,7 +87,7 @@ struct cp_lease *lease_find_request(const struct lease_table *t, const char *ins
                                     uint64_t req);
 /* Unlinks and frees. */
 void lease_remove(struct lease_table *t, struct cp_lease *l);
-/* Leases on an orchestrator engine (not the fallback). */
+/* Leases on an orchestrator engine (not the fallback), O(1). */
 unsigned lease_count_on(const struct lease_table *t, const char *container_id);
 /* The row acexyctl streams shows. */
 json_t *lease_json(const struct cp_lease *l, double now);

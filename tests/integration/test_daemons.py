@@ -90,6 +90,33 @@ class DaemonsTest(t.TestCase):
         rc, out, _ = ctl(st, "--json", "status")
         self.assertGreaterEqual(json.loads(out)["bad_messages"], 5)
 
+    def test_wrong_direction_refused_and_counted(self):
+        """A message that goes the other way (a lease, an admin request on
+        control.sock; a hello on the admin socket) is refused as unexpected,
+        logged and counted; the daemons go on."""
+        st = self.stack()
+        st.start_cp()
+        st.start_dp()
+        control = "ipc://%s/control.sock" % st.run_dir
+        admin = "ipc://%s/admin.sock" % st.run_dir
+        lease = "94010d0485a56c6561736501a6736368656d65a468747470a4686f7374a168a4706f727401a866616c6c6261636bc2"
+        status = "94011e0581a7636f6d6d616e64a6737461747573"
+        for url, hexmsg in ((control, lease), (control, status)):
+            r = subprocess.run([t.binpath("ipc_poke"), url, hexmsg], capture_output=True, text=True,
+                               timeout=10)
+            self.assertTrue(r.stdout.startswith("error"), r.stdout)
+            self.assertIn("not from", r.stdout)
+        # the admin socket takes the admin request, not a lease
+        r = subprocess.run([t.binpath("ipc_poke"), admin, status], capture_output=True, text=True, timeout=10)
+        self.assertTrue(r.stdout.startswith("admin_reply"), r.stdout)
+        r = subprocess.run([t.binpath("ipc_poke"), admin, lease], capture_output=True, text=True, timeout=10)
+        self.assertTrue(r.stdout.startswith("error"), r.stdout)
+        self.assertIn("lease goes from controlplane to dataplane", st.cp.log())
+        rc, out, _ = ctl(st, "--json", "status")
+        self.assertEqual(json.loads(out)["bad_messages"], 3)
+        self.assertTrue(st.cp.alive() and st.dp.alive())
+        self.assertEqual(ready(st), 200)
+
     def test_second_controlplane_refused(self):
         st = self.stack()
         st.start_cp()

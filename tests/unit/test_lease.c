@@ -51,7 +51,9 @@ static void test_create_find_remove(void **state)
 	assert_null(lease_find_request(&t, "dp3", 5));
 	assert_int_equal(lease_count_on(&t, "c1"), 2);
 	assert_int_equal(lease_count_on(&t, ""), 0); /* the fallback is no orchestrator engine */
+	assert_int_equal(lease_count_on(&t, "c2"), 0);
 	lease_remove(&t, b);
+	assert_int_equal(lease_count_on(&t, "c1"), 1);
 	assert_null(lease_find(&t, 2));
 	assert_int_equal(t.count, 2);
 	assert_ptr_equal(t.head, c);
@@ -60,6 +62,7 @@ static void test_create_find_remove(void **state)
 	lease_remove(&t, c);
 	lease_remove(&t, a);
 	assert_null(t.head);
+	assert_int_equal(lease_count_on(&t, "c1"), 0);
 	/* ids are never reused */
 	struct cp_lease *d = make(&t, "dp1", 7, "");
 	assert_int_equal(d->id, 4);
@@ -121,9 +124,11 @@ static void test_many(void **state)
 	lease_table_init(&t);
 	double t0 = mono();
 	for (uint64_t i = 1; i <= N; i++) {
+		char cid[16];
+		snprintf(cid, sizeof(cid), "c%u", (unsigned)(i % 500)); /* 500 engines */
 		struct proto_stream s = {.lease = i * 3, .key = "", .key_type = ""};
-		s.scheme = s.host = s.container_id = s.playback_session_id = s.stat_url =
-		        s.command_url = "";
+		s.scheme = s.host = s.playback_session_id = s.stat_url = s.command_url = "";
+		s.container_id = cid;
 		assert_non_null(lease_rebuild(&t, "dp", &s, 0));
 	}
 	for (uint64_t i = 1; i <= N; i++) {
@@ -133,6 +138,13 @@ static void test_many(void **state)
 	for (uint64_t i = 1; i <= N; i += 2)
 		lease_remove(&t, lease_find(&t, i * 3));
 	assert_int_equal(t.count, N / 2);
+	unsigned total = 0;
+	for (unsigned e = 0; e < 500; e++) {
+		char cid[16];
+		snprintf(cid, sizeof(cid), "c%u", e);
+		total += lease_count_on(&t, cid); /* O(1) each: no walk of 16,000 leases */
+	}
+	assert_int_equal(total, N / 2);
 	double took = mono() - t0;
 	if (took > 1.0)
 		fail_msg("32,000 leases took %.2f s", took);
