@@ -535,13 +535,13 @@ int m3u_list_merge(struct m3u_list *dst, const struct m3u_list *src)
 	            set_bytes >
 	    dst->mem_cap) {
 		rc = -E2BIG;
-		goto out;
+		goto free_slots;
 	}
 	if (tcap_need > dst->text_cap) {
 		char *p = realloc(dst->text, tcap_need);
 		if (!p) {
 			rc = -ENOMEM;
-			goto out;
+			goto free_slots;
 		}
 		dst->text = p;
 		dst->text_cap = tcap_need;
@@ -550,13 +550,13 @@ int m3u_list_merge(struct m3u_list *dst, const struct m3u_list *src)
 		struct m3u_entry *p = realloc(dst->e, ecap_need * sizeof(*p));
 		if (!p) {
 			rc = -ENOMEM;
-			goto out;
+			goto free_slots;
 		}
 		dst->e = p;
 		dst->ecap = ecap_need;
 	}
 	if (src->head_len && (rc = head_merge(dst, src->head, src->head_len)) < 0)
-		goto out;
+		goto free_slots;
 	for (size_t i = 0; i < src->n; i++) {
 		const struct m3u_entry *se = &src->e[i];
 		if (se->kind != M3U_OTHER && set_find_or_add(&ks, dst->e, 0, se, false))
@@ -571,7 +571,7 @@ int m3u_list_merge(struct m3u_list *dst, const struct m3u_list *src)
 		dst->n++;
 		dst->nloc += se->has_url;
 	}
-out:
+free_slots:
 	free(ks.slot);
 	return rc;
 }

@@ -151,18 +151,18 @@ static int tls_config(const struct ipc_tls *tls, bool server, const char *server
 	key = cert ? read_pem(tls->key, err, errcap, "key") : NULL;
 	if (!cert || !key) {
 		rv = -EINVAL;
-		goto out;
+		goto free_key_and_cert;
 	}
 	if ((rv = nng_tls_config_ca_file(c, tls->ca)) != 0) {
 		snprintf(err, errcap, "the TLS CA %s is not usable: %s", tls->ca, nng_strerror(rv));
 		rv = -EINVAL;
-		goto out;
+		goto free_key_and_cert;
 	}
 	if ((rv = nng_tls_config_own_cert(c, cert, key, NULL)) != 0) {
 		snprintf(err, errcap, "the TLS certificate %s and key %s are not usable: %s",
 		         tls->cert, tls->key, nng_strerror(rv));
 		rv = -EINVAL;
-		goto out;
+		goto free_key_and_cert;
 	}
 	nng_tls_config_auth_mode(c, NNG_TLS_AUTH_MODE_REQUIRED);
 	nng_tls_config_version(c, NNG_TLS_1_2, NNG_TLS_1_3);
@@ -171,7 +171,7 @@ static int tls_config(const struct ipc_tls *tls, bool server, const char *server
 	*ret = c;
 	c = NULL;
 	rv = 0;
-out:
+free_key_and_cert:
 	if (key) {
 		memset(key, 0, strlen(key));
 		free(key);

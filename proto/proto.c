@@ -633,21 +633,21 @@ int proto_decode(const uint8_t *buf, size_t len, enum proto_dir accept, struct p
 	}
 	if (r.p != r.end) {
 		snprintf(err, errcap, "malformed message: trailing bytes");
-		goto out;
+		goto free_json;
 	}
 	if (!json_is_array(root) || json_array_size(root) < 4 ||
 	    !json_is_integer(json_array_get(root, 0)) ||
 	    !json_is_integer(json_array_get(root, 1)) ||
 	    !json_is_integer(json_array_get(root, 2)) || !json_is_object(json_array_get(root, 3))) {
 		snprintf(err, errcap, "malformed message: expected [version, type, id, body]");
-		goto out;
+		goto free_json;
 	}
 	json_int_t ver = json_integer_value(json_array_get(root, 0));
 	json_int_t type = json_integer_value(json_array_get(root, 1));
 	json_int_t id = json_integer_value(json_array_get(root, 2));
 	if (id < 0) {
 		snprintf(err, errcap, "malformed message: negative request id");
-		goto out;
+		goto free_json;
 	}
 	ret->id = (uint64_t)id;
 	if (ver < PROTO_VERSION_MIN || ver > PROTO_VERSION) {
@@ -655,20 +655,20 @@ int proto_decode(const uint8_t *buf, size_t len, enum proto_dir accept, struct p
 		         "protocol version %lld not supported (this side speaks %d to %d)",
 		         (long long)ver, PROTO_VERSION_MIN, PROTO_VERSION);
 		rc = -EPROTONOSUPPORT;
-		goto out;
+		goto free_json;
 	}
 	const struct msg_desc *d = msg_desc(type);
 	if (!d) {
 		snprintf(err, errcap, "unknown message type %lld", (long long)type);
 		rc = -ENOMSG;
-		goto out;
+		goto free_json;
 	}
 	if (accept != PROTO_ANY && d->dir != PROTO_ANY && d->dir != accept) {
 		snprintf(err, errcap, "%s goes from %s, not from %s", d->name,
 		         proto_dir_name(d->dir), proto_dir_name(accept));
 		ret->type = d->type;
 		rc = -EPROTOTYPE;
-		goto out;
+		goto free_json;
 	}
 	json_t *body = json_array_get(root, 3);
 	ret->type = d->type;
@@ -681,7 +681,7 @@ int proto_decode(const uint8_t *buf, size_t len, enum proto_dir accept, struct p
 		ret->id = keep;
 		rc = -EINVAL;
 	}
-out:
+free_json:
 	json_decref(root);
 	return rc;
 }
