@@ -1,5 +1,5 @@
-/* acexyctl's text output (ctl_text.h). Absent and null values print as
- * "-", lists of plain values joined with ", ", nested objects as an
+/* acexyctl's text output (ctl_text.h). Absent, null and empty values
+ * print as "-", lists of plain values joined with ", ", nested objects as an
  * indented block under their name, lists of objects as tables. */
 #include "controlplane/ctl_text.h"
 
@@ -15,7 +15,7 @@ static char *cell(const json_t *v)
 	if (!v || json_is_null(v))
 		return strdup("-");
 	if (json_is_string(v))
-		return strdup(json_string_value(v));
+		return strdup(json_string_length(v) ? json_string_value(v) : "-");
 	if (json_is_array(v)) {
 		size_t n = 0, i;
 		json_t *e;

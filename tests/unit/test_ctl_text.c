@@ -81,7 +81,7 @@ static void test_fixed_tables(void **state)
 	(void)state;
 	char *out = render("config", "{\"settings\":[{\"env\":\"ACEXY_X\",\"value\":\"1\","
 	                             "\"origin\":\"default\",\"where\":\"\"}]}");
-	assert_string_equal(out, "SETTING  VALUE  ORIGIN   WHERE\nACEXY_X  1      default  \n");
+	assert_string_equal(out, "SETTING  VALUE  ORIGIN   WHERE\nACEXY_X  1      default  -\n");
 	free(out);
 	out = render("streams", "{\"streams\":[{\"id\":3,\"content\":\"x\",\"peers\":null}]}");
 	assert_non_null(strstr(out, "ID  CONTENT"));
