@@ -5,7 +5,10 @@
 # tests/deploy/test_pod.py: the Kubernetes manifests rendered with Kustomize
 # (deploy/k8s/overlays/podman) and played with `podman kube play` beside a
 # demo engine; probes, a stream, acexyctl in each container, kill -9 of each
-# container alone, and the drain when the pod stops.
+# container alone, and the drain when the pod stops; then the scale-out
+# topology (overlays/scale-out: the controlplane's own pod with the spool on
+# a claim, a dataplane pod joined over tls+tcp:// with make-secrets.sh's
+# token and certificates): stream, controlplane restart, drain.
 #
 #   scripts/test-pod.sh          # a stage of scripts/test.sh
 # Skipped, with the reason, where podman cannot run containers (not root,

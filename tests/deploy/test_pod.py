@@ -9,6 +9,7 @@ ACEXY_POD_IMAGE / ACEXY_POD_TOOLS_IMAGE (skipped without them):
 Everything it creates (pod, containers, volumes) carries a name unique to
 the run and is removed at the end; listeners are on 127.0.0.1 only.
 """
+import base64
 import json
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -52,15 +54,21 @@ def containers_of(obj):
     return spec.get("initContainers", []) + spec["containers"]
 
 
-def for_podman(objs, suffix, env):
+def for_podman(objs, suffix, env, per_container=None, secrets_dir=None, strip=False):
     """The rendering as this run plays it: what podman takes (ConfigMaps,
-    Secrets, the Deployment), names made unique to the run (the Deployment,
-    ConfigMaps, volumes: podman names a pod's volumes after them), the
-    images just built, and env overrides (loopback ports, short drain)."""
-    keep = [o for o in objs if o["kind"] in ("ConfigMap", "Secret", "Deployment")]
+    Secrets, Deployments, PersistentVolumeClaims), names made unique to the
+    run (Deployments, ConfigMaps, claims, volumes: podman names a pod's
+    volumes after them), the images just built, and env overrides (loopback
+    ports, short drain; per_container: more for one container by name).
+    secrets_dir: Secret volumes become read-only host directories holding
+    the Secret's files (podman 4.3 plays no Secret objects). strip: what the
+    podman overlay removes (ports, probes; host network), for renderings
+    without it."""
+    keep = [o for o in objs if o["kind"] in ("ConfigMap", "Secret", "Deployment", "PersistentVolumeClaim")]
+    secrets = {o["metadata"]["name"]: o for o in keep if o["kind"] == "Secret"}
     renamed = {}
     for o in keep:
-        if o["kind"] in ("ConfigMap", "Secret"):
+        if o["kind"] in ("ConfigMap", "Secret", "PersistentVolumeClaim"):
             new = "%s-%s" % (o["metadata"]["name"], suffix)
             renamed[(o["kind"], o["metadata"]["name"])] = new
             o["metadata"]["name"] = new
@@ -69,15 +77,37 @@ def for_podman(objs, suffix, env):
             continue
         o["metadata"]["name"] = "%s-%s" % (o["metadata"]["name"], suffix)
         spec = o["spec"]["template"]["spec"]
+        if strip:
+            spec["hostNetwork"] = True
         for v in spec.get("volumes", []):
             v["name"] = "%s-%s" % (suffix, v["name"])
             if "configMap" in v:
                 v["configMap"]["name"] = renamed[("ConfigMap", v["configMap"]["name"])]
-            if "secret" in v:
+            if "persistentVolumeClaim" in v:
+                c = v["persistentVolumeClaim"]
+                c["claimName"] = renamed[("PersistentVolumeClaim", c["claimName"])]
+            if "secret" in v and secrets_dir:
+                sec = secrets[v["secret"]["secretName"]]
+                items = v["secret"].get("items") or [{"key": k, "path": k} for k in sec["data"]]
+                # one directory per Secret and choice of items (volumes of two
+                # pods may share a name and not a Secret)
+                d = os.path.join(secrets_dir, "%s-%s" % (sec["metadata"]["name"], "-".join(i["path"] for i in items)))
+                os.makedirs(d, exist_ok=True)
+                for it in items:
+                    path = os.path.join(d, it["path"])
+                    with open(path, "wb") as f:
+                        f.write(base64.b64decode("".join(sec["data"][it["key"]].split())))
+                    os.chmod(path, 0o444)
+                del v["secret"]
+                v["hostPath"] = {"path": d, "type": "Directory"}
+            elif "secret" in v:
                 v["secret"]["secretName"] = renamed[("Secret", v["secret"]["secretName"])]
         for c in containers_of(o):
             if c["image"].split(":")[0] == MANIFEST_IMAGE:
                 c["image"] = IMAGE
+            if strip:
+                for k in ("ports", "startupProbe", "livenessProbe", "readinessProbe"):
+                    c.pop(k, None)
             for m in c.get("volumeMounts", []):
                 m["name"] = "%s-%s" % (suffix, m["name"])
             for e in c.get("env", []):
@@ -85,8 +115,12 @@ def for_podman(objs, suffix, env):
                     r = e.get("valueFrom", {}).get(ref)
                     if r:  # (an optional reference may name no object here)
                         r["name"] = renamed.get(("Secret" if ref == "secretKeyRef" else "ConfigMap", r["name"]), r["name"])
-            c["env"] = [e for e in c.get("env", []) if e["name"] not in env]
-            c["env"] += [{"name": k, "value": v} for k, v in env.items()]
+            over = dict(env)
+            over.update((per_container or {}).get(c["name"], {}))
+            c["env"] = [e for e in c.get("env", []) if e["name"] not in over]
+            c["env"] += [{"name": k, "value": v} for k, v in over.items()]
+    if secrets_dir:
+        keep = [o for o in keep if o["kind"] != "Secret"]
     return keep
 
 
@@ -127,53 +161,9 @@ class Reader(threading.Thread):
         self.sock.close()
 
 
-@unittest.skipUnless(IMAGE and TOOLS, "run by scripts/test-pod.sh (needs the images it builds)")
-class PodTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.suffix = "podtest%d" % os.getpid()
-        cls.engine_port = at.free_port()
-        cls.dp_port = at.free_port()
-        cls.cp_port = at.free_port()
-        cls.engine = "acexy-%s-engine" % cls.suffix
-        pm("run", "-d", "--name", cls.engine, "--network", "host", TOOLS,
-           "--listen", "127.0.0.1:%d" % cls.engine_port)
-        env = {
-            "ACEXY_LISTEN_ADDR": "127.0.0.1:%d" % cls.dp_port,
-            "ACEXY_CP_LISTEN_ADDR": "127.0.0.1:%d" % cls.cp_port,
-            "ACEXY_HOST": "127.0.0.1",
-            "ACEXY_PORT": str(cls.engine_port),
-            "ACEXY_DRAIN_TIMEOUT": "%ds" % DRAIN,
-        }
-        # The probes as Kubernetes runs them (the podman rendering has none).
-        cls.k8s = render("deploy/k8s/overlays/legacy")
-        objs = for_podman(render("deploy/k8s/overlays/podman"), cls.suffix, env)
-        cls.dep = next(o for o in objs if o["kind"] == "Deployment")
-        cls.config = next(o for o in objs if o["kind"] == "ConfigMap")
-        cls.pod = cls.dep["metadata"]["name"] + "-pod-0"
-        cls.cp = cls.pod + "-controlplane"
-        cls.dp = cls.pod + "-dataplane"
-        cls.tmp = tempfile.mkdtemp(prefix="acexy-podtest-")
-        cls.manifest = os.path.join(cls.tmp, "pod.yaml")
-        with open(cls.manifest, "w") as f:
-            f.write("\n---\n".join(json.dumps(o, indent=1) for o in objs) + "\n")
-        try:
-            # podman logs its failure to schedule healthchecks on hosts
-            # without systemd; the rendering has no probes, so none here.
-            pm("kube", "play", "--network", "host", cls.manifest)
-            cls.wait_ready()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        pm("pod", "rm", "-f", "-t", "0", cls.pod, check=False)
-        pm("rm", "-f", "-t", "0", cls.engine, check=False)
-        for v in pm("volume", "ls", "-q", check=False).stdout.split():
-            if v.startswith(cls.suffix) or v.endswith(cls.suffix):
-                pm("volume", "rm", "-f", v, check=False)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+class PodHelpers:
+    """What both pod tests use; cls.cp_port / cls.dp_port are the daemons'
+    HTTP ports."""
 
     @classmethod
     def wait_ready(cls, timeout=30):
@@ -210,6 +200,58 @@ class PodTest(unittest.TestCase):
                 return False
             return self.pid(ctr) != old_pid and int(self.inspect(ctr, "{{.RestartCount}}")) > old_count
         at.wait_until(ok, 30, 0.2, "%s restarted by podman" % ctr)
+
+
+@unittest.skipUnless(IMAGE and TOOLS, "run by scripts/test-pod.sh (needs the images it builds)")
+class PodTest(PodHelpers, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.suffix = "podtest%d" % os.getpid()
+        cls.engine_port = at.free_port()
+        cls.dp_port = at.free_port()
+        cls.cp_port = at.free_port()
+        cls.engine = "acexy-%s-engine" % cls.suffix
+        cls.tmp = tempfile.mkdtemp(prefix="acexy-podtest-")
+        cls.pod = "acexy-%s-pod-0" % cls.suffix
+        try:
+            cls.play()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def play(cls):
+        pm("run", "-d", "--name", cls.engine, "--network", "host", TOOLS,
+           "--listen", "127.0.0.1:%d" % cls.engine_port)
+        env = {
+            "ACEXY_LISTEN_ADDR": "127.0.0.1:%d" % cls.dp_port,
+            "ACEXY_CP_LISTEN_ADDR": "127.0.0.1:%d" % cls.cp_port,
+            "ACEXY_HOST": "127.0.0.1",
+            "ACEXY_PORT": str(cls.engine_port),
+            "ACEXY_DRAIN_TIMEOUT": "%ds" % DRAIN,
+        }
+        # The probes as Kubernetes runs them (the podman rendering has none).
+        cls.k8s = render("deploy/k8s/overlays/legacy")
+        objs = for_podman(render("deploy/k8s/overlays/podman"), cls.suffix, env)
+        cls.dep = next(o for o in objs if o["kind"] == "Deployment")
+        cls.config = next(o for o in objs if o["kind"] == "ConfigMap")
+        cls.pod = cls.dep["metadata"]["name"] + "-pod-0"
+        cls.cp = cls.pod + "-controlplane"
+        cls.dp = cls.pod + "-dataplane"
+        cls.manifest = os.path.join(cls.tmp, "pod.yaml")
+        with open(cls.manifest, "w") as f:
+            f.write("\n---\n".join(json.dumps(o, indent=1) for o in objs) + "\n")
+        pm("kube", "play", "--network", "host", cls.manifest)
+        cls.wait_ready()
+
+    @classmethod
+    def tearDownClass(cls):
+        pm("pod", "rm", "-f", "-t", "0", cls.pod, check=False)
+        pm("rm", "-f", "-t", "0", cls.engine, check=False)
+        for v in pm("volume", "ls", "-q", check=False).stdout.split():
+            if v.startswith(cls.suffix) or v.endswith(cls.suffix):
+                pm("volume", "rm", "-f", v, check=False)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     # -- the pod as deployed --------------------------------------------
     def test_1_pod_as_the_manifests_say(self):
@@ -357,6 +399,144 @@ class PodTest(unittest.TestCase):
             self.assertEqual(self.inspect(ctr, "{{.State.ExitCode}}"), "0", "%s exit code" % ctr)
         logs = pm("logs", self.dp).stdout + pm("logs", self.dp).stderr
         self.assertIn("drain_timeout", logs)
+
+
+
+@unittest.skipUnless(IMAGE and TOOLS, "run by scripts/test-pod.sh (needs the images it builds)")
+class ScaleOutTest(PodHelpers, unittest.TestCase):
+    """overlays/scale-out: the controlplane's own pod (spool on a claim) and
+    a dataplane pod joined over tls+tcp:// with the token and certificates
+    make-secrets.sh writes, the dataplane checking the controlplane's name
+    (localhost here, a --san of make-secrets.sh) against its certificate. For podman: host network without ports and probes, the
+    Secrets' files as read-only host directories."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.suffix = "sotest%d" % os.getpid()
+        cls.engine_port, cls.dp_port, cls.cp_port, cls.control_port = (at.free_port() for _ in range(4))
+        cls.tmp = tempfile.mkdtemp(prefix="acexy-sotest-")
+        cls.engine = "acexy-%s-engine" % cls.suffix
+        cls.pods = []
+        try:
+            pm("run", "-d", "--name", cls.engine, "--network", "host", TOOLS,
+               "--listen", "127.0.0.1:%d" % cls.engine_port)
+            tree = os.path.join(cls.tmp, "k8s")
+            shutil.copytree(os.path.join(ROOT, "deploy", "k8s"), tree)
+            for sub in ("secrets.env", "tls"):
+                p = os.path.join(tree, "overlays", "scale-out", sub)
+                if os.path.isfile(p):
+                    os.unlink(p)
+                elif os.path.isdir(p):
+                    for f in os.listdir(p):
+                        if f.endswith(".pem"):
+                            os.unlink(os.path.join(p, f))
+            # localhost: the name the dataplane dials here (podman keeps the
+            # host's /etc/hosts on the host network, so no alias for the
+            # Service's name); still checked against the certificate
+            r = subprocess.run([os.path.join(tree, "overlays", "scale-out", "make-secrets.sh"),
+                                "--san", "localhost", "default"],
+                               capture_output=True, text=True, timeout=60)
+            if r.returncode != 0:
+                raise AssertionError("make-secrets.sh: " + r.stderr)
+            objs = render(os.path.join(tree, "overlays", "scale-out"))
+            cls.rendered = objs
+            env = {
+                "ACEXY_LISTEN_ADDR": "127.0.0.1:%d" % cls.dp_port,
+                "ACEXY_CP_LISTEN_ADDR": "127.0.0.1:%d" % cls.cp_port,
+                "ACEXY_HOST": "127.0.0.1",
+                "ACEXY_PORT": str(cls.engine_port),
+                "ACEXY_DRAIN_TIMEOUT": "%ds" % DRAIN,
+            }
+            per = {"controlplane": {"ACEXY_CONTROL_URL": "tls+tcp://127.0.0.1:%d" % cls.control_port},
+                   "dataplane": {"ACEXY_CONTROL_URL": "tls+tcp://localhost:%d" % cls.control_port}}
+            objs = for_podman(objs, cls.suffix, env, per_container=per, secrets_dir=os.path.join(cls.tmp, "secrets"),
+                              strip=True)
+            deps = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Deployment"}
+            cls.cp_pod = "acexy-controlplane-%s-pod-0" % cls.suffix
+            cls.dp_pod = "acexy-%s-pod-0" % cls.suffix
+            assert set(deps) == {"acexy-controlplane-" + cls.suffix, "acexy-" + cls.suffix}, set(deps)
+            cls.cp = cls.cp_pod + "-controlplane"
+            cls.dp = cls.dp_pod + "-dataplane"
+            cls.manifest = os.path.join(cls.tmp, "scale-out.yaml")
+            with open(cls.manifest, "w") as f:
+                f.write("\n---\n".join(json.dumps(o, indent=1) for o in objs) + "\n")
+            cls.pods = [cls.cp_pod, cls.dp_pod]
+            pm("kube", "play", "--network", "host", cls.manifest)
+            cls.wait_ready()
+        except BaseException:
+            for ctr in (getattr(cls, "cp", None), getattr(cls, "dp", None)):
+                if ctr:
+                    r = pm("logs", ctr, check=False)
+                    sys.stderr.write("---- %s\n%s%s\n" % (ctr, r.stdout[-3000:], r.stderr[-3000:]))
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in cls.pods:
+            pm("pod", "rm", "-f", "-t", "0", p, check=False)
+        pm("rm", "-f", "-t", "0", cls.engine, check=False)
+        for v in pm("volume", "ls", "-q", check=False).stdout.split():
+            if cls.suffix in v:
+                pm("volume", "rm", "-f", v, check=False)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_1_dataplane_joins_over_tls_with_the_token(self):
+        r = self.exec_(self.cp, "acexyctl", "--json", "status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = json.loads(r.stdout)
+        self.assertEqual(len(st["dataplanes"]), 1, st["dataplanes"])
+        r = self.exec_(self.dp, "acexyctl", "--dataplane", "status")
+        self.assertIn("controlplane_connected true", " ".join(r.stdout.split()))
+        # the spool is on the claim's volume, the token only in a file
+        mounts = json.loads(pm("inspect", "--format", "{{json .Mounts}}", self.cp).stdout)
+        spool = [m for m in mounts if m["Destination"] == "/var/lib/acexy"]
+        self.assertTrue(spool and "acexy-spool-" + self.suffix in spool[0].get("Name", ""), spool)
+        for ctr in (self.cp, self.dp):
+            env = pm("inspect", "--format", "{{json .Config.Env}}", ctr).stdout
+            self.assertNotIn("ACEXY_CONTROL_TOKEN=", env, ctr)
+            self.assertIn("ACEXY_CONTROL_TOKEN_FILE=", env, ctr)
+            self.assertEqual(self.inspect(ctr, "{{.HostConfig.ReadonlyRootfs}}"), "true", ctr)
+            r = self.exec_(ctr, "acexy-controlplane" if ctr == self.cp else "acexy-dataplane", "--check-config")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("ACEXY_CONTROL_TOKEN=<set>", r.stdout.replace(" ", ""))
+
+    def test_2_stream_plays_through_the_dataplane_pod(self):
+        self.assertPlays()
+
+    def test_3_controlplane_restart_keeps_the_stream(self):
+        rd = Reader(self.dp_port)
+        rd.start()
+        try:
+            at.wait_until(lambda: rd.bytes > 200000, 20, 0.1, "stream bytes")
+            dp_pid, cp_pid = self.pid(self.dp), self.pid(self.cp)
+            count = int(self.inspect(self.cp, "{{.RestartCount}}"))
+            os.kill(cp_pid, signal.SIGKILL)
+            self.restarted(self.cp, cp_pid, count)
+            self.wait_ready()
+            before = rd.bytes
+            time.sleep(1.5)
+            self.assertEqual(self.pid(self.dp), dp_pid)
+            self.assertIsNone(rd.ended_at, "the stream ended when the controlplane was killed")
+            self.assertGreater(rd.bytes, before + 300000)
+            at.wait_until(lambda: CONTENT in self.exec_(self.cp, "acexyctl", "--json", "streams").stdout,
+                          15, 0.2, "stream listed by the restarted controlplane (the dataplane's hello)")
+        finally:
+            rd.close()
+
+    def test_4_dataplane_pod_stop_drains(self):
+        rd = Reader(self.dp_port)
+        rd.start()
+        at.wait_until(lambda: rd.bytes > 200000, 20, 0.1, "stream bytes")
+        t0 = time.monotonic()
+        r = pm("pod", "stop", "-t", "20", self.dp_pod, timeout=60)
+        rd.join(10)
+        rd.close()
+        self.assertIsNotNone(rd.ended_at, "the stream did not end")
+        self.assertGreaterEqual(rd.ended_at - t0, DRAIN - 0.5, "the stream ended before the drain timeout")
+        self.assertEqual(self.inspect(self.dp, "{{.State.ExitCode}}"), "0")
+        # the controlplane saw the dataplane leave and stays up
+        self.assertEqual(at.http_get(self.cp_port, "/livez")[0], 200)
 
 
 if __name__ == "__main__":

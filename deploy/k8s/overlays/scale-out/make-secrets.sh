@@ -5,9 +5,16 @@
 # dataplanes' client certificate, each signed by the CA, valid 825 days.
 # Existing files are kept; delete them to make new ones (then apply: the
 # Secrets' names change and the pods roll).
-#   ./make-secrets.sh [NAMESPACE]      # default: default
+#   ./make-secrets.sh [--san NAME]... [NAMESPACE]      # default: default
+# --san adds a DNS name to the controlplane's certificate (another name the
+# dataplanes dial it by, e.g. from outside the cluster).
 set -euo pipefail
 cd "$(dirname "$0")"
+sans=""
+while [ "${1:-}" = "--san" ]; do
+  sans="$sans,DNS:$2"
+  shift 2
+done
 ns=${1:-default}
 command -v openssl >/dev/null || { echo "make-secrets: openssl missing" >&2; exit 1; }
 umask 077
@@ -31,7 +38,7 @@ cert() { # NAME CN SAN EKU
   rm -f "$1.csr" "$1.ext"
 }
 svc=acexy-controlplane
-cert controlplane "$svc" "DNS:$svc,DNS:$svc.$ns,DNS:$svc.$ns.svc,DNS:$svc.$ns.svc.cluster.local" serverAuth
+cert controlplane "$svc" "DNS:$svc,DNS:$svc.$ns,DNS:$svc.$ns.svc,DNS:$svc.$ns.svc.cluster.local$sans" serverAuth
 cert dataplane "acexy-dataplane" "DNS:acexy-dataplane" clientAuth
 rm -f ca.srl
 echo "make-secrets: tls/ holds ca.pem, controlplane.pem, dataplane.pem and their keys (ca-key.pem: keep it offline)"
