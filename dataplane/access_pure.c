@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acexy/secret.h"
 #include "dataplane/access_pure.h"
 #include "dataplane/query.h"
 
@@ -69,11 +70,7 @@ void access_client(const struct sockaddr_storage *peer, const char *xff,
 
 bool access_token_equal(const char *candidate, size_t len, const char *token)
 {
-	size_t tl = strlen(token);
-	volatile unsigned char diff = (unsigned char)(len != tl);
-	for (size_t i = 0; i < tl; i++)
-		diff |= (unsigned char)(token[i] ^ (i < len ? candidate[i] : 0));
-	return diff == 0;
+	return acexy_secret_equal(candidate, len, token);
 }
 
 bool access_query_token(const char *q, char *out, size_t cap)
