@@ -12,7 +12,7 @@ PACKAGES=(
   libjansson-dev libhttp-parser-dev
   # tests
   libcmocka-dev clang libclang-rt-14-dev clang-format ffmpeg curl python3
-  procps iproute2 socat util-linux mount
+  procps iproute2 socat util-linux mount openssl
   # deploy checks (scripts/check-deploy.sh)
   yamllint docker-compose binutils systemd
   # the image and the pod (deploy/build-image.sh, scripts/test-pod.sh)

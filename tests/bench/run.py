@@ -370,9 +370,54 @@ http { access_log off; client_body_temp_path %s; proxy_temp_path %s;
         fig["orchestrator_500_engines"] = {"per_s": self.summary([r["per_s"] for r in runs]),
                                            "p50_us": self.summary([r["p50_us"] for r in runs]),
                                            "p99_us": self.summary([r["p99_us"] for r in runs])}
-        self.record("assign", fig)
-        for p in (cp, orch, eng):
+        for p in (cp, orch):
             self.stop(p)
+        # scale-out: 8 dataplane connections at once over tcp:// and tls+tcp://
+        certs = make_certs(tempfile.mkdtemp(dir=self.tmp))
+        for scheme in ("ipc", "tcp", "tls+tcp"):
+            cport = free_port()
+            url = "" if scheme == "ipc" else "%s://127.0.0.1:%d" % (scheme, cport)
+            env = {"ACEXY_CONTROL_TOKEN": "bench-token"}
+            if url:
+                env["ACEXY_CONTROL_URL"] = url
+            if scheme == "tls+tcp":
+                env.update({"ACEXY_CONTROL_TLS_CA": certs + "/ca.pem",
+                            "ACEXY_CONTROL_TLS_CERT": certs + "/cp.pem",
+                            "ACEXY_CONTROL_TLS_KEY": certs + "/cp.key"})
+            cp, dp, port, run = self.acexy(ep, env)
+            self.stop(dp)
+            benv = dict(os.environ, **env)
+            if scheme == "tls+tcp":
+                benv.update({"ACEXY_CONTROL_TLS_CERT": certs + "/dp.pem",
+                             "ACEXY_CONTROL_TLS_KEY": certs + "/dp.key"})
+            runs = [json.loads(subprocess.run([os.path.join(self.bin, "acexy-bench-assign"),
+                                               url or run, str(n // 4), "8"], env=benv,
+                                              capture_output=True, text=True, timeout=120).stdout)
+                    for _ in range(self.runs(3))]
+            fig["%s_8_connections" % scheme.replace("+", "_")] = {
+                "per_s": self.summary([r["per_s"] for r in runs]),
+                "p50_us": self.summary([r["p50_us"] for r in runs]),
+                "p99_us": self.summary([r["p99_us"] for r in runs])}
+            self.stop(cp)
+        self.record("assign", fig)
+        self.stop(eng)
+
+
+def make_certs(d):
+    """A CA and a certificate each for the controlplane and the bench's
+    dataplane connections (openssl CLI), for tls+tcp://."""
+    def ossl(*a):
+        subprocess.run(["openssl"] + list(a), check=True, capture_output=True)
+    ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+         d + "/ca.key", "-out", d + "/ca.pem", "-days", "2", "-subj", "/CN=acexy-bench-ca")
+    with open(d + "/ext", "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for n in ("cp", "dp"):
+        ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+             d + "/%s.key" % n, "-out", d + "/%s.csr" % n, "-subj", "/CN=acexy-" + n)
+        ossl("x509", "-req", "-in", d + "/%s.csr" % n, "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
+             "-CAcreateserial", "-out", d + "/%s.pem" % n, "-days", "2", "-extfile", d + "/ext")
+    return d
 
 
 def main():
