@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "acexy/curl_ev.h"
@@ -12,6 +13,7 @@
 #include "acexy/log.h"
 #include "acexy/proto.h"
 #include "controlplane/cp.h"
+#include "controlplane/cp_peers.h"
 #include "controlplane/engstat.h"
 #include "controlplane/events.h"
 #include "controlplane/fallback.h"
@@ -30,7 +32,7 @@ struct cp_dataplane *cp_dataplane_find(struct cp *cp, const char *instance)
 	return NULL;
 }
 
-static struct cp_dataplane *dp_touch(struct cp *cp, const char *instance)
+struct cp_dataplane *cp_dataplane_touch(struct cp *cp, const char *instance)
 {
 	struct cp_dataplane *d = cp_dataplane_find(cp, instance);
 	if (!d) {
@@ -47,7 +49,7 @@ static struct cp_dataplane *dp_touch(struct cp *cp, const char *instance)
 }
 
 /* A lease ends: the orchestrator hears of it, the logs say so, it goes. */
-static void lease_end(struct cp *cp, struct cp_lease *lease, const char *reason)
+void cp_lease_end(struct cp *cp, struct cp_lease *lease, const char *reason)
 {
 	events_stream_ended(cp->events, lease, reason);
 	CP_DEBUG(cp, DEBUGLOG_STREAMS, "ended", "{s:I,s:s,s:s,s:s,s:s,s:I,s:f,s:s}", "lease",
@@ -72,6 +74,77 @@ bool cp_queue_command(struct cp_dataplane *d, const char *cmd, uint64_t lease)
 	snprintf(c->cmd, sizeof(c->cmd), "%s", cmd);
 	c->lease = lease;
 	return true;
+}
+
+struct cp_dataplane *cp_dataplane_bound(struct cp *cp, const char *instance, uint32_t pipe)
+{
+	struct cp_dataplane *d = cp_dataplane_find(cp, instance);
+	return d && d->pipe == pipe ? d : NULL;
+}
+
+bool cp_url_on_engine(const char *url, const char *host, unsigned port)
+{
+	if (!url || !*url)
+		return true;
+	const char *a;
+	unsigned p;
+	if (strncmp(url, "http://", 7) == 0) {
+		a = url + 7;
+		p = 80;
+	} else if (strncmp(url, "https://", 8) == 0) {
+		a = url + 8;
+		p = 443;
+	} else {
+		return false;
+	}
+	const char *aend = a + strcspn(a, "/?#"); /* the authority: host[:port] */
+	const char *h = a, *hend, *colon;
+	if (memchr(a, '@', (size_t)(aend - a))) /* no user info */
+		return false;
+	if (*a == '[') {
+		h = a + 1;
+		hend = memchr(h, ']', (size_t)(aend - h));
+		if (!hend)
+			return false;
+		colon = hend + 1 < aend ? hend + 1 : NULL;
+		if (colon && *colon != ':')
+			return false;
+	} else {
+		colon = memchr(a, ':', (size_t)(aend - a));
+		hend = colon ? colon : aend;
+	}
+	if (colon) {
+		const char *d = colon + 1;
+		if (d == aend || aend - d > 5)
+			return false;
+		p = 0;
+		for (; d < aend; d++) {
+			if (*d < '0' || *d > '9')
+				return false;
+			p = p * 10 + (unsigned)(*d - '0');
+		}
+	}
+	size_t hl = (size_t)(hend - h);
+	return p == port && hl == strlen(host) && strncasecmp(h, host, hl) == 0;
+}
+
+bool cp_session_leased(struct cp *cp, const char *container_id, const char *playback_session_id)
+{
+	if (!*playback_session_id)
+		return false;
+	for (struct cp_lease *l = cp->leases.head; l; l = l->next)
+		if (strcmp(l->playback_session_id, playback_session_id) == 0 &&
+		    strcmp(l->container_id, container_id) == 0)
+			return true;
+	return false;
+}
+
+bool cp_engine_known(struct cp *cp, const char *host, unsigned port)
+{
+	if (port == (unsigned)acexy_cfg_u(cp->cfg, ACEXY_S_PORT) &&
+	    strcasecmp(host, acexy_cfg_s(cp->cfg, ACEXY_S_HOST)) == 0)
+		return true;
+	return cp->orch && orch_engine_known(cp->orch, host, port);
 }
 
 static void reply_lease(struct ipc_req *req, uint64_t id, const struct cp_lease *l)
@@ -136,62 +209,41 @@ static uint64_t orch_decided(void *ud, void *token, const struct orch_decision *
 
 /* ---- control.sock ---- */
 
-static void rebuild_leases(struct cp *cp, const char *instance, const struct proto_hello *h)
+/* A URL a dataplane declares for a lease is one the controlplane will call
+ * (stat reads, the engine stop): it must be on the engine of that lease. */
+static const char *checked_url(struct cp *cp, const struct cp_lease *l, const char *url,
+                               const char *what)
 {
-	for (size_t i = 0; i < h->n_streams; i++) {
-		struct cp_lease *l =
-		        lease_rebuild(&cp->leases, instance, &h->streams[i], acexy_now());
-		if (!l)
-			continue; /* no id, already known, or out of memory */
-		/* the same stream id as before the restart: its events (in the
-		 * spool) and its end match what the orchestrator knows */
-		if (cp->events && !l->fallback && l->container_id[0])
-			events_stream_id(l->container_id, l->playback_session_id, l->stream_id,
-			                 sizeof(l->stream_id));
-		ALOG(ALOG_INFO, "lease_rebuilt", ALOG_U("lease", l->id),
-		     ALOG_S("instance", instance), ALOG_S("content", l->key));
-	}
+	if (cp_url_on_engine(url, l->host, l->port))
+		return url;
+	cp->claims_refused++;
+	ALOG(ALOG_WARN, "url_refused", ALOG_U("lease", l->id), ALOG_S("instance", l->instance),
+	     ALOG_S("field", what), ALOG_S("engine", l->host), ALOG_U("port", l->port),
+	     ALOG_S("why", "not on the engine this lease was given"));
+	return "";
 }
 
-static void handle_hello(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
+/* Which bound dataplane sent this (NULL: answered hello_required). */
+static struct cp_dataplane *sender(struct cp *cp, struct ipc_req *req, const struct proto_msg *m,
+                                   const char *instance, uint32_t pipe)
 {
-	const struct proto_hello *h = &m->hello;
-	const char *instance = h->instance;
-	struct cp_dataplane *d = cp_dataplane_find(cp, instance);
-	bool known = d != NULL;
-	d = dp_touch(cp, instance);
-	if (!d) {
-		reply_error(req, m->id, "internal", "out of memory");
-		return;
-	}
-	snprintf(d->software, sizeof(d->software), "%s", h->software);
-	d->draining = h->draining;
-	rebuild_leases(cp, instance, h);
-	for (size_t i = 0; i < h->n_ended; i++) {
-		const struct proto_ended *e = &h->ended[i];
-		struct cp_lease *l = lease_find(&cp->leases, e->lease);
-		if (l && strcmp(l->instance, instance) == 0)
-			lease_end(cp, l, e->reason);
-		else if (!l && !e->fallback)
-			events_stream_ended_unleased(cp->events, e->container_id,
-			                             e->playback_session_id, e->reason);
-	}
-	if (!known)
-		ALOG(ALOG_INFO, "dataplane_connected", ALOG_S("instance", instance),
-		     ALOG_S("software", d->software), ALOG_U("streams", h->n_streams));
-	struct proto_hello_reply r = {.controlplane = cp->container_id, .software = ACEXY_VERSION};
-	ipc_reply_msg(req, PROTO_HELLO_REPLY, m->id, &r);
+	struct cp_dataplane *d = cp_dataplane_bound(cp, instance, pipe);
+	if (!d)
+		reply_error(req, m->id, "hello_required",
+		            "unknown dataplane on this connection: send hello first");
+	return d;
 }
 
-static void handle_assign(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
+static void handle_assign(struct cp *cp, struct ipc_req *req, const struct proto_msg *m,
+                          uint32_t pipe)
 {
 	const struct proto_assign *a = &m->assign;
 	const char *instance = a->instance;
-	if (!cp_dataplane_find(cp, instance)) {
+	if (!cp_dataplane_bound(cp, instance, pipe)) {
 		reply_error(req, m->id, "hello_required", "unknown dataplane: send hello first");
 		return;
 	}
-	dp_touch(cp, instance);
+	cp_dataplane_touch(cp, instance);
 	/* nng resends a request whose answer was lost: answer it again */
 	struct cp_lease *again = lease_find_request(&cp->leases, instance, m->id);
 	if (again) {
@@ -239,16 +291,21 @@ static void handle_assign(struct cp *cp, struct ipc_req *req, const struct proto
 	     ALOG_B("fallback", true));
 }
 
-static void handle_session_started(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
+static void handle_session_started(struct cp *cp, struct ipc_req *req, const struct proto_msg *m,
+                                   uint32_t pipe)
 {
 	const struct proto_session_started *b = &m->session_started;
+	if (!sender(cp, req, m, b->instance, pipe))
+		return;
 	struct cp_lease *l = lease_find(&cp->leases, b->lease);
-	if (l) {
+	if (l && strcmp(l->instance, b->instance) == 0) {
 		l->state = LEASE_STARTED;
 		snprintf(l->playback_session_id, sizeof(l->playback_session_id), "%s",
 		         b->playback_session_id);
-		snprintf(l->stat_url, sizeof(l->stat_url), "%s", b->stat_url);
-		snprintf(l->command_url, sizeof(l->command_url), "%s", b->command_url);
+		snprintf(l->stat_url, sizeof(l->stat_url), "%s",
+		         checked_url(cp, l, b->stat_url, "stat_url"));
+		snprintf(l->command_url, sizeof(l->command_url), "%s",
+		         checked_url(cp, l, b->command_url, "command_url"));
 		l->is_live = b->is_live;
 		if (!l->stream_id[0])
 			events_stream_started(cp->events, l);
@@ -259,35 +316,38 @@ static void handle_session_started(struct cp *cp, struct ipc_req *req, const str
 	ipc_reply_msg(req, PROTO_OK, m->id, NULL);
 }
 
-static void handle_stream_ended(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
+static void handle_stream_ended(struct cp *cp, struct ipc_req *req, const struct proto_msg *m,
+                                uint32_t pipe)
 {
 	const struct proto_stream_ended *b = &m->stream_ended;
+	if (!sender(cp, req, m, b->instance, pipe))
+		return;
 	struct cp_lease *l = lease_find(&cp->leases, b->lease);
-	if (l) {
+	if (l && strcmp(l->instance, b->instance) == 0) {
 		l->bytes = b->bytes;
-		lease_end(cp, l, b->reason);
-	} else if (!b->fallback) {
+		cp_lease_end(cp, l, b->reason);
+	} else if (!l && !b->fallback &&
+	           !cp_session_leased(cp, b->container_id, b->playback_session_id)) {
 		events_stream_ended_unleased(cp->events, b->container_id, b->playback_session_id,
 		                             b->reason);
 	}
 	ipc_reply_msg(req, PROTO_OK, m->id, NULL);
 }
 
-static void handle_heartbeat(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
+static void handle_heartbeat(struct cp *cp, struct ipc_req *req, const struct proto_msg *m,
+                             uint32_t pipe)
 {
 	const struct proto_heartbeat *hb = &m->heartbeat;
 	const char *instance = hb->instance;
-	struct cp_dataplane *d = cp_dataplane_find(cp, instance);
-	if (!d) {
-		reply_error(req, m->id, "hello_required", "unknown dataplane: send hello first");
+	struct cp_dataplane *d = sender(cp, req, m, instance, pipe);
+	if (!d)
 		return;
-	}
-	dp_touch(cp, instance);
+	cp_dataplane_touch(cp, instance);
 	d->draining = hb->draining;
 	for (size_t i = 0; i < hb->n_streams; i++) {
 		const struct proto_hb_stream *s = &hb->streams[i];
 		struct cp_lease *l = lease_find(&cp->leases, s->lease);
-		if (l) {
+		if (l && strcmp(l->instance, instance) == 0) {
 			l->bytes = s->bytes;
 			l->viewers = (unsigned)s->viewers;
 			l->failovers = (unsigned)s->failovers;
@@ -319,8 +379,13 @@ static void handle_heartbeat(struct cp *cp, struct ipc_req *req, const struct pr
 }
 
 /* A dataplane's record for the debug logs (viewers gone, slow first bytes). */
-static void handle_debug_event(struct cp *cp, struct ipc_req *req, const struct proto_msg *m)
+static void handle_debug_event(struct cp *cp, struct ipc_req *req, const struct proto_msg *m,
+                               uint32_t pipe)
 {
+	if (!cp_peers_bound(cp->peers, pipe)) {
+		reply_error(req, m->id, "hello_required", "send hello first");
+		return;
+	}
 	const char *cat = m->debug_event.category;
 	static const enum debuglog_cat allowed[] = {DEBUGLOG_DISCONNECTS, DEBUGLOG_STRESS,
 	                                            DEBUGLOG_STREAMS, DEBUGLOG_ERRORS,
@@ -348,6 +413,7 @@ static void on_control(void *ud, struct ipc_req *req, const uint8_t *buf, size_t
 	struct cp *cp = ud;
 	struct proto_msg m;
 	char err[256];
+	uint32_t pipe = ipc_req_pipe(req); /* before any answer */
 	int rc = proto_decode(buf, len, PROTO_DP_TO_CP, &m, err, sizeof(err));
 	if (rc < 0) {
 		cp->bad_messages++;
@@ -361,22 +427,22 @@ static void on_control(void *ud, struct ipc_req *req, const uint8_t *buf, size_t
 	}
 	switch (m.type) {
 	case PROTO_HELLO:
-		handle_hello(cp, req, &m);
+		cp_handle_hello(cp, req, &m, pipe);
 		break;
 	case PROTO_ASSIGN:
-		handle_assign(cp, req, &m);
+		handle_assign(cp, req, &m, pipe);
 		break;
 	case PROTO_SESSION_STARTED:
-		handle_session_started(cp, req, &m);
+		handle_session_started(cp, req, &m, pipe);
 		break;
 	case PROTO_STREAM_ENDED:
-		handle_stream_ended(cp, req, &m);
+		handle_stream_ended(cp, req, &m, pipe);
 		break;
 	case PROTO_HEARTBEAT:
-		handle_heartbeat(cp, req, &m);
+		handle_heartbeat(cp, req, &m, pipe);
 		break;
 	case PROTO_DEBUG_EVENT:
-		handle_debug_event(cp, req, &m);
+		handle_debug_event(cp, req, &m, pipe);
 		break;
 	default:
 		cp->bad_messages++;
@@ -395,8 +461,11 @@ static void on_control(void *ud, struct ipc_req *req, const uint8_t *buf, size_t
 static void on_control_pipe(void *ud, uint32_t pipe, bool added)
 {
 	struct cp *cp = ud;
-	if (added)
+	if (added) {
+		cp_peers_added(cp->peers, pipe, acexy_now());
 		return;
+	}
+	cp_peers_removed(cp->peers, pipe);
 	for (struct cp_dataplane *d = cp->dataplanes; d; d = d->next)
 		if (d->pipe == pipe)
 			d->pipe = 0;
@@ -425,6 +494,8 @@ static void on_lost_tick(struct ev_loop *loop, ev_timer *t, int revents)
 			     ALOG_S("effect", "not counted as dataplane silence"));
 		}
 	}
+	/* connections that never said a valid hello */
+	cp_peers_expire(cp->peers, now, CP_PEERS_UNBOUND_S);
 	struct cp_dataplane **pp = &cp->dataplanes;
 	while (*pp) {
 		struct cp_dataplane *d = *pp;
@@ -440,9 +511,10 @@ static void on_lost_tick(struct ev_loop *loop, ev_timer *t, int revents)
 			if (strcmp(l->instance, d->instance) == 0) {
 				/* nobody else will stop the engine session: it would go
 				 * on downloading; the end reaches the orchestrator too */
-				if (cp->ce)
+				if (cp->ce && cp_engine_known(cp, l->host, l->port) &&
+				    cp_url_on_engine(l->command_url, l->host, l->port))
 					engine_stop_send(cp->ce, l->command_url);
-				lease_end(cp, l, "dataplane_lost");
+				cp_lease_end(cp, l, "dataplane_lost");
 				n++;
 			}
 			l = next;
@@ -457,12 +529,23 @@ static void on_lost_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
+static bool engine_ok(void *ud, const char *host, unsigned port)
+{
+	return cp_engine_known(ud, host, port);
+}
+
 int cp_start(struct cp *cp)
 {
 	char url[256];
 	const char *run_dir = acexy_cfg_s(cp->cfg, ACEXY_S_RUN_DIR);
 	cp->start_time = acexy_now();
 	lease_table_init(&cp->leases);
+	/* lease ids: see CP_LEASE_ID_EPOCH */
+	time_t wall = time(NULL);
+	cp->leases.last_id =
+	        wall > CP_LEASE_ID_EPOCH ? (uint64_t)(wall - CP_LEASE_ID_EPOCH) << 20 : 0;
+	if (cp_peers_new(&cp->peers) < 0)
+		return -ENOMEM;
 	/* the run dir holds admin.sock in every topology */
 	int rc = ipc_url(run_dir, "admin.sock", url, sizeof(url));
 	if (rc < 0)
@@ -515,7 +598,7 @@ int cp_start(struct cp *cp)
 	rc = fallback_start(cp->loop, cp->ce, cp->cfg, &cp->fallback);
 	if (rc < 0)
 		return rc;
-	rc = engstat_start(cp->loop, cp->ce, &cp->leases, &cp->engstat);
+	rc = engstat_start(cp->loop, cp->ce, &cp->leases, engine_ok, cp, &cp->engstat);
 	if (rc < 0)
 		return rc;
 	if (acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_URL)[0]) {
@@ -571,6 +654,8 @@ void cp_stop(struct cp *cp)
 	ipc_server_close(cp->control);
 	cp->admin = cp->control = NULL;
 	lease_table_clear(&cp->leases);
+	cp_peers_free(cp->peers);
+	cp->peers = NULL;
 	while (cp->dataplanes) {
 		struct cp_dataplane *n = cp->dataplanes->next;
 		free(cp->dataplanes);

@@ -24,16 +24,28 @@ static json_t *dataplanes_json(struct cp *cp, double now)
 {
 	json_t *dps = json_array();
 	for (struct cp_dataplane *d = cp->dataplanes; d; d = d->next) {
-		unsigned n = 0;
+		unsigned n = 0, viewers = 0;
 		for (struct cp_lease *l = cp->leases.head; l; l = l->next)
-			n += strcmp(l->instance, d->instance) == 0;
-		json_array_append_new(dps, json_pack("{s:s,s:s,s:f,s:f,s:b,s:i}", "instance",
-		                                     d->instance, "software", d->software,
-		                                     "last_seen_s", now - d->last_seen,
-		                                     "connected_s", now - d->first_seen, "draining",
-		                                     d->draining, "streams", (int)n));
+			if (strcmp(l->instance, d->instance) == 0) {
+				n++;
+				viewers += l->viewers;
+			}
+		json_array_append_new(
+		        dps, json_pack("{s:s,s:s,s:s,s:s,s:b,s:f,s:f,s:f,s:b,s:i,s:i}", "instance",
+		                       d->instance, "address", d->pipe ? d->addr : "", "software",
+		                       d->software, "version", d->software, "connected",
+		                       d->pipe != 0, "last_seen_s", now - d->last_seen,
+		                       "last_heartbeat_s", now - d->last_seen, "connected_s",
+		                       now - d->first_seen, "draining", d->draining, "streams",
+		                       (int)n, "viewers", (int)viewers));
 	}
 	return dps;
+}
+
+static json_t *admin_dataplanes(void *ctx, const struct proto_admin *a, char *err, size_t errcap)
+{
+	struct cp *cp = ctx;
+	return json_pack("{s:o}", "dataplanes", dataplanes_json(cp, acexy_now()));
 }
 
 static json_t *streams_json(struct cp *cp, double now)
@@ -162,7 +174,7 @@ static const ipc_admin_fn handlers[PROTO_ADMIN_COUNT_] = {
         [PROTO_ADMIN_ENGINES] = admin_engines,    [PROTO_ADMIN_STREAMS] = admin_streams,
         [PROTO_ADMIN_STREAM] = admin_stream,      [PROTO_ADMIN_STOP] = admin_stop,
         [PROTO_ADMIN_DRAIN] = admin_drain_resume, [PROTO_ADMIN_RESUME] = admin_drain_resume,
-        [PROTO_ADMIN_CONFIG] = admin_config,
+        [PROTO_ADMIN_CONFIG] = admin_config,      [PROTO_ADMIN_DATAPLANES] = admin_dataplanes,
 };
 
 void cp_on_admin(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len)

@@ -13,6 +13,7 @@
 #include "acexy/http_request.h"
 #include "acexy/log.h"
 #include "controlplane/cp.h"
+#include "controlplane/cp_peers.h"
 #include "controlplane/events.h"
 #include "controlplane/fallback.h"
 #include "controlplane/orch.h"
@@ -242,6 +243,35 @@ void cp_metrics_text(struct cp *cp, char **ret, size_t *ret_len)
 	        "# TYPE acexy_cp_bad_messages_total counter\nacexy_cp_bad_messages_total %" PRIu64
 	        "\n",
 	        cp->assignments, cp->refusals, nleases, ndp, cp->dataplanes_lost, cp->bad_messages);
+	fprintf(f,
+	        "# HELP acexy_cp_hello_refused_total Dataplane hellos refused: wrong or missing "
+	        "ACEXY_CONTROL_TOKEN.\n"
+	        "# TYPE acexy_cp_hello_refused_total counter\nacexy_cp_hello_refused_total %" PRIu64
+	        "\n"
+	        "# HELP acexy_cp_hello_refused_dropped_total Refusals beyond the rate limit: the "
+	        "connection was closed without an answer.\n"
+	        "# TYPE acexy_cp_hello_refused_dropped_total counter\n"
+	        "acexy_cp_hello_refused_dropped_total %" PRIu64 "\n"
+	        "# HELP acexy_cp_instance_in_use_total Hellos for an instance name another "
+	        "connection holds.\n"
+	        "# TYPE acexy_cp_instance_in_use_total counter\nacexy_cp_instance_in_use_total "
+	        "%" PRIu64 "\n"
+	        "# HELP acexy_cp_claims_refused_total Lease ids or URLs a dataplane declared and "
+	        "the controlplane did not take.\n"
+	        "# TYPE acexy_cp_claims_refused_total counter\nacexy_cp_claims_refused_total "
+	        "%" PRIu64 "\n"
+	        "# HELP acexy_cp_control_connections Connections on the control socket.\n"
+	        "# TYPE acexy_cp_control_connections gauge\nacexy_cp_control_connections %u\n"
+	        "# HELP acexy_cp_stalls_total Own stalls (loop stood still >1 s) not counted as "
+	        "dataplane silence.\n"
+	        "# TYPE acexy_cp_stalls_total counter\nacexy_cp_stalls_total %" PRIu64 "\n"
+	        "# HELP acexy_cp_listener_restarts_total Control listener replaced after libnng "
+	        "stopped accepting.\n"
+	        "# TYPE acexy_cp_listener_restarts_total counter\n"
+	        "acexy_cp_listener_restarts_total %" PRIu64 "\n",
+	        cp->hello_refused, cp->hello_dropped, cp->instance_in_use, cp->claims_refused,
+	        cp->peers ? cp_peers_count(cp->peers) : 0, cp->stalls,
+	        ipc_server_restarts(cp->control));
 	fprintf(f,
 	        "# HELP acexy_cp_fallback_engine_healthy 1 when the single (fallback) engine's "
 	        "last "

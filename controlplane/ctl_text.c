@@ -161,6 +161,15 @@ void ctl_print_text(FILE *f, const char *cmd, json_t *res)
 		table(f, 0, json_object_get(res, "engines"), cols, heads, 8);
 		return;
 	}
+	if (strcmp(cmd, "dataplanes") == 0) {
+		static const char *const cols[] = {"instance", "address",          "streams",
+		                                   "viewers",  "last_heartbeat_s", "version",
+		                                   "draining"};
+		static const char *const heads[] = {"DATAPLANE",    "ADDRESS", "STREAMS", "VIEWERS",
+		                                    "HEARTBEAT(s)", "VERSION", "DRAINING"};
+		table(f, 0, json_object_get(res, "dataplanes"), cols, heads, 7);
+		return;
+	}
 	if (strcmp(cmd, "config") == 0) {
 		static const char *const cols[] = {"env", "value", "origin", "where"};
 		static const char *const heads[] = {"SETTING", "VALUE", "ORIGIN", "WHERE"};

@@ -27,6 +27,8 @@ struct stat_call {
 struct engstat {
 	struct ev_loop *loop;
 	struct lease_table *leases;
+	engstat_engine_ok engine_ok;
+	void *ud;
 	struct curl_ev *ce;
 	ev_timer tick;
 	struct stat_call *calls;
@@ -86,6 +88,11 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		if (l->state != LEASE_STARTED || !l->stat_url[0] || now - l->stat_at < EVERY_S ||
 		    now - l->stat_tried < EVERY_S)
 			continue;
+		/* only engines we know of (a rebuilt lease names its own) */
+		if (e->engine_ok && !e->engine_ok(e->ud, l->host, l->port)) {
+			l->stat_tried = now;
+			continue;
+		}
 		if (!due || l->stat_tried < due->stat_tried)
 			due = l;
 	}
@@ -109,13 +116,15 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 int engstat_start(struct ev_loop *loop, struct curl_ev *ce, struct lease_table *leases,
-                  struct engstat **ret)
+                  engstat_engine_ok engine_ok, void *ud, struct engstat **ret)
 {
 	struct engstat *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
 	e->loop = loop;
 	e->leases = leases;
+	e->engine_ok = engine_ok;
+	e->ud = ud;
 	e->ce = ce; /* the controlplane's one curl multi */
 	ev_timer_init(&e->tick, on_tick, TICK_S, TICK_S);
 	e->tick.data = e;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "acexy/clock.h"
@@ -779,6 +780,14 @@ json_t *orch_status_json(struct orch *o)
 	                 o->block_should_wait, "waiting_requests", nwait, "provisioning",
 	                 o->provisioning, "provisions_ok", (json_int_t)o->provisions_ok,
 	                 "provisions_failed", (json_int_t)o->provisions_failed);
+}
+
+bool orch_engine_known(struct orch *o, const char *host, unsigned port)
+{
+	for (size_t i = 0; i < o->nengines; i++)
+		if (o->engines[i].port == port && strcasecmp(o->engines[i].host, host) == 0)
+			return true;
+	return false;
 }
 
 json_t *orch_engines_json(struct orch *o)

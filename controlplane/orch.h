@@ -61,6 +61,8 @@ enum orch_state orch_get_state(const struct orch *o);
 /* For acexyctl status/engines. */
 json_t *orch_status_json(struct orch *o);
 json_t *orch_engines_json(struct orch *o);
+/* Does the orchestrator list an engine at host:port? */
+bool orch_engine_known(struct orch *o, const char *host, unsigned port);
 struct orch_counters {
 	enum orch_state state;
 	unsigned engines, waiting;

@@ -39,12 +39,12 @@ static json_t *admin_status(void *ctx, const struct proto_admin *a, char *err, s
 {
 	struct dp *dp = ctx;
 	double now = dp_now();
-	return json_pack("{s:s,s:s,s:s,s:b,s:b,s:i,s:I,s:I,s:i,s:I,s:f,s:o}", "program",
+	return json_pack("{s:s,s:s,s:s,s:b,s:s,s:b,s:i,s:I,s:I,s:i,s:I,s:f,s:o}", "program",
 	                 "acexy-dataplane", "version", ACEXY_VERSION, "instance", dp->instance,
-	                 "controlplane_connected", dp_control_connected(dp), "draining",
-	                 atomic_load(&dp->draining), "workers", dp->nworkers, "viewers",
-	                 (json_int_t)atomic_load(&dp->stats.viewer_slots), "bytes_relayed",
-	                 (json_int_t)dp_bytes_relayed(dp), "ended_pending",
+	                 "controlplane_connected", dp_control_connected(dp), "controlplane_refused",
+	                 dp_control_refused(dp), "draining", atomic_load(&dp->draining), "workers",
+	                 dp->nworkers, "viewers", (json_int_t)atomic_load(&dp->stats.viewer_slots),
+	                 "bytes_relayed", (json_int_t)dp_bytes_relayed(dp), "ended_pending",
 	                 (int)dp_control_pending_ends(dp), "bad_messages",
 	                 (json_int_t)atomic_load(&dp->stats.bad_messages), "uptime_s",
 	                 now - dp->start_time, "streams", streams_json(dp, now));

@@ -33,6 +33,9 @@ int dp_control_start(struct dp *dp);
 void dp_control_flush(struct dp *dp, double seconds);
 void dp_control_stop(struct dp *dp);
 bool dp_control_connected(struct dp *dp);
+/* Why the controlplane refused this dataplane's hello (wrong token, name in
+ * use), "" when it did not. Main loop only. */
+const char *dp_control_refused(struct dp *dp);
 /* A command as the controlplane sends it (stop with a lease, drain, resume). */
 void dp_control_apply(struct dp *dp, const char *cmd, uint64_t lease);
 /* Stream ends waiting for a controlplane. */

@@ -19,6 +19,7 @@
 
 #define HEARTBEAT_S          1.0
 #define HEARTBEAT_TIMEOUT_MS 800
+#define DP_HELLO_STREAMS_MAX 2000
 #define ENDED_PENDING_MAX    4096
 
 struct ended_rec {
@@ -38,6 +39,7 @@ struct cc_client {
 	char url[300];
 	unsigned fail_streak; /* hello/heartbeat failures in a row */
 	double sent_at;       /* when the hello/heartbeat in flight was sent */
+	char refused[200];    /* why the controlplane refused our hello ("" = it did not) */
 	struct ipc_mailbox *mb;
 	ev_timer tick;
 	_Atomic bool connected;
@@ -61,6 +63,11 @@ static struct cc_client *cc_of(struct dp *dp)
 static uint64_t next_id(struct cc_client *cc)
 {
 	return atomic_fetch_add(&cc->next_id, 1) + 1;
+}
+
+const char *dp_control_refused(struct dp *dp)
+{
+	return dp->cc ? cc_of(dp)->refused : "";
 }
 
 bool dp_control_connected(struct dp *dp)
@@ -254,6 +261,7 @@ static void on_tick_reply(void *ud, int err, const uint8_t *buf, size_t len)
 		bool more = cc->nended > 0;
 		pthread_mutex_unlock(&cc->mu);
 		cc->hello_done = !more;
+		cc->refused[0] = '\0';
 		set_connected(cc, true);
 	} else if (m.type == PROTO_HEARTBEAT_REPLY) {
 		set_connected(cc, true);
@@ -263,8 +271,16 @@ static void on_tick_reply(void *ud, int err, const uint8_t *buf, size_t len)
 	} else {
 		/* e.g. hello_required after a controlplane restart */
 		const char *code = m.type == PROTO_ERROR ? m.error.code : "";
-		if (strcmp(code, "hello_required") != 0)
+		if (strcmp(code, "refused") == 0 || strcmp(code, "instance_in_use") == 0) {
+			/* not let in: logged once (per reason), not ready meanwhile */
+			if (strcmp(cc->refused, m.error.message) != 0)
+				ALOG(ALOG_ERROR, "controlplane_refused", ALOG_S("code", code),
+				     ALOG_S("why", m.error.message), ALOG_S("url", cc->url));
+			snprintf(cc->refused, sizeof(cc->refused), "%s", m.error.message);
+			set_connected(cc, false);
+		} else if (strcmp(code, "hello_required") != 0) {
 			ALOG(ALOG_WARN, "controlplane_error", ALOG_S("code", code[0] ? code : "?"));
+		}
 		cc->hello_done = false;
 	}
 	proto_msg_clear(&m);
@@ -283,6 +299,10 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	pthread_mutex_lock(&dp->reg_mu);
 	size_t n = streams_count(dp);
 	if (!cc->hello_done) {
+		/* what one hello may carry (the controlplane takes up to 4096;
+		 * full records of more would pass the 1 MiB message cap) */
+		if (n > DP_HELLO_STREAMS_MAX)
+			n = DP_HELLO_STREAMS_MAX;
 		pthread_mutex_lock(&cc->mu);
 		unsigned nended = cc->nended;
 		struct proto_ended *ended = nended ? calloc(nended, sizeof(*ended)) : NULL;
@@ -290,7 +310,9 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 			nended = 0;
 		for (unsigned i = 0; i < nended; i++)
 			ended[i] = ended_body(&cc->ended[i]);
+		const char *token = acexy_cfg_s(dp->cfg, ACEXY_S_CONTROL_TOKEN);
 		struct proto_hello h = {.instance = dp->instance,
+		                        .token = *token ? token : NULL,
 		                        .software = ACEXY_VERSION,
 		                        .proto = PROTO_VERSION,
 		                        .draining = atomic_load(&dp->draining),

@@ -1,5 +1,6 @@
 #include "acexy/ipc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -401,13 +402,10 @@ bool ipc_pipe_addr(uint32_t pipe, char *buf, size_t cap)
 		snprintf(buf, cap, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3],
 		         (unsigned)pt[0] << 8 | pt[1]);
 	} else if (sa.s_family == NNG_AF_INET6) {
-		char h[48];
-		size_t o = 0;
-		const uint8_t *a = sa.s_in6.sa_addr;
+		char h[INET6_ADDRSTRLEN];
 		const uint8_t *pt = (const uint8_t *)&sa.s_in6.sa_port;
-		for (int i = 0; i < 16; i += 2)
-			o += (size_t)snprintf(h + o, sizeof(h) - o, "%s%x", i ? ":" : "",
-			                      (unsigned)a[i] << 8 | a[i + 1]);
+		if (!inet_ntop(AF_INET6, sa.s_in6.sa_addr, h, sizeof(h)))
+			snprintf(h, sizeof(h), "?");
 		snprintf(buf, cap, "[%s]:%u", h, (unsigned)pt[0] << 8 | pt[1]);
 	} else {
 		snprintf(buf, cap, "ipc");

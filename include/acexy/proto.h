@@ -100,6 +100,7 @@ enum proto_dir {
 	F(hello, software, STR, REQ, none)                                                         \
 	F(hello, proto, INT, OPT, none)                                                            \
 	F(hello, draining, BOOL, OPT, none)                                                        \
+	F(hello, token, STR, OPT, none)                                                            \
 	F(hello, streams, LIST, REQ, stream)                                                       \
 	F(hello, ended, LIST, REQ, ended)
 
@@ -282,7 +283,9 @@ const char *proto_decode_error_code(int rc);
 	  "stop taking new streams (all dataplanes, or --instance)")                               \
 	X(RESUME, "resume", NULL, PROTO_ADMIN_BOTH, "undo drain")                                  \
 	X(CONFIG, "config", NULL, PROTO_ADMIN_BOTH,                                                \
-	  "effective settings with their origin (secrets as <set>)")
+	  "effective settings with their origin (secrets as <set>)")                               \
+	X(DATAPLANES, "dataplanes", NULL, PROTO_ADMIN_CP,                                          \
+	  "every dataplane: address, streams, viewers, last heartbeat, version")
 
 enum proto_admin_cmd {
 #define PROTO_X_ADMIN_ENUM(id, name, arg, where, help) PROTO_ADMIN_##id,

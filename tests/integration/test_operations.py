@@ -215,7 +215,8 @@ class OperationsTest(t.TestCase):
         wait_until(lambda: [x for x in json.loads(ctl(st, "--json", "streams")[1])["streams"]
                             if x["engine_status"] is not None], 5, what="a stream with its engine view")
         cases = [("status", []), ("engines", []), ("streams", []), ("config", []), ("ping", []),
-                 ("dp-status", ["--dataplane"]), ("dp-streams", ["--dataplane"])]
+                 ("dataplanes", []), ("dp-status", ["--dataplane"]),
+                 ("dp-streams", ["--dataplane"])]
         for name, extra in cases:
             cmd = name.replace("dp-", "")
             rc, out, err = ctl(st, *(extra + ["--json", cmd]))
