@@ -298,6 +298,11 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	/* encoded under the registry lock: the records borrow its strings */
 	pthread_mutex_lock(&dp->reg_mu);
 	size_t n = streams_count(dp);
+	/* ends that could not be delivered on their own go with a hello */
+	pthread_mutex_lock(&cc->mu);
+	if (cc->nended > 0)
+		cc->hello_done = false;
+	pthread_mutex_unlock(&cc->mu);
 	if (!cc->hello_done) {
 		/* what one hello may carry (the controlplane takes up to 4096;
 		 * full records of more would pass the 1 MiB message cap) */
@@ -459,7 +464,19 @@ struct ended_call {
 static void on_ended_reply(void *ud, int err, const uint8_t *buf, size_t len)
 {
 	struct ended_call *ec = ud;
-	if (err != 0) /* reported again in the next hello */
+	bool delivered = false;
+	if (err == 0) {
+		/* an error answer (hello_required: a controlplane that restarted
+		 * and has not heard our hello on this connection yet) is no
+		 * delivery either */
+		struct proto_msg m;
+		char perr[128];
+		if (proto_decode(buf, len, PROTO_CP_TO_DP, &m, perr, sizeof(perr)) == 0) {
+			delivered = m.type == PROTO_OK;
+			proto_msg_clear(&m);
+		}
+	}
+	if (!delivered) /* reported again in the next hello */
 		ended_push(ec->cc, &ec->rec);
 	free(ec);
 }

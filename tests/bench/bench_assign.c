@@ -1,18 +1,23 @@
-/* acexy-bench-assign: controlplane assignments over control.sock, timed
- * from a client process the way a dataplane asks (hello once, then assign
- * and, untimed, stream_ended to give the lease back).
+/* acexy-bench-assign: controlplane assignments, timed from client
+ * connections the way dataplanes ask (hello once, then assign and, untimed,
+ * stream_ended to give the lease back).
  *
- *   acexy-bench-assign RUN_DIR [COUNT]
- * Prints one JSON object: assignments/s (assign round trips only), p50/p99
- * latency in microseconds, refusals. */
+ *   acexy-bench-assign RUN_DIR|URL [COUNT] [CONNS]
+ * RUN_DIR means ipc://RUN_DIR/control.sock; a URL may be ipc://, tcp:// or
+ * tls+tcp:// (token and TLS files from ACEXY_CONTROL_TOKEN and
+ * ACEXY_CONTROL_TLS_CERT/_KEY/_CA). CONNS connections (default 1) each make
+ * COUNT assignments at the same time, each its own dataplane instance.
+ * Prints one JSON object: assignments/s in total (wall clock), p50/p99/max
+ * latency in microseconds over all connections, refusals. */
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "acexy/ipc.h"
 #include "acexy/proto.h"
 
 static double now(void)
@@ -50,66 +55,123 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int main(int argc, char **argv)
+struct conn {
+	pthread_t th;
+	int idx, n;
+	const char *url;
+	double *lat; /* n entries */
+	int ok, refused, failed;
+};
+
+static pthread_barrier_t start_line;
+
+static void *run_conn(void *arg)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: acexy-bench-assign RUN_DIR [COUNT]\n");
-		return 2;
-	}
-	int n = argc > 2 ? atoi(argv[2]) : 5000;
-	char url[600];
-	snprintf(url, sizeof(url), "ipc://%s/control.sock", argv[1]);
+	struct conn *c = arg;
+	struct ipc_tls tls = {.cert = getenv("ACEXY_CONTROL_TLS_CERT"),
+	                      .key = getenv("ACEXY_CONTROL_TLS_KEY"),
+	                      .ca = getenv("ACEXY_CONTROL_TLS_CA")};
+	const char *token = getenv("ACEXY_CONTROL_TOKEN");
+	char err[300], inst[32];
 	nng_socket s;
-	if (nng_req0_open(&s) != 0 || nng_dial(s, url, NULL, 0) != 0) {
-		fprintf(stderr, "cannot reach %s\n", url);
-		return 1;
+	snprintf(inst, sizeof(inst), "bench-assign-%d", c->idx);
+	if (ipc_client_open_tls(c->url, -1, &tls, &s, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		c->failed = 1;
+		pthread_barrier_wait(&start_line);
+		return NULL;
 	}
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000);
 	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 10000);
-	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	const char *inst = "bench-assign";
 	struct proto_msg m;
 	uint64_t id = 1;
-	struct proto_hello hello = {.instance = inst, .software = "bench"};
-	if (call(s, PROTO_HELLO, id++, &hello, &m) < 0) {
-		fprintf(stderr, "hello failed\n");
-		return 1;
+	struct proto_hello hello = {.instance = inst, .software = "bench", .token = token};
+	if (call(s, PROTO_HELLO, id++, &hello, &m) < 0 || m.type != PROTO_HELLO_REPLY) {
+		fprintf(stderr, "hello failed (a wrong ACEXY_CONTROL_TOKEN?)\n");
+		c->failed = 1;
+		pthread_barrier_wait(&start_line);
+		return NULL;
 	}
 	proto_msg_clear(&m);
-	double *lat = calloc((size_t)n, sizeof(double));
-	double total = 0;
-	int refused = 0, ok = 0;
-	for (int i = 0; i < n; i++) {
-		char key[32];
-		snprintf(key, sizeof(key), "bench%d", i);
-		double t0 = now();
+	pthread_barrier_wait(&start_line);
+	for (int i = 0; i < c->n; i++) {
+		char key[48];
+		snprintf(key, sizeof(key), "bench%d_%d", c->idx, i);
 		struct proto_assign assign = {
 		        .instance = inst, .key_type = "content_id", .key = key, .params = ""};
+		double t0 = now();
 		if (call(s, PROTO_ASSIGN, id++, &assign, &m) < 0) {
 			fprintf(stderr, "assign %d failed\n", i);
-			return 1;
+			c->failed = 1;
+			break;
 		}
 		double dt = now() - t0;
-		lat[ok] = dt;
-		total += dt;
 		if (m.type != PROTO_LEASE) {
-			refused++;
+			c->refused++;
 			proto_msg_clear(&m);
 			continue;
 		}
-		ok++;
+		c->lat[c->ok++] = dt;
 		struct proto_stream_ended end = {
 		        .instance = inst, .lease = m.lease.lease, .reason = "client_gone"};
 		proto_msg_clear(&m);
-		if (call(s, PROTO_STREAM_ENDED, id++, &end, &m) < 0)
-			return 1;
+		if (call(s, PROTO_STREAM_ENDED, id++, &end, &m) < 0) {
+			c->failed = 1;
+			break;
+		}
 		proto_msg_clear(&m);
 	}
-	qsort(lat, (size_t)ok, sizeof(double), cmp);
-	printf("{\"assignments\":%d,\"refused\":%d,\"per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
-	       "\"max_us\":%.1f}\n",
-	       ok, refused, ok / (total > 0 ? total : 1), ok ? lat[ok / 2] * 1e6 : 0,
-	       ok ? lat[(int)((ok - 1) * 0.99)] * 1e6 : 0, ok ? lat[ok - 1] * 1e6 : 0);
 	nng_close(s);
-	return 0;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: acexy-bench-assign RUN_DIR|URL [COUNT] [CONNS]\n");
+		return 2;
+	}
+	int n = argc > 2 ? atoi(argv[2]) : 5000;
+	int nconn = argc > 3 ? atoi(argv[3]) : 1;
+	if (n < 1 || nconn < 1 || nconn > 256) {
+		fprintf(stderr, "COUNT and CONNS (1-256) must be positive\n");
+		return 2;
+	}
+	char url[600];
+	if (strstr(argv[1], "://"))
+		snprintf(url, sizeof(url), "%s", argv[1]);
+	else
+		snprintf(url, sizeof(url), "ipc://%s/control.sock", argv[1]);
+	struct conn *cs = calloc((size_t)nconn, sizeof(*cs));
+	double *all = calloc((size_t)n * (size_t)nconn, sizeof(double));
+	if (!cs || !all)
+		return 1;
+	pthread_barrier_init(&start_line, NULL, (unsigned)nconn + 1);
+	for (int i = 0; i < nconn; i++) {
+		cs[i] = (struct conn){.idx = i, .n = n, .url = url, .lat = all + (size_t)i * n};
+		pthread_create(&cs[i].th, NULL, run_conn, &cs[i]);
+	}
+	pthread_barrier_wait(&start_line);
+	double t0 = now();
+	int ok = 0, refused = 0, failed = 0;
+	for (int i = 0; i < nconn; i++) {
+		pthread_join(cs[i].th, NULL);
+		refused += cs[i].refused;
+		failed += cs[i].failed;
+	}
+	double wall = now() - t0;
+	/* gather every connection's latencies */
+	for (int i = 0; i < nconn; i++) {
+		memmove(all + ok, cs[i].lat, (size_t)cs[i].ok * sizeof(double));
+		ok += cs[i].ok;
+	}
+	qsort(all, (size_t)ok, sizeof(double), cmp);
+	printf("{\"url\":\"%s\",\"connections\":%d,\"assignments\":%d,\"refused\":%d,"
+	       "\"per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
+	       strncmp(url, "ipc://", 6) == 0 ? "ipc" : url, nconn, ok, refused,
+	       ok / (wall > 0 ? wall : 1), ok ? all[ok / 2] * 1e6 : 0,
+	       ok ? all[(int)((ok - 1) * 0.99)] * 1e6 : 0, ok ? all[ok - 1] * 1e6 : 0);
+	free(all);
+	free(cs);
+	return failed ? 1 : 0;
 }
