@@ -40,6 +40,7 @@ struct cc_client {
 	unsigned fail_streak; /* hello/heartbeat failures in a row */
 	double sent_at;       /* when the hello/heartbeat in flight was sent */
 	char refused[200];    /* why the controlplane refused our hello ("" = it did not) */
+	_Atomic bool rehello; /* a new connection, or hello_required: hello first */
 	struct ipc_mailbox *mb;
 	ev_timer tick;
 	_Atomic bool connected;
@@ -200,6 +201,14 @@ void dp_control_apply(struct dp *dp, const char *cmd, uint64_t lease)
 	}
 }
 
+static void on_new_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)p;
+	(void)ev;
+	struct cc_client *cc = arg;
+	atomic_store(&cc->rehello, true);
+}
+
 static int cc_dial(struct cc_client *cc, nng_socket *ret)
 {
 	struct ipc_tls tls = {.cert = acexy_cfg_s(cc->dp->cfg, ACEXY_S_CONTROL_TLS_CERT),
@@ -210,6 +219,8 @@ static int cc_dial(struct cc_client *cc, nng_socket *ret)
 	if (rc < 0)
 		ALOG(ALOG_ERROR, "controlplane_dial_failed", ALOG_S("url", cc->url),
 		     ALOG_S("error", err));
+	else /* every new connection starts with a hello */
+		nng_pipe_notify(*ret, NNG_PIPE_EV_ADD_POST, on_new_pipe, cc);
 	return rc;
 }
 
@@ -298,11 +309,14 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	/* encoded under the registry lock: the records borrow its strings */
 	pthread_mutex_lock(&dp->reg_mu);
 	size_t n = streams_count(dp);
-	/* ends that could not be delivered on their own go with a hello */
+	/* ends that could not be delivered on their own go with a hello, and
+	 * every new connection starts with one */
 	pthread_mutex_lock(&cc->mu);
 	if (cc->nended > 0)
 		cc->hello_done = false;
 	pthread_mutex_unlock(&cc->mu);
+	if (atomic_exchange(&cc->rehello, false))
+		cc->hello_done = false;
 	if (!cc->hello_done) {
 		/* what one hello may carry (the controlplane takes up to 4096;
 		 * full records of more would pass the 1 MiB message cap) */
@@ -388,6 +402,15 @@ static void on_assign_reply(void *ud, int err, const uint8_t *buf, size_t len)
 		} else if (m.type == PROTO_REFUSAL) {
 			int64_t ra = m.refusal.retry_after;
 			ac->cb(ac->ud, -EAGAIN, NULL, m.refusal.reason, ra > 0 ? (unsigned)ra : 5);
+		} else if (m.type == PROTO_ERROR && strcmp(m.error.code, "hello_required") == 0) {
+			/* a new connection (the controlplane restarted, or its
+			 * listener was replaced) that has not carried our hello
+			 * yet: say hello at once; the request waits as for an
+			 * absent controlplane (ACEXY_CONTROL_WAIT) */
+			struct cc_client *cc = ac->dp->cc;
+			atomic_store(&cc->rehello, true);
+			set_connected(cc, false);
+			ac->cb(ac->ud, -ENOTCONN, NULL, NULL, 1);
 		} else {
 			const char *msg = m.type == PROTO_ERROR ? m.error.message : "";
 			ac->cb(ac->ud, -EAGAIN, NULL, msg[0] ? msg : "controlplane error", 5);

@@ -283,6 +283,15 @@ static void on_assign(void *ud, int status, const struct dp_lease *lease, const 
 		return;
 	}
 	char why[300];
+	if (status == -ENOTCONN && !s->started &&
+	    dp_now() - s->t_start < ms_to_s(cfg_ms(s, ACEXY_S_CONTROL_WAIT))) {
+		/* the controlplane is reconnecting: wait for it as for an
+		 * absent one (ACEXY_CONTROL_WAIT), then ask again */
+		s->state = S_CONTROL_WAIT;
+		ev_timer_set(&s->deadline, 0.05, 0.);
+		ev_timer_start(s->w->loop, &s->deadline);
+		return;
+	}
 	if (status == -EAGAIN) {
 		snprintf(why, sizeof(why), "no engine available: %s", reason ? reason : "refused");
 		stream_fail(s, 503, why, retry_after);
