@@ -68,6 +68,11 @@ X(engine_stop_retry,         ACEXY_LOG_BOTH, "an engine stop command failed and 
 X(engine_stop_failed,        ACEXY_LOG_BOTH, "an engine stop command failed for good; the engine session may run on") \
 X(dataplane_connected,       ACEXY_LOG_CP,   "a dataplane said hello for the first time (instance, software, streams it relays)") \
 X(dataplane_lost,            ACEXY_LOG_CP,   "a dataplane was silent ACEXY_DATAPLANE_LOST_AFTER; its streams were ended") \
+X(dataplane_refused,         ACEXY_LOG_CP,   "a dataplane's hello had a wrong or missing ACEXY_CONTROL_TOKEN (logged at most once a second, with the count not logged)") \
+X(instance_in_use,           ACEXY_LOG_CP,   "a hello named an instance another live connection holds; refused") \
+X(lease_claim_refused,       ACEXY_LOG_CP,   "a lease a dataplane re-announced was not taken: an id not ours, another dataplane's, too many, or URLs off its engine") \
+X(url_refused,               ACEXY_LOG_CP,   "a stat_url/command_url a dataplane declared is not on the lease's engine; dropped, never called") \
+X(controlplane_refused,      ACEXY_LOG_DP,   "the controlplane refused this dataplane's hello (wrong token, instance name in use); logged once, not ready meanwhile") \
 X(controlplane_stalled,      ACEXY_LOG_CP,   "the controlplane itself stalled (paused, overloaded); the gap does not count as dataplane silence") \
 X(command_queue_full,        ACEXY_LOG_CP,   "a command for a dataplane was refused: its queue is full") \
 X(lease_granted,             ACEXY_LOG_CP,   "an engine slot was leased to a stream (engine, fallback, why)") \
