@@ -71,6 +71,28 @@ class FailoverTest(t.TestCase):
         self.assertEqual(log.count("event=failover "), 4, log[-3000:])
         self.assertIn("reason=failover", log)
 
+    def test_stop_and_shutdown_never_fail_over(self):
+        st = self.stack(env={"ACEXY_DRAIN_TIMEOUT": "1s"})
+        s = self.hold_stream(st.port, "stopme")
+        wait_until(lambda: len(json.loads(subprocess.run(
+            [t.binpath("acexyctl"), "--run-dir", st.run_dir, "--json", "streams"],
+            capture_output=True, text=True).stdout)["streams"]) == 1, 4, what="the stream")
+        sid = json.loads(subprocess.run([t.binpath("acexyctl"), "--run-dir", st.run_dir, "--json",
+                                         "streams"], capture_output=True, text=True).stdout)["streams"][0]["id"]
+        subprocess.run([t.binpath("acexyctl"), "--run-dir", st.run_dir, "stop", str(sid)], check=True,
+                       capture_output=True)
+        s.settimeout(5)
+        while s.recv(65536):
+            pass  # the stream ends, no new engine session
+        s.close()
+        s = self.hold_stream(st.port, "shutme")
+        time.sleep(0.3)
+        st.dp.stop(20)  # SIGTERM: drain, then shutdown
+        self.assertEqual(len(content_sessions(st, "stopme")), 1)
+        self.assertEqual(len(content_sessions(st, "shutme")), 1)
+        self.assertNotIn("event=failover ", st.dp.log())
+        s.close()
+
     def test_failover_off_ends_as_before(self):
         st = self.stack(env={"ACEXY_FAILOVER": "false"})
         r = tscheck(st.url("id=once-cut-300000"), nbytes=900000, timeout=30)
