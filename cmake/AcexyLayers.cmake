@@ -24,7 +24,7 @@ function(acexy_check_layers src)
   # the controlplane's modules reach cp.c only through their narrow
   # interfaces (no controlplane/cp.h); its pure core (acexy_cp_pure) neither
   # logs nor talks
-  foreach(f orch.c events.c engstat.c fallback.c lease.c orch_parse.c spool_record.c)
+  foreach(f orch.c orch_provision.c events.c engstat.c fallback.c lease.c orch_parse.c spool_record.c)
     set(forbidden "controlplane/cp\\.h")
     if(f MATCHES "^(lease|orch_parse|spool_record)\\.c$")
       set(forbidden "controlplane/cp\\.h|acexy/log\\.h|acexy/ipc\\.h|acexy/curl_ev\\.h")

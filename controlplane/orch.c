@@ -1,4 +1,5 @@
 #include "controlplane/orch.h"
+#include "controlplane/orch_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,64 +17,6 @@
 #include "controlplane/debuglog.h"
 #include "controlplane/fallback.h"
 #include "controlplane/lease.h"
-
-#define BODY_MAX             (1024 * 1024)
-#define ENGINES_TTL          2.0
-#define PROVISION_TIMEOUT_MS 35000L
-#define CALL_TIMEOUT_MS      5000L
-#define DEFAULT_RETRY        5
-
-struct waiter {
-	struct waiter *next;
-	void *req; /* the caller's token for this request */
-	/* the request, copied: a borrows its strings from the arrays */
-	char instance[96], key_type[16], key[512];
-	struct proto_assign a;
-	double deadline;
-	double t0; /* arrival */
-};
-
-#define SUSPECT_MAX 16
-#define SUSPECT_S   60.0 /* how long a failed engine is passed over */
-
-struct orch {
-	struct orch_env env; /* what the controlplane gives: narrow, no cp.c internals */
-	struct curl_ev *ce;
-	char base[600];
-	char auth[700];
-	enum orch_state state;
-	bool status_inflight, engines_inflight;
-	bool can_provision;
-	bool unavailable; /* it says "unavailable": no engine runs (scaled to zero) */
-	char status[32];  /* its last status word */
-	char block_code[64], block_msg[256];
-	int block_eta;
-	bool block_should_wait;
-	struct orch_engine *engines;
-	size_t nengines;
-	double engines_at;
-	ev_timer poll;
-	ev_timer tick; /* waiters' deadlines, provisioning retries, readiness polls */
-	struct waiter *waiting;
-	/* provisioning */
-	bool provisioning;
-	double prov_retry_at; /* 0 = none scheduled */
-	char prov_container[128];
-	double prov_started;
-	bool prov_ready_check;
-	int last_eta;
-	uint64_t provisions_ok, provisions_failed;
-	unsigned prov_attempt;
-	/* engines a dataplane's stream failed on a moment ago (failover): not
-	 * chosen while they are suspect */
-	struct {
-		char id[300]; /* container id, or host:port */
-		double until;
-	} suspects[SUSPECT_MAX];
-	/* the request being answered, for the debug logs */
-	const struct proto_assign *cur;
-	double cur_t0;
-};
 
 static void set_ctx(struct orch *o, const struct proto_assign *a, double t0)
 {
@@ -99,18 +42,7 @@ static void debug_request(struct orch *o, const char *outcome, uint64_t lease, c
 
 /* ---- HTTP calls ---- */
 
-struct call {
-	struct orch *o;
-	const char *body; /* the answer, while done runs */
-	size_t len;
-	void (*done)(struct orch *o, struct call *c, CURLcode res, long code);
-	orch_http_fn ext; /* orch_http's callers */
-	void *ext_ud;
-	char what[32];
-	char url[700];
-};
-
-static void call_done(void *ud, const struct http_fetch_result *r)
+void orch_call_done(void *ud, const struct http_fetch_result *r)
 {
 	struct call *c = ud;
 	c->body = r->body;
@@ -147,15 +79,15 @@ static int call_start_ext(struct orch *o, const char *what, const char *path, co
 	                             .connect_timeout_ms = 3000L,
 	                             .headers = headers,
 	                             .post = post};
-	if (!http_fetch_start(o->ce, &req, call_done, c)) {
+	if (!http_fetch_start(o->ce, &req, orch_call_done, c)) {
 		free(c);
 		return -EIO;
 	}
 	return 0;
 }
 
-static int call_start(struct orch *o, const char *what, const char *path, const char *post,
-                      long timeout_ms, void (*done)(struct orch *, struct call *, CURLcode, long))
+int orch_call(struct orch *o, const char *what, const char *path, const char *post, long timeout_ms,
+              void (*done)(struct orch *, struct call *, CURLcode, long))
 {
 	return call_start_ext(o, what, path, post, timeout_ms, done, NULL, NULL);
 }
@@ -359,9 +291,6 @@ static bool decide(struct orch *o, void *req, const struct proto_assign *a, bool
 	return false;
 }
 
-static void provision_start(struct orch *o);
-static void engines_fetch(struct orch *o);
-
 static void waiter_free(struct waiter *w)
 {
 	free(w);
@@ -382,10 +311,10 @@ static void serve_waiters(struct orch *o)
 		}
 	}
 	if (o->waiting && !o->provisioning && o->prov_retry_at == 0 && !o->prov_container[0])
-		provision_start(o);
+		orch_provision_start(o);
 }
 
-static void refuse_all(struct orch *o, const char *reason, int eta)
+void orch_refuse_all(struct orch *o, const char *reason, int eta)
 {
 	while (o->waiting) {
 		struct waiter *w = o->waiting;
@@ -425,11 +354,11 @@ static void engines_done(struct orch *o, struct call *c, CURLcode res, long code
 	serve_waiters(o);
 }
 
-static void engines_fetch(struct orch *o)
+void orch_engines_fetch(struct orch *o)
 {
 	if (o->engines_inflight)
 		return;
-	if (call_start(o, "engines", "/engines", NULL, CALL_TIMEOUT_MS, engines_done) == 0)
+	if (orch_call(o, "engines", "/engines", NULL, CALL_TIMEOUT_MS, engines_done) == 0)
 		o->engines_inflight = true;
 }
 
@@ -489,7 +418,7 @@ static void status_done(struct orch *o, struct call *c, CURLcode res, long code)
 	if (o->state == ORCH_UNREACHABLE)
 		serve_waiters(o);
 	else if (before == ORCH_UNREACHABLE || before == ORCH_UNKNOWN)
-		engines_fetch(o);
+		orch_engines_fetch(o);
 	/* faster while degraded or unreachable */
 	double period = (double)acexy_cfg_u(o->env.cfg, ACEXY_S_ORCH_POLL_INTERVAL) / 1000.0;
 	if (o->state != ORCH_HEALTHY && period > 2.0)
@@ -502,150 +431,13 @@ static void status_done(struct orch *o, struct call *c, CURLcode res, long code)
 static void on_poll(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct orch *o = t->data;
-	if (!o->status_inflight && call_start(o, "status", "/orchestrator/status", NULL,
-	                                      CALL_TIMEOUT_MS, status_done) == 0)
+	if (!o->status_inflight &&
+	    orch_call(o, "status", "/orchestrator/status", NULL, CALL_TIMEOUT_MS, status_done) == 0)
 		o->status_inflight = true;
 	else {
 		ev_timer_set(t, 1.0, 0.);
 		ev_timer_start(loop, t);
 	}
-}
-
-/* ---- provisioning ---- */
-
-static void ready_done(struct orch *o, struct call *c, CURLcode res, long code)
-{
-	o->prov_ready_check = false;
-	if (res == CURLE_OK && code == 200 && c->body && c->body[0] == '{') {
-		ALOG(ALOG_INFO, "engine_ready", ALOG_S("container_id", o->prov_container),
-		     ALOG_D("after_s", acexy_now() - o->prov_started));
-		double took = (acexy_now() - o->prov_started) * 1000.0;
-		DEBUGLOG_PACK(o->env.dl, DEBUGLOG_PROVISIONING, "engine_ready", "{s:i,s:s,s:f}",
-		              "attempt", (int)o->prov_attempt, "container_id", o->prov_container,
-		              "took_ms", took);
-		if (took > 30000.0)
-			DEBUGLOG_PACK(o->env.dl, DEBUGLOG_STRESS, "slow_provisioning", "{s:f,s:f}",
-			              "took_ms", took, "threshold_ms", 30000.0);
-		o->prov_attempt = 0;
-		o->prov_container[0] = '\0';
-		o->engines_at = 0;
-		engines_fetch(o); /* counts fresh, then the waiters are served */
-	}
-}
-
-static void check_new_engine(struct orch *o)
-{
-	/* the new engine must be listed and answer get_status before use */
-	for (size_t i = 0; i < o->nengines; i++) {
-		struct orch_engine *e = &o->engines[i];
-		if (strcmp(e->container_id, o->prov_container) != 0)
-			continue;
-		char url[400];
-		snprintf(url, sizeof(url),
-		         "http://%s:%u/server/api?api_version=3&method=get_status", e->host,
-		         e->port);
-		/* call_start prefixes the orchestrator base; use a direct call */
-		struct call *c = calloc(1, sizeof(*c));
-		if (!c)
-			return;
-		c->o = o;
-		c->done = ready_done;
-		snprintf(c->url, sizeof(c->url), "%s", url);
-		struct http_fetch_req req = {.url = c->url, .max = BODY_MAX, .timeout_ms = 2000L};
-		if (http_fetch_start(o->ce, &req, call_done, c))
-			o->prov_ready_check = true;
-		else
-			free(c);
-		return;
-	}
-	engines_fetch(o); /* not listed yet */
-}
-
-static void provision_done(struct orch *o, struct call *c, CURLcode res, long code)
-{
-	o->provisioning = false;
-	if (res == CURLE_OK && code == 200 &&
-	    orch_parse_provisioned(c->body, c->len, o->prov_container, sizeof(o->prov_container)) ==
-	            0) {
-		o->provisions_ok++;
-		ALOG(ALOG_INFO, "provisioned", ALOG_S("container_id", o->prov_container),
-		     ALOG_D("took_s", acexy_now() - o->prov_started));
-		DEBUGLOG_PACK(o->env.dl, DEBUGLOG_PROVISIONING, "success", "{s:i,s:i,s:s,s:f}",
-		              "attempt", (int)o->prov_attempt, "http_status", (int)code,
-		              "container_id", o->prov_container, "took_ms",
-		              (acexy_now() - o->prov_started) * 1000.0);
-		if (!o->prov_container[0]) {
-			refuse_all(o, "provisioning answered without a container id",
-			           DEFAULT_RETRY);
-			return;
-		}
-		o->engines_at = 0;
-		engines_fetch(o);
-		return;
-	}
-	o->provisions_failed++;
-	/* 503/500 with detail {code, message, recovery_eta_seconds, can_retry,
-	 * should_wait}, or a plain string in older versions */
-	struct orch_prov_error pe;
-	orch_parse_prov_error(c->body, c->len, &pe);
-	const char *dcode = pe.code[0] ? pe.code : NULL;
-	const char *msg = pe.message[0] ? pe.message : NULL;
-	int eta = pe.eta;
-	bool can_retry = pe.can_retry, should_wait = pe.should_wait;
-	char why[400];
-	snprintf(why, sizeof(why), "provisioning failed: %s%s%s",
-	         res != CURLE_OK ? curl_easy_strerror(res) : (msg ? msg : "error"),
-	         dcode ? " / " : "", dcode ? dcode : "");
-	ALOG(ALOG_WARN, "provision_failed", ALOG_I("http_status", code),
-	     ALOG_S("code", dcode ? dcode : ""), ALOG_S("message", msg ? msg : ""),
-	     ALOG_I("eta", eta), ALOG_B("can_retry", can_retry),
-	     ALOG_B("should_wait", should_wait));
-	DEBUGLOG_PACK(o->env.dl, DEBUGLOG_PROVISIONING, "failure",
-	              "{s:i,s:i,s:s,s:s,s:i,s:b,s:b,s:f}", "attempt", (int)o->prov_attempt,
-	              "http_status", (int)code, "code", dcode ? dcode : "", "message",
-	              res != CURLE_OK ? curl_easy_strerror(res) : (msg ? msg : ""), "eta_s", eta,
-	              "can_retry", can_retry, "should_wait", should_wait, "took_ms",
-	              (acexy_now() - o->prov_started) * 1000.0);
-	o->last_eta = eta;
-	double now = acexy_now();
-	/* retry after the ETA when someone can still be served in time */
-	double latest = 0;
-	for (struct waiter *w = o->waiting; w; w = w->next)
-		if (w->deadline > latest)
-			latest = w->deadline;
-	if ((can_retry || should_wait) && eta >= 0 && now + eta + 1 < latest) {
-		o->prov_retry_at = now + (eta > 0 ? eta : 1);
-		DEBUGLOG_PACK(o->env.dl, DEBUGLOG_PROVISIONING, "retry_scheduled", "{s:i,s:i,s:f}",
-		              "attempt", (int)o->prov_attempt, "eta_s", eta, "wait_s",
-		              o->prov_retry_at - now);
-		return;
-	}
-	DEBUGLOG_PACK(o->env.dl, DEBUGLOG_PROVISIONING, "gave_up", "{s:i,s:i,s:s,s:i}", "attempt",
-	              (int)o->prov_attempt, "http_status", (int)code, "message", why, "eta_s", eta);
-	o->prov_attempt = 0;
-	refuse_all(o, why, eta > 0 ? eta : DEFAULT_RETRY);
-}
-
-static void provision_start(struct orch *o)
-{
-	o->prov_retry_at = 0;
-	o->prov_started = acexy_now();
-	char body[256];
-	snprintf(body, sizeof(body), "{\"labels\":{\"acexy.proxy\":\"%s\"},\"env\":{}}",
-	         o->env.proxy_id);
-	unsigned nwait = 0;
-	for (struct waiter *w = o->waiting; w; w = w->next)
-		nwait++;
-	o->prov_attempt++;
-	ALOG(ALOG_INFO, "provisioning", ALOG_U("waiting", nwait),
-	     ALOG_U("attempt", o->prov_attempt));
-	DEBUGLOG_PACK(o->env.dl, DEBUGLOG_PROVISIONING, "attempt", "{s:i,s:i}", "attempt",
-	              (int)o->prov_attempt, "waiting", (int)nwait);
-	if (call_start(o, "provision", "/provision/acestream", body, PROVISION_TIMEOUT_MS,
-	               provision_done) == 0)
-		o->provisioning = true;
-	else
-		refuse_all(o, "cannot start provisioning", DEFAULT_RETRY);
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
@@ -666,9 +458,9 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		}
 	}
 	if (o->prov_retry_at > 0 && now >= o->prov_retry_at && o->waiting)
-		provision_start(o);
+		orch_provision_start(o);
 	if (o->prov_container[0] && !o->prov_ready_check && !o->engines_inflight)
-		check_new_engine(o);
+		orch_check_new_engine(o);
 }
 
 /* ---- entry points ---- */
@@ -706,9 +498,9 @@ void orch_assign(struct orch *o, void *req, const struct proto_assign *a)
 		pp = &(*pp)->next;
 	*pp = w;
 	if (!fresh)
-		engines_fetch(o);
+		orch_engines_fetch(o);
 	else if (!o->provisioning && o->prov_retry_at == 0 && !o->prov_container[0])
-		provision_start(o);
+		orch_provision_start(o);
 }
 
 int orch_start(const struct orch_env *env, struct orch **ret)
