@@ -166,6 +166,21 @@ class PodHelpers:
     HTTP ports."""
 
     @classmethod
+    def start_engine(cls):
+        """The demo engine (the tools image) on cls.engine_port; returns the
+        environment that points the pod at it, on loopback ports, with a
+        short drain."""
+        pm("run", "-d", "--name", cls.engine, "--network", "host", TOOLS,
+           "--listen", "127.0.0.1:%d" % cls.engine_port)
+        return {
+            "ACEXY_LISTEN_ADDR": "127.0.0.1:%d" % cls.dp_port,
+            "ACEXY_CP_LISTEN_ADDR": "127.0.0.1:%d" % cls.cp_port,
+            "ACEXY_HOST": "127.0.0.1",
+            "ACEXY_PORT": str(cls.engine_port),
+            "ACEXY_DRAIN_TIMEOUT": "%ds" % DRAIN,
+        }
+
+    @classmethod
     def wait_ready(cls, timeout=30):
         at.wait_until(lambda: at.http_get(cls.cp_port, "/readyz")[0] == 200, timeout, 0.1, "controlplane /readyz 200")
         at.wait_until(lambda: at.http_get(cls.dp_port, "/readyz")[0] == 200, timeout, 0.1, "dataplane /readyz 200")
@@ -201,6 +216,69 @@ class PodHelpers:
             return self.pid(ctr) != old_pid and int(self.inspect(ctr, "{{.RestartCount}}")) > old_count
         at.wait_until(ok, 30, 0.2, "%s restarted by podman" % ctr)
 
+    def held_stream(self):
+        """A viewer's stream through the dataplane, flowing, held open."""
+        rd = Reader(self.dp_port)
+        rd.start()
+        at.wait_until(lambda: rd.bytes > 200000, 20, 0.1, "stream bytes")
+        return rd
+
+    def check_kill_controlplane_keeps_stream(self):
+        """kill -9 of the controlplane: podman restarts it alone, the
+        dataplane's stream goes on and the new controlplane lists it."""
+        rd = self.held_stream()
+        try:
+            dp_pid, cp_pid = self.pid(self.dp), self.pid(self.cp)
+            count = int(self.inspect(self.cp, "{{.RestartCount}}"))
+            os.kill(cp_pid, signal.SIGKILL)
+            self.restarted(self.cp, cp_pid, count)
+            self.wait_ready()
+            before = rd.bytes
+            time.sleep(1.5)
+            # the dataplane was never restarted and its stream went on
+            self.assertEqual(self.pid(self.dp), dp_pid)
+            self.assertIsNone(rd.ended_at, "the stream ended when the controlplane was killed")
+            self.assertGreater(rd.bytes, before + 300000)
+            self.assertLess(rd.max_gap, 2.0)
+            # the new controlplane knows the stream again (the dataplane's hello)
+            at.wait_until(lambda: CONTENT in self.exec_(self.cp, "acexyctl", "--json", "streams").stdout,
+                          15, 0.2, "stream listed by the restarted controlplane")
+        finally:
+            rd.close()
+
+    def check_stop_drains(self, pod, ctrs):
+        """podman pod stop: the dataplane turns unready and lets the stream
+        run until the drain timeout; ctrs exit 0."""
+        rd = self.held_stream()
+        t0 = time.monotonic()
+        stopper = subprocess.Popen(PODMAN + ["pod", "stop", "-t", "20", pod],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        draining = []
+
+        def saw_draining():
+            st = at.http_get(self.dp_port, "/readyz", timeout=1)[0]
+            if st == 503:
+                draining.append(at.http_get(self.dp_port, "/livez", timeout=1)[0])
+            return st == 503
+        try:
+            at.wait_until(saw_draining, 5, 0.05, "dataplane /readyz 503 while draining")
+        except AssertionError:
+            pass
+        rd.join(DRAIN + 15)
+        rd.close()
+        _, err = stopper.communicate(timeout=40)
+        self.assertEqual(stopper.returncode, 0, err)
+        self.assertIsNotNone(rd.ended_at, "the stream did not end")
+        took = rd.ended_at - t0
+        self.assertGreaterEqual(took, DRAIN - 0.5, "the stream ended before the drain timeout")
+        self.assertLess(took, DRAIN + 8, "the stream outlived the drain timeout")
+        self.assertTrue(draining, "the dataplane never answered /readyz 503 while draining")
+        self.assertEqual(draining[0], 200, "/livez during the drain")
+        for ctr in ctrs:
+            self.assertEqual(self.inspect(ctr, "{{.State.ExitCode}}"), "0", "%s exit code" % ctr)
+        logs = pm("logs", self.dp).stdout + pm("logs", self.dp).stderr
+        self.assertIn("drain_timeout", logs)
+
 
 @unittest.skipUnless(IMAGE and TOOLS, "run by scripts/test-pod.sh (needs the images it builds)")
 class PodTest(PodHelpers, unittest.TestCase):
@@ -221,15 +299,7 @@ class PodTest(PodHelpers, unittest.TestCase):
 
     @classmethod
     def play(cls):
-        pm("run", "-d", "--name", cls.engine, "--network", "host", TOOLS,
-           "--listen", "127.0.0.1:%d" % cls.engine_port)
-        env = {
-            "ACEXY_LISTEN_ADDR": "127.0.0.1:%d" % cls.dp_port,
-            "ACEXY_CP_LISTEN_ADDR": "127.0.0.1:%d" % cls.cp_port,
-            "ACEXY_HOST": "127.0.0.1",
-            "ACEXY_PORT": str(cls.engine_port),
-            "ACEXY_DRAIN_TIMEOUT": "%ds" % DRAIN,
-        }
+        env = cls.start_engine()
         # The probes as Kubernetes runs them (the podman rendering has none).
         cls.k8s = render("deploy/k8s/overlays/legacy")
         objs = for_podman(render("deploy/k8s/overlays/podman"), cls.suffix, env)
@@ -304,10 +374,8 @@ class PodTest(PodHelpers, unittest.TestCase):
         r = self.exec_(self.dp, "acexyctl", "--dataplane", "status")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("controlplane_connected true", " ".join(r.stdout.split()))
-        rd = Reader(self.dp_port)
-        rd.start()
+        rd = self.held_stream()
         try:
-            at.wait_until(lambda: rd.bytes > 200000, 20, 0.1, "stream bytes")
             r = self.exec_(self.cp, "acexyctl", "--json", "streams")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn(CONTENT, r.stdout)
@@ -318,27 +386,7 @@ class PodTest(PodHelpers, unittest.TestCase):
             rd.close()
 
     def test_4_kill_controlplane_alone(self):
-        rd = Reader(self.dp_port)
-        rd.start()
-        try:
-            at.wait_until(lambda: rd.bytes > 200000, 20, 0.1, "stream bytes")
-            dp_pid, cp_pid = self.pid(self.dp), self.pid(self.cp)
-            count = int(self.inspect(self.cp, "{{.RestartCount}}"))
-            os.kill(cp_pid, signal.SIGKILL)
-            self.restarted(self.cp, cp_pid, count)
-            self.wait_ready()
-            before = rd.bytes
-            time.sleep(1.5)
-            # the dataplane was never restarted and its stream went on
-            self.assertEqual(self.pid(self.dp), dp_pid)
-            self.assertIsNone(rd.ended_at, "the stream ended when the controlplane was killed")
-            self.assertGreater(rd.bytes, before + 300000)
-            self.assertLess(rd.max_gap, 2.0)
-            # the new controlplane knows the stream again (the dataplane's hello)
-            at.wait_until(lambda: CONTENT in self.exec_(self.cp, "acexyctl", "--json", "streams").stdout,
-                          15, 0.2, "stream listed by the restarted controlplane")
-        finally:
-            rd.close()
+        self.check_kill_controlplane_keeps_stream()
 
     def test_5_kill_dataplane_alone(self):
         dp_pid, cp_pid = self.pid(self.dp), self.pid(self.cp)
@@ -368,38 +416,7 @@ class PodTest(PodHelpers, unittest.TestCase):
         self.assertPlays()
 
     def test_6_pod_stop_drains(self):
-        rd = Reader(self.dp_port)
-        rd.start()
-        at.wait_until(lambda: rd.bytes > 200000, 20, 0.1, "stream bytes")
-        t0 = time.monotonic()
-        stopper = subprocess.Popen(PODMAN + ["pod", "stop", "-t", "20", self.pod],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        draining = []
-
-        def saw_draining():
-            st = at.http_get(self.dp_port, "/readyz", timeout=1)[0]
-            if st == 503:
-                draining.append(at.http_get(self.dp_port, "/livez", timeout=1)[0])
-            return st == 503
-        try:
-            at.wait_until(saw_draining, 5, 0.05, "dataplane /readyz 503 while draining")
-        except AssertionError:
-            pass
-        rd.join(DRAIN + 15)
-        rd.close()
-        _, err = stopper.communicate(timeout=40)
-        self.assertEqual(stopper.returncode, 0, err)
-        self.assertIsNotNone(rd.ended_at, "the stream did not end")
-        took = rd.ended_at - t0
-        self.assertGreaterEqual(took, DRAIN - 0.5, "the stream ended before the drain timeout")
-        self.assertLess(took, DRAIN + 8, "the stream outlived the drain timeout")
-        self.assertTrue(draining, "the dataplane never answered /readyz 503 while draining")
-        self.assertEqual(draining[0], 200, "/livez during the drain")
-        for ctr in (self.cp, self.dp):
-            self.assertEqual(self.inspect(ctr, "{{.State.ExitCode}}"), "0", "%s exit code" % ctr)
-        logs = pm("logs", self.dp).stdout + pm("logs", self.dp).stderr
-        self.assertIn("drain_timeout", logs)
-
+        self.check_stop_drains(self.pod, (self.cp, self.dp))
 
 
 @unittest.skipUnless(IMAGE and TOOLS, "run by scripts/test-pod.sh (needs the images it builds)")
@@ -407,8 +424,9 @@ class ScaleOutTest(PodHelpers, unittest.TestCase):
     """overlays/scale-out: the controlplane's own pod (spool on a claim) and
     a dataplane pod joined over tls+tcp:// with the token and certificates
     make-secrets.sh writes, the dataplane checking the controlplane's name
-    (localhost here, a --san of make-secrets.sh) against its certificate. For podman: host network without ports and probes, the
-    Secrets' files as read-only host directories."""
+    (localhost here, a --san of make-secrets.sh) against its certificate.
+    For podman: host network without ports and probes, the Secrets' files
+    as read-only host directories."""
 
     @classmethod
     def setUpClass(cls):
@@ -418,8 +436,6 @@ class ScaleOutTest(PodHelpers, unittest.TestCase):
         cls.engine = "acexy-%s-engine" % cls.suffix
         cls.pods = []
         try:
-            pm("run", "-d", "--name", cls.engine, "--network", "host", TOOLS,
-               "--listen", "127.0.0.1:%d" % cls.engine_port)
             tree = os.path.join(cls.tmp, "k8s")
             shutil.copytree(os.path.join(ROOT, "deploy", "k8s"), tree)
             for sub in ("secrets.env", "tls"):
@@ -440,13 +456,7 @@ class ScaleOutTest(PodHelpers, unittest.TestCase):
                 raise AssertionError("make-secrets.sh: " + r.stderr)
             objs = render(os.path.join(tree, "overlays", "scale-out"))
             cls.rendered = objs
-            env = {
-                "ACEXY_LISTEN_ADDR": "127.0.0.1:%d" % cls.dp_port,
-                "ACEXY_CP_LISTEN_ADDR": "127.0.0.1:%d" % cls.cp_port,
-                "ACEXY_HOST": "127.0.0.1",
-                "ACEXY_PORT": str(cls.engine_port),
-                "ACEXY_DRAIN_TIMEOUT": "%ds" % DRAIN,
-            }
+            env = cls.start_engine()
             per = {"controlplane": {"ACEXY_CONTROL_URL": "tls+tcp://127.0.0.1:%d" % cls.control_port},
                    "dataplane": {"ACEXY_CONTROL_URL": "tls+tcp://localhost:%d" % cls.control_port}}
             objs = for_podman(objs, cls.suffix, env, per_container=per, secrets_dir=os.path.join(cls.tmp, "secrets"),
@@ -505,39 +515,12 @@ class ScaleOutTest(PodHelpers, unittest.TestCase):
         self.assertPlays()
 
     def test_3_controlplane_restart_keeps_the_stream(self):
-        rd = Reader(self.dp_port)
-        rd.start()
-        try:
-            at.wait_until(lambda: rd.bytes > 200000, 20, 0.1, "stream bytes")
-            dp_pid, cp_pid = self.pid(self.dp), self.pid(self.cp)
-            count = int(self.inspect(self.cp, "{{.RestartCount}}"))
-            os.kill(cp_pid, signal.SIGKILL)
-            self.restarted(self.cp, cp_pid, count)
-            self.wait_ready()
-            before = rd.bytes
-            time.sleep(1.5)
-            self.assertEqual(self.pid(self.dp), dp_pid)
-            self.assertIsNone(rd.ended_at, "the stream ended when the controlplane was killed")
-            self.assertGreater(rd.bytes, before + 300000)
-            at.wait_until(lambda: CONTENT in self.exec_(self.cp, "acexyctl", "--json", "streams").stdout,
-                          15, 0.2, "stream listed by the restarted controlplane (the dataplane's hello)")
-        finally:
-            rd.close()
+        self.check_kill_controlplane_keeps_stream()
 
     def test_4_dataplane_pod_stop_drains(self):
-        rd = Reader(self.dp_port)
-        rd.start()
-        at.wait_until(lambda: rd.bytes > 200000, 20, 0.1, "stream bytes")
-        t0 = time.monotonic()
-        r = pm("pod", "stop", "-t", "20", self.dp_pod, timeout=60)
-        rd.join(10)
-        rd.close()
-        self.assertIsNotNone(rd.ended_at, "the stream did not end")
-        self.assertGreaterEqual(rd.ended_at - t0, DRAIN - 0.5, "the stream ended before the drain timeout")
-        self.assertEqual(self.inspect(self.dp, "{{.State.ExitCode}}"), "0")
+        self.check_stop_drains(self.dp_pod, (self.dp,))
         # the controlplane saw the dataplane leave and stays up
         self.assertEqual(at.http_get(self.cp_port, "/livez")[0], 200)
-
 
 if __name__ == "__main__":
     at.main()
