@@ -6,6 +6,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,6 +383,11 @@ struct ipc_server {
 	ev_timer watch;
 	uint64_t stops_seen;
 	uint64_t restarts;
+	_Atomic uint64_t adds; /* connections accepted (a live listener) */
+	bool probing;          /* a connection of our own is on its way */
+	uint64_t probe_adds;
+	nng_socket probe;
+	char tls_cert[300], tls_key[300], tls_ca[300];
 };
 
 uint32_t ipc_req_pipe(const struct ipc_req *rq)
@@ -549,6 +555,8 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 			nng_pipe_close(p);
 		return;
 	}
+	if (ev == NNG_PIPE_EV_ADD_POST)
+		atomic_fetch_add(&s->adds, 1);
 	if (!s->on_pipe)
 		return;
 	pthread_mutex_lock(&s->pmu);
@@ -624,14 +632,25 @@ static uint64_t listener_stops(nng_listener l)
 	return n;
 }
 
-static void listener_watch(struct ev_loop *loop, ev_timer *t, int revents)
+/* Dials our own listener: nng does not say whether it still accepts,
+ * errors in its statistics may be ones it got over by itself (a peer that
+ * hung up before sending its header is one). */
+static int probe_open(struct ipc_server *s)
 {
-	struct ipc_server *s = t->data;
+	char url[320], err[300];
+	const char *p = strstr(s->url, "://");
+	/* "tcp://:7000" listens everywhere; dial it at the loopback */
+	if (p && p[3] == ':')
+		snprintf(url, sizeof(url), "%.*s127.0.0.1%s", (int)(p + 3 - s->url), s->url, p + 3);
+	else
+		snprintf(url, sizeof(url), "%s", s->url);
+	struct ipc_tls tls = {.cert = s->tls_cert, .key = s->tls_key, .ca = s->tls_ca};
+	return ipc_client_open_tls(url, -1, &tls, &s->probe, err, sizeof(err));
+}
+
+static void listener_restart(struct ipc_server *s)
+{
 	char err[300];
-	(void)loop;
-	(void)revents;
-	if (listener_stops(s->listener) == s->stops_seen)
-		return;
 	nng_listener_close(s->listener);
 	if (listener_start(s, err, sizeof(err)) == 0) {
 		s->restarts++;
@@ -642,6 +661,32 @@ static void listener_watch(struct ev_loop *loop, ev_timer *t, int revents)
 		ALOG(ALOG_ERROR, "listener_restart_failed", ALOG_S("url", s->url),
 		     ALOG_S("error", err));
 	}
+}
+
+static void listener_watch(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct ipc_server *s = t->data;
+	(void)loop;
+	(void)revents;
+	uint64_t stops = listener_stops(s->listener);
+	if (s->probing) {
+		/* any connection accepted since the probe began proves it */
+		bool alive = atomic_load(&s->adds) > s->probe_adds;
+		nng_close(s->probe);
+		s->probing = false;
+		if (alive)
+			s->stops_seen = stops;
+		else
+			listener_restart(s);
+		return;
+	}
+	if (stops == s->stops_seen)
+		return;
+	s->probe_adds = atomic_load(&s->adds);
+	if (probe_open(s) == 0)
+		s->probing = true;
+	else
+		listener_restart(s);
 }
 
 uint64_t ipc_server_restarts(const struct ipc_server *s)
@@ -683,6 +728,11 @@ int ipc_server_open_tls(struct ev_loop *loop, const char *url, int nctx, bool ow
 	nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, s);
 	nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_cb, s);
 	snprintf(s->url, sizeof(s->url), "%s", url);
+	if (tls && tls->cert && tls->key && tls->ca) {
+		snprintf(s->tls_cert, sizeof(s->tls_cert), "%s", tls->cert);
+		snprintf(s->tls_key, sizeof(s->tls_key), "%s", tls->key);
+		snprintf(s->tls_ca, sizeof(s->tls_ca), "%s", tls->ca);
+	}
 	if (is_tls(url)) {
 		rc = tls_config(tls, true, NULL, &s->tls, err, errcap);
 		if (rc < 0)
@@ -732,6 +782,8 @@ void ipc_server_close(struct ipc_server *s)
 		return;
 	s->closing = true;
 	ev_timer_stop(s->loop, &s->watch);
+	if (s->probing)
+		nng_close(s->probe);
 	for (int i = 0; i < s->nctx; i++)
 		nng_aio_stop(s->reqs[i].aio);
 	nng_close(s->sock); /* unlinks the socket file */
