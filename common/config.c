@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "acexy/ctlurl.h"
+#include "acexy/fsutil.h"
 #include "acexy/settings.h"
 
 #define KEY_MAX         48
@@ -378,27 +379,19 @@ free_parser:
 
 static int load_file(struct acexy_config *cfg, const char *path, char *errbuf, size_t errcap)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(errbuf, errcap, "cannot open config file %s: %s", path, strerror(errno));
+	char *buf = NULL;
+	size_t n = 0;
+	/* one byte over the cap: the YAML loader names the size error */
+	int rc = acexy_read_file(path, CONFIG_FILE_MAX + 1, &buf, &n);
+	if (rc == -ENOMEM) {
+		snprintf(errbuf, errcap, "out of memory");
+		return rc;
+	}
+	if (rc < 0) {
+		snprintf(errbuf, errcap, "cannot open config file %s: %s", path, strerror(-rc));
 		return -EINVAL;
 	}
-	char *buf = malloc(CONFIG_FILE_MAX + 1);
-	if (!buf) {
-		fclose(f);
-		snprintf(errbuf, errcap, "out of memory");
-		return -ENOMEM;
-	}
-	size_t n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
-	bool err = ferror(f);
-	fclose(f);
-	int rc;
-	if (err) {
-		snprintf(errbuf, errcap, "cannot read config file %s", path);
-		rc = -EINVAL;
-	} else {
-		rc = acexy_config_load_yaml(cfg, path, buf, n, errbuf, errcap);
-	}
+	rc = acexy_config_load_yaml(cfg, path, buf, n, errbuf, errcap);
 	free(buf);
 	return rc;
 }
@@ -512,24 +505,15 @@ void acexy_config_markdown(FILE *out)
  * bytes, one trailing "\n" or "\r\n" dropped, no other control bytes. */
 static int read_secret_file(const char *path, char **ret, char *why, size_t whycap)
 {
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		snprintf(why, whycap, "cannot read it: %s", strerror(errno));
-		return -EINVAL;
-	}
-	char *buf = malloc(SECRET_FILE_MAX + 2);
-	if (!buf) {
-		fclose(f);
-		snprintf(why, whycap, "out of memory");
-		return -ENOMEM;
-	}
-	size_t n = fread(buf, 1, SECRET_FILE_MAX + 1, f);
-	fclose(f);
-	if (n > SECRET_FILE_MAX) {
-		free(buf);
+	char *buf = NULL;
+	size_t n = 0;
+	int rc = acexy_read_file(path, SECRET_FILE_MAX, &buf, &n);
+	if (rc == -EFBIG)
 		snprintf(why, whycap, "larger than %d bytes", SECRET_FILE_MAX);
-		return -EINVAL;
-	}
+	else if (rc < 0)
+		snprintf(why, whycap, "cannot read it: %s", strerror(-rc));
+	if (rc < 0)
+		return rc == -ENOMEM ? rc : -EINVAL;
 	if (n > 0 && buf[n - 1] == '\n')
 		n--;
 	if (n > 0 && buf[n - 1] == '\r')

@@ -1,4 +1,5 @@
 #include "acexy/ctlurl.h"
+#include "acexy/netaddr.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,22 +16,6 @@ const char *acexy_ctl_scheme_name(enum acexy_ctl_scheme s)
 	default:
 		return "ipc";
 	}
-}
-
-static int parse_port(const char *p, unsigned *ret)
-{
-	unsigned v = 0;
-	if (!*p || strlen(p) > 5)
-		return -EINVAL;
-	for (; *p; p++) {
-		if (!isdigit((unsigned char)*p))
-			return -EINVAL;
-		v = v * 10 + (unsigned)(*p - '0');
-	}
-	if (v == 0 || v > 65535)
-		return -EINVAL;
-	*ret = v;
-	return 0;
 }
 
 int acexy_ctlurl_parse(const char *text, struct acexy_ctlurl *ret)
@@ -85,8 +70,10 @@ int acexy_ctlurl_parse(const char *text, struct acexy_ctlurl *ret)
 				return -EINVAL;
 		memcpy(u.host, rest, n);
 	}
-	if (parse_port(colon + 1, &u.port) < 0)
+	uint16_t port;
+	if (acexy_parse_port(colon + 1, &port) < 0)
 		return -EINVAL;
+	u.port = port;
 	*ret = u;
 	return 0;
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int parse_port(const char *s, uint16_t *ret_port)
+int acexy_parse_port(const char *s, uint16_t *ret_port)
 {
 	if (!*s || strlen(s) > 5)
 		return -EINVAL;
@@ -64,7 +64,7 @@ int acexy_addr_parse(const char *text, struct acexy_addr *ret_addr)
 		if (hl > 0 && !valid_hostname(a.host))
 			return -EINVAL;
 	}
-	if (parse_port(colon + 1, &a.port) < 0)
+	if (acexy_parse_port(colon + 1, &a.port) < 0)
 		return -EINVAL;
 	*ret_addr = a;
 	return 0;

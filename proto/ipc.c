@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acexy/fsutil.h"
 #include "acexy/log.h"
 #include "acexy/proto.h"
 
@@ -111,24 +112,14 @@ int ipc_url(const char *run_dir, const char *name, char *buf, size_t cap)
 
 static char *read_pem(const char *path, char *err, size_t errcap, const char *what)
 {
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		snprintf(err, errcap, "cannot read the TLS %s %s: %s", what, path, strerror(errno));
-		return NULL;
-	}
-	size_t cap = 256 * 1024, n;
-	char *buf = malloc(cap + 1);
-	if (buf) {
-		n = fread(buf, 1, cap, f);
-		buf[n] = '\0';
-		if (n == cap) {
-			snprintf(err, errcap, "the TLS %s %s is larger than 256 KiB", what, path);
-			free(buf);
-			buf = NULL;
-		}
-	}
-	fclose(f);
-	return buf;
+	char *buf = NULL;
+	size_t n;
+	int rc = acexy_read_file(path, 256 * 1024, &buf, &n);
+	if (rc == -EFBIG)
+		snprintf(err, errcap, "the TLS %s %s is larger than 256 KiB", what, path);
+	else if (rc < 0)
+		snprintf(err, errcap, "cannot read the TLS %s %s: %s", what, path, strerror(-rc));
+	return rc < 0 ? NULL : buf;
 }
 
 /* A TLS configuration for one side: own certificate and key, peers verified

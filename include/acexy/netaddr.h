@@ -44,4 +44,7 @@ bool acexy_netlist_contains(const struct acexy_netlist *list, const struct socka
  * telling clients apart (per-client counts, logs). */
 void acexy_addr_canonical(const struct sockaddr_storage *in, struct sockaddr_storage *out);
 
+/* A port number 1-65535 in decimal, nothing else. 0 or -EINVAL. Pure. */
+int acexy_parse_port(const char *s, uint16_t *ret_port);
+
 #endif
