@@ -119,7 +119,7 @@ if pm image exists "$base"; then
 else
   [ -s "$tarball" ] || make_rootfs
   log "podman import $tarball as $base"
-  pm import --change 'CMD ["bash"]' \
+  pm import -q --change 'CMD ["bash"]' \
     --message "debootstrap $suite minbase (deploy/build-image.sh)" "$tarball" "$base" >/dev/null
 fi
 
