@@ -407,13 +407,7 @@ bool continuity_new_bytes(struct stream *s, const char *data)
 	double gap = now - ct->t_last_byte;
 	struct dp_stats *st = &s->dp->stats;
 	atomic_fetch_add(&st->failovers[ct->last_kind], 1);
-	atomic_fetch_add(&st->failover_gap_sum_us, (uint64_t)(gap * 1e6));
-	atomic_fetch_add(&st->failover_gap_count, 1);
-	static const double bounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
-	for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++)
-		if (gap <= bounds[i])
-			atomic_fetch_add(&st->failover_gap_bucket[i], 1);
-	atomic_fetch_add(&st->failover_gap_bucket[11], 1); /* +Inf */
+	dp_hist_observe(&st->failover_gap, dp_failover_gap_bounds, gap);
 	stream_registry_add(s);
 	ALOG(ALOG_INFO, "failover", ALOG_S("content", s->content),
 	     ALOG_S("old_engine", ct->old_engine), ALOG_S("engine", s->engine_desc),

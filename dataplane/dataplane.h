@@ -17,6 +17,17 @@ struct conn;
 struct stream;
 struct dp;
 
+/* A histogram of seconds for /metrics: DP_HIST_BOUNDS upper bounds, then
+ * +Inf; the bounds are the caller's (one table per histogram). */
+#define DP_HIST_BOUNDS 11
+struct dp_hist {
+	_Atomic uint64_t bucket[DP_HIST_BOUNDS + 1];
+	_Atomic uint64_t sum_us, count;
+};
+void dp_hist_observe(struct dp_hist *h, const double bounds[DP_HIST_BOUNDS], double seconds);
+extern const double dp_ttfb_bounds[DP_HIST_BOUNDS];
+extern const double dp_failover_gap_bounds[DP_HIST_BOUNDS];
+
 /* Process-wide counters, read by /metrics and /ace/status. */
 struct dp_stats {
 	_Atomic uint64_t conns_accepted;
@@ -32,16 +43,12 @@ struct dp_stats {
 	_Atomic uint64_t conns_idle;      /* connections waiting for a request */
 	_Atomic uint64_t conns_reclaimed; /* idle ones closed to seat a new one */
 	_Atomic uint64_t ring_bytes;
-	_Atomic uint64_t status[6]; /* responses by class 1xx..5xx (index 1..5) */
-	_Atomic uint64_t ended[12]; /* by enum dp_end_reason */
-	_Atomic uint64_t ttfb_bucket[12];
-	_Atomic uint64_t ttfb_sum_us;
-	_Atomic uint64_t ttfb_count;
+	_Atomic uint64_t status[6];    /* responses by class 1xx..5xx (index 1..5) */
+	_Atomic uint64_t ended[12];    /* by enum dp_end_reason */
+	struct dp_hist ttfb;           /* request to first stream byte */
 	_Atomic uint64_t bad_messages; /* from the controlplane or acexyctl, refused */
 	_Atomic uint64_t failovers[3]; /* by enum cont_fail: eof, error, stall */
-	_Atomic uint64_t failover_gap_bucket[12];
-	_Atomic uint64_t failover_gap_sum_us;
-	_Atomic uint64_t failover_gap_count;
+	struct dp_hist failover_gap;   /* the old engine's last byte to the new one's first */
 };
 
 enum dp_end_reason {

@@ -121,6 +121,23 @@ void serve_status(struct conn *c)
 	free(b.p);
 }
 
+static void histogram(struct sbuf *b, const char *name, const char *help,
+                      const double bounds[DP_HIST_BOUNDS], struct dp_hist *h)
+{
+	sb_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (int i = 0; i <= DP_HIST_BOUNDS; i++) {
+		char le[32];
+		if (i < DP_HIST_BOUNDS)
+			snprintf(le, sizeof(le), "%g", bounds[i]);
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		sb_printf(b, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name, le,
+		          (uint64_t)atomic_load(&h->bucket[i]));
+	}
+	sb_printf(b, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name,
+	          (double)atomic_load(&h->sum_us) / 1e6, name, (uint64_t)atomic_load(&h->count));
+}
+
 void serve_metrics(struct conn *c)
 {
 	struct dp *dp = c->w->dp;
@@ -183,37 +200,19 @@ void serve_metrics(struct conn *c)
 		sb_printf(&b, "acexy_streams_ended_total{reason=\"%s\"} %" PRIu64 "\n",
 		          dp_end_reason_name((enum dp_end_reason)i),
 		          (uint64_t)atomic_load(&st->ended[i]));
-	static const char *const le[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
-	                                 "0.5",   "1",    "2.5",   "5",    "10",  "+Inf"};
-	sb_printf(&b, "# HELP acexy_time_to_first_byte_seconds From request to the first stream "
-	              "byte.\n# TYPE acexy_time_to_first_byte_seconds histogram\n");
-	for (int i = 0; i < 12; i++)
-		sb_printf(&b, "acexy_time_to_first_byte_seconds_bucket{le=\"%s\"} %" PRIu64 "\n",
-		          le[i], (uint64_t)atomic_load(&st->ttfb_bucket[i]));
-	sb_printf(&b,
-	          "acexy_time_to_first_byte_seconds_sum %.6f\n"
-	          "acexy_time_to_first_byte_seconds_count %" PRIu64 "\n",
-	          (double)atomic_load(&st->ttfb_sum_us) / 1e6,
-	          (uint64_t)atomic_load(&st->ttfb_count));
+	histogram(&b, "acexy_time_to_first_byte_seconds", "From request to the first stream byte.",
+	          dp_ttfb_bounds, &st->ttfb);
 	static const char *const fo_reason[] = {"eof", "error", "stall"};
 	sb_printf(&b, "# HELP acexy_failovers_total Engine sessions replaced mid-stream, by the "
 	              "failure that started it.\n# TYPE acexy_failovers_total counter\n");
 	for (int i = 0; i < 3; i++)
 		sb_printf(&b, "acexy_failovers_total{reason=\"%s\"} %" PRIu64 "\n", fo_reason[i],
 		          (uint64_t)atomic_load(&st->failovers[i]));
-	static const char *const gle[] = {"0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
-	                                  "1",    "2.5",   "5",    "10",  "30",   "+Inf"};
-	sb_printf(&b, "# HELP acexy_failover_gap_seconds What viewers saw of a failover: from the "
-	              "old engine's last byte to the new one's first.\n"
-	              "# TYPE acexy_failover_gap_seconds histogram\n");
-	for (int i = 0; i < 12; i++)
-		sb_printf(&b, "acexy_failover_gap_seconds_bucket{le=\"%s\"} %" PRIu64 "\n", gle[i],
-		          (uint64_t)atomic_load(&st->failover_gap_bucket[i]));
-	sb_printf(&b,
-	          "acexy_failover_gap_seconds_sum %.6f\n"
-	          "acexy_failover_gap_seconds_count %" PRIu64 "\n",
-	          (double)atomic_load(&st->failover_gap_sum_us) / 1e6,
-	          (uint64_t)atomic_load(&st->failover_gap_count));
+	histogram(
+	        &b, "acexy_failover_gap_seconds",
+	        "What viewers saw of a failover: from the old engine's last byte to the new one's "
+	        "first.",
+	        dp_failover_gap_bounds, &st->failover_gap);
 #undef COUNTER
 #undef GAUGE
 	if (b.oom) {

@@ -83,13 +83,7 @@ void viewer_send_200(struct viewer *v)
 	struct dp *dp = v->s->dp;
 	atomic_fetch_add(&dp->stats.status[2], 1);
 	double ttfb = dp_now() - v->t_start;
-	atomic_fetch_add(&dp->stats.ttfb_sum_us, (uint64_t)(ttfb * 1e6));
-	atomic_fetch_add(&dp->stats.ttfb_count, 1);
-	static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-	for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++)
-		if (ttfb <= bounds[i])
-			atomic_fetch_add(&dp->stats.ttfb_bucket[i], 1);
-	atomic_fetch_add(&dp->stats.ttfb_bucket[11], 1); /* +Inf */
+	dp_hist_observe(&dp->stats.ttfb, dp_ttfb_bounds, ttfb);
 	if (ttfb > 2.0)
 		dp_control_debug_event(v->s->w, DEBUGLOG_STRESS,
 		                       json_pack("{s:s,s:f,s:f,s:I,s:s}", "event",

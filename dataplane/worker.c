@@ -27,6 +27,21 @@ static const char *const end_names[DP_END_COUNT_] = {
         "shutdown",       "dataplane_lost", "failover",
 };
 
+const double dp_ttfb_bounds[DP_HIST_BOUNDS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                               0.5,   1,    2.5,   5,    10};
+const double dp_failover_gap_bounds[DP_HIST_BOUNDS] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                       1,    2.5,   5,    10,  30};
+
+void dp_hist_observe(struct dp_hist *h, const double bounds[DP_HIST_BOUNDS], double seconds)
+{
+	atomic_fetch_add(&h->sum_us, (uint64_t)(seconds * 1e6));
+	atomic_fetch_add(&h->count, 1);
+	for (int i = 0; i < DP_HIST_BOUNDS; i++)
+		if (seconds <= bounds[i])
+			atomic_fetch_add(&h->bucket[i], 1);
+	atomic_fetch_add(&h->bucket[DP_HIST_BOUNDS], 1); /* +Inf */
+}
+
 const char *dp_end_reason_name(enum dp_end_reason r)
 {
 	return (unsigned)r < DP_END_COUNT_ ? end_names[r] : "unknown";
