@@ -7,9 +7,10 @@
 # is used when podman already has it; otherwise it is made here: debootstrap
 # (minbase, slimmed like the official -slim image) from the machine's own apt
 # sources, read from /etc/apt/sources.list* at run time, then `podman import`
-# under that name. The RUN steps' apt-get uses the same sources (and the
-# machine's Acquire:: settings: proxy, Check-Valid-Until), mounted read-only
-# for the build and never stored in an image.
+# under that name. The RUN steps' apt-get uses the same sources (a directory
+# mounted read-only over /etc/apt/sources.list.d, so a base image's own
+# sources are not used either) and the machine's Acquire:: settings (proxy,
+# Check-Valid-Until), never stored in an image.
 #
 # Cache (outside the repository): the debootstrap root as a tarball under
 # ${ACEXY_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/acexy-image}, and the
@@ -73,15 +74,15 @@ log() { echo "build-image: [$(($(date +%s) - t0))s] $*"; }
 
 # ---- the machine's apt sources, for debootstrap and the RUN steps ----
 mirror=$(python3 deploy/podman/host-apt-sources.py "$suite" --mirror)
-mkdir -p "$work/apt"
-python3 deploy/podman/host-apt-sources.py "$suite" --sources >"$work/apt/host.sources"
+mkdir -p "$work/apt/sources.list.d"
+python3 deploy/podman/host-apt-sources.py "$suite" --sources >"$work/apt/sources.list.d/host.sources"
 # Only what decides whether and how the archive is reached.
 apt-config dump | grep -E '^Acquire::(Check-Valid-Until|Check-Date|https?::Proxy)' >"$work/apt/host.conf" || true
 
 # ---- the base image ----
 make_rootfs() {
   local r=$work/rootfs include=()
-  grep -q '^URIs: https:' "$work/apt/host.sources" && include=(--include=ca-certificates)
+  grep -q '^URIs: https:' "$work/apt/sources.list.d/host.sources" && include=(--include=ca-certificates)
   log "debootstrap $suite (minbase) from the machine's apt source"
   debootstrap --variant=minbase "${include[@]}" "$suite" "$r" "$mirror" >"$work/debootstrap.log" 2>&1 ||
     { tail -n 20 "$work/debootstrap.log" >&2; return 1; }
@@ -127,7 +128,7 @@ fi
 build() { # TARGET TAG
   pm build --pull=never --network host --layers --format oci \
     --ignorefile deploy/Dockerfile.dockerignore -f deploy/Dockerfile \
-    -v "$work/apt/host.sources:/etc/apt/sources.list.d/acexy-build-host.sources:ro" \
+    -v "$work/apt/sources.list.d:/etc/apt/sources.list.d:ro" \
     -v "$work/apt/host.conf:/etc/apt/apt.conf.d/99acexy-build-host:ro" \
     --build-arg "ACEXY_VERSION=$(git describe --tags --always --dirty 2>/dev/null || echo dev)" \
     --build-arg "ACEXY_REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
