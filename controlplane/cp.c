@@ -14,6 +14,7 @@
 #include "acexy/proto.h"
 #include "controlplane/cp.h"
 #include "controlplane/cp_peers.h"
+#include "controlplane/engine_url.h"
 #include "controlplane/engstat.h"
 #include "controlplane/events.h"
 #include "controlplane/fallback.h"
@@ -80,52 +81,6 @@ struct cp_dataplane *cp_dataplane_bound(struct cp *cp, const char *instance, uin
 {
 	struct cp_dataplane *d = cp_dataplane_find(cp, instance);
 	return d && d->pipe == pipe ? d : NULL;
-}
-
-bool cp_url_on_engine(const char *url, const char *host, unsigned port)
-{
-	if (!url || !*url)
-		return true;
-	const char *a;
-	unsigned p;
-	if (strncmp(url, "http://", 7) == 0) {
-		a = url + 7;
-		p = 80;
-	} else if (strncmp(url, "https://", 8) == 0) {
-		a = url + 8;
-		p = 443;
-	} else {
-		return false;
-	}
-	const char *aend = a + strcspn(a, "/?#"); /* the authority: host[:port] */
-	const char *h = a, *hend, *colon;
-	if (memchr(a, '@', (size_t)(aend - a))) /* no user info */
-		return false;
-	if (*a == '[') {
-		h = a + 1;
-		hend = memchr(h, ']', (size_t)(aend - h));
-		if (!hend)
-			return false;
-		colon = hend + 1 < aend ? hend + 1 : NULL;
-		if (colon && *colon != ':')
-			return false;
-	} else {
-		colon = memchr(a, ':', (size_t)(aend - a));
-		hend = colon ? colon : aend;
-	}
-	if (colon) {
-		const char *d = colon + 1;
-		if (d == aend || aend - d > 5)
-			return false;
-		p = 0;
-		for (; d < aend; d++) {
-			if (*d < '0' || *d > '9')
-				return false;
-			p = p * 10 + (unsigned)(*d - '0');
-		}
-	}
-	size_t hl = (size_t)(hend - h);
-	return p == port && hl == strlen(host) && strncasecmp(h, host, hl) == 0;
 }
 
 bool cp_session_leased(struct cp *cp, const char *container_id, const char *playback_session_id)
@@ -214,7 +169,7 @@ static uint64_t orch_decided(void *ud, void *token, const struct orch_decision *
 static const char *checked_url(struct cp *cp, const struct cp_lease *l, const char *url,
                                const char *what)
 {
-	if (cp_url_on_engine(url, l->host, l->port))
+	if (engine_url_on(url, l->host, l->port))
 		return url;
 	cp->claims_refused++;
 	ALOG(ALOG_WARN, "url_refused", ALOG_U("lease", l->id), ALOG_S("instance", l->instance),
@@ -512,7 +467,7 @@ static void on_lost_tick(struct ev_loop *loop, ev_timer *t, int revents)
 				/* nobody else will stop the engine session: it would go
 				 * on downloading; the end reaches the orchestrator too */
 				if (cp->ce && cp_engine_known(cp, l->host, l->port) &&
-				    cp_url_on_engine(l->command_url, l->host, l->port))
+				    engine_url_on(l->command_url, l->host, l->port))
 					engine_stop_send(cp->ce, l->command_url);
 				cp_lease_end(cp, l, "dataplane_lost");
 				n++;

@@ -83,8 +83,6 @@ struct cp_dataplane *cp_dataplane_touch(struct cp *cp, const char *instance);
 struct cp_dataplane *cp_dataplane_bound(struct cp *cp, const char *instance, uint32_t pipe);
 /* A lease ends: events, logs, removal. */
 void cp_lease_end(struct cp *cp, struct cp_lease *lease, const char *reason);
-/* Is `url` empty or on host:port (the engine a lease names)? Pure. */
-bool cp_url_on_engine(const char *url, const char *host, unsigned port);
 /* Is this engine session a live lease's (then no one else may end it)? */
 bool cp_session_leased(struct cp *cp, const char *container_id, const char *playback_session_id);
 /* Is host:port the fallback engine or one the orchestrator lists? */

@@ -12,6 +12,7 @@
 #include "acexy/secret.h"
 #include "controlplane/cp.h"
 #include "controlplane/cp_peers.h"
+#include "controlplane/engine_url.h"
 #include "controlplane/events.h"
 
 /* A refusal of the token: counted, logged at most once a second, answered
@@ -77,8 +78,8 @@ static void rebuild_leases(struct cp *cp, const char *instance, const struct pro
 			claim_refused(cp, instance, id, "more leases than one dataplane may hold");
 			continue;
 		}
-		if (!cp_url_on_engine(s->stat_url, s->host, (unsigned)s->port) ||
-		    !cp_url_on_engine(s->command_url, s->host, (unsigned)s->port)) {
+		if (!engine_url_on(s->stat_url, s->host, (unsigned)s->port) ||
+		    !engine_url_on(s->command_url, s->host, (unsigned)s->port)) {
 			claim_refused(cp, instance, id, "its URLs are not on its engine");
 			continue;
 		}
