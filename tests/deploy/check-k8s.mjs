@@ -133,6 +133,8 @@ function crossChecks(objs, podman = false) {
     for (const v of pod.volumes ?? []) {
       if (v.configMap && !configMaps.has(v.configMap.name) && !v.configMap.optional) problems.push(`${where}: volume ${v.name} names missing ConfigMap ${v.configMap.name}`);
       if (v.secret && !secrets.has(v.secret.secretName) && !v.secret.optional) problems.push(`${where}: volume ${v.name} names missing Secret ${v.secret.secretName}`);
+      const sec = v.secret && secrets.get(v.secret.secretName);
+      for (const it of (sec && v.secret.items) || []) if (!(it.key in (sec.data ?? {})) && !(it.key in (sec.stringData ?? {}))) problems.push(`${where}: volume ${v.name}: Secret ${v.secret.secretName} has no key ${it.key}`);
     }
     const all = [...(pod.initContainers ?? []), ...(pod.containers ?? [])];
     const seen = new Set();
