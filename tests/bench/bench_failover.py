@@ -19,13 +19,14 @@ import os
 import random
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+
+from acexytest import stream_bytes  # run.py puts tests/integration/lib on the path
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -146,19 +147,7 @@ def killed(b, kills):
 
 
 def read_for(port, query, nbytes, out, key):
-    s = socket.create_connection(("127.0.0.1", port), timeout=20)
-    s.sendall(("GET /ace/getstream?%s HTTP/1.1\r\nHost: x\r\n\r\n" % query).encode())
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += s.recv(4096)
-    data = data.split(b"\r\n\r\n", 1)[1]
-    while len(data) < nbytes:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    out[key] = data
+    out[key] = stream_bytes(port, query, nbytes)
 
 
 def keyframes(data, video_pid=256):

@@ -29,23 +29,6 @@ def failovers(port, reason):
     return int(m.group(1)) if m else None
 
 
-def read_body(tc, port, query, nbytes, keep_open=False):
-    """A stream's first nbytes after its 200 (fewer if it ends); with
-    keep_open, (socket, bytes) and the socket stays open."""
-    s, head = t.open_stream(port, query)
-    tc.assertIn(b"200 OK", head, query)
-    data = head.split(b"\r\n\r\n", 1)[1]
-    while len(data) < nbytes:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    if keep_open:
-        return s, data
-    s.close()
-    return data
-
-
 def ts_packets(data):
     """(pid, pusi, rai) of each whole packet."""
     out = []
@@ -156,7 +139,7 @@ class FailoverTest(t.TestCase):
         # every session's first byte takes 1.5 s: the viewer leaves while the
         # replacement prebuffers
         st = self.stack(engine_args=["--bitrate", RATE, "--first-byte-delay", "1500"])
-        s, _ = read_body(self, st.port, "id=once-cut-200000", 200000, keep_open=True)
+        s, _ = t.stream_bytes(st.port, "id=once-cut-200000", 200000, keep_open=True)
         wait_until(lambda: len(content_sessions(st, "once-cut-200000")) == 2, 3,
                    what="the replacement session")
         s.close()
@@ -243,7 +226,7 @@ class FailoverTest(t.TestCase):
         # back until one, so the player's first picture after the switch decodes
         st = self.stack(engine_args=["--bitrate", "4000000", "--ts", self.gop3_ts(),
                                      "--resume-anywhere"])
-        data = read_body(self, st.port, "id=once-reset-150000", 1500000)
+        data = t.stream_bytes(st.port, "id=once-reset-150000", 1500000)
         self.assertEqual(len(content_sessions(st, "once-reset-150000")), 2)
         pk = [data[i:i + 188] for i in range(0, len(data) - 187, 188)]
         # the switch: the new session's PAT, flagged as a discontinuity
@@ -264,7 +247,7 @@ class FailoverTest(t.TestCase):
                         engine_args=["--bitrate", "1000000", "--ts", ts])
         first = self.hold_stream(st.port, "gop")
         time.sleep(3.5)  # past the first keyframes of the session
-        data = read_body(self, st.port, "id=gop", 400000)
+        data = t.stream_bytes(st.port, "id=gop", 400000)
         first.close()
         pk = ts_packets(data)
         self.assertEqual(pk[0][0], 0, "a late joiner starts at a PAT")

@@ -109,6 +109,26 @@ def open_stream(port, query, headers="", path="/ace/getstream"):
     return s, s.recv(4096)
 
 
+def stream_bytes(port, query, nbytes, keep_open=False):
+    """The first nbytes of a stream's body (fewer if it ends first); its
+    status line must be a 200. With keep_open: (socket, bytes), the socket
+    left open for the caller to close."""
+    s, head = open_stream(port, query)
+    if b" 200 " not in head.split(b"\r\n", 1)[0]:
+        s.close()
+        raise AssertionError("no 200 for %s: %r" % (query, head[:200]))
+    data = head.split(b"\r\n\r\n", 1)[1]
+    while len(data) < nbytes:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    if keep_open:
+        return s, data
+    s.close()
+    return data
+
+
 def orch_state(port):
     """The fake orchestrator's state (engines, events, requests)."""
     return http_json(port, "/__fake/state")[1]
