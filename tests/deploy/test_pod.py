@@ -496,6 +496,9 @@ class ScaleOutTest(PodHelpers, unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         st = json.loads(r.stdout)
         self.assertEqual(len(st["dataplanes"]), 1, st["dataplanes"])
+        r = self.exec_(self.cp, "acexyctl", "dataplanes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("acexy-%s-pod-0" % self.suffix, r.stdout)
         r = self.exec_(self.dp, "acexyctl", "--dataplane", "status")
         self.assertIn("controlplane_connected true", " ".join(r.stdout.split()))
         # the spool is on the claim's volume, the token only in a file
