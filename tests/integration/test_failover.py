@@ -210,6 +210,32 @@ class FailoverTest(t.TestCase):
                                   ("stream_ended", victim["container_id"], "failover"),
                                   ("stream_started", other["container_id"], None)], ev)
 
+    def test_orchestrator_only_engine_killed_provisions_another(self):
+        # no other engine can serve: the failed one is passed over, a new one
+        # is provisioned and the viewer goes on from it
+        oport = t.start_fake_orchestrator(self, "--engines", "1")
+        st = t.Stack(self, start_engine=False, env={
+            "ACEXY_ORCH_URL": "http://127.0.0.1:%d" % oport, "ACEXY_ORCH_POLL_INTERVAL": "1s",
+            "ACEXY_MAX_STREAMS_PER_ENGINE": "1", "ACEXY_ASSIGN_TIMEOUT": "10s"}).start()
+        out = {}
+        th = threading.Thread(target=lambda: out.update(
+            r=tscheck(st.url("id=lonely"), nbytes=2500000, timeout=40)))
+        th.start()
+        wait_until(lambda: len(http_json(st.port, "/ace/status")[1]["streams"]) == 1, 10,
+                   what="the stream runs")
+        victim = t.orch_state(oport)["engines"][0]
+        time.sleep(0.5)
+        os.kill(victim["pid"], signal.SIGKILL)
+        th.join()
+        r = out["r"]
+        self.assertEqual(r["status"], 200, r)
+        self.assertEqual(r["bytes"], 2500000, r)
+        self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, r)
+        state = t.orch_state(oport)
+        self.assertEqual(len(state["provisions"]), 1, state["provisions"])
+        line = st.dp.log().split("event=failover ")[1].split("\n")[0]
+        self.assertNotIn(" engine=127.0.0.1:%d/" % victim["port"], line)
+
     def gop3_ts(self):
         """A TS with a keyframe every 3 s (made with ffmpeg)."""
         ts = os.path.join(self.tmpdir(), "gop3.ts")
