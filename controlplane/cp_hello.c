@@ -15,6 +15,10 @@
 #include "controlplane/engine_url.h"
 #include "controlplane/events.h"
 
+/* A holder of an instance name silent this long (three heartbeats) yields
+ * the name to a new connection that says hello with it. */
+#define CP_HOLDER_SILENT_S 3.0
+
 /* A refusal of the token: counted, logged at most once a second, answered
  * within CP_PEERS_REFUSALS_PER_S; beyond it the connection is closed. */
 static void refuse_token(struct cp *cp, struct ipc_req *req, uint64_t id, uint32_t pipe,
@@ -123,6 +127,16 @@ void cp_handle_hello(struct cp *cp, struct ipc_req *req, const struct proto_msg 
 	}
 	struct cp_dataplane *d = cp_dataplane_find(cp, instance);
 	char addr[64] = "";
+	if (d && d->pipe && d->pipe != pipe && ipc_pipe_addr(d->pipe, addr, sizeof(addr)) &&
+	    acexy_now() - d->last_seen > CP_HOLDER_SILENT_S) {
+		/* a holder that stopped talking (its host died; a half-open TCP
+		 * connection lingers) yields the name to the one that speaks */
+		ALOG(ALOG_WARN, "instance_taken_over", ALOG_S("instance", instance),
+		     ALOG_S("from", addr), ALOG_D("holder_silent_s", acexy_now() - d->last_seen));
+		cp_peers_removed(cp->peers, d->pipe);
+		ipc_pipe_close(d->pipe);
+		d->pipe = 0;
+	}
 	if (d && d->pipe && d->pipe != pipe && ipc_pipe_addr(d->pipe, addr, sizeof(addr))) {
 		/* the name is held by a live connection: the first one keeps it */
 		cp->instance_in_use++;

@@ -70,6 +70,7 @@ X(dataplane_connected,       ACEXY_LOG_CP,   "a dataplane said hello for the fir
 X(dataplane_lost,            ACEXY_LOG_CP,   "a dataplane was silent ACEXY_DATAPLANE_LOST_AFTER; its streams were ended") \
 X(dataplane_refused,         ACEXY_LOG_CP,   "a dataplane's hello had a wrong or missing ACEXY_CONTROL_TOKEN (logged at most once a second, with the count not logged)") \
 X(instance_in_use,           ACEXY_LOG_CP,   "a hello named an instance another live connection holds; refused") \
+X(instance_taken_over,       ACEXY_LOG_CP,   "a new connection said hello with an instance name whose holder had been silent 3 s; the old connection is closed") \
 X(lease_claim_refused,       ACEXY_LOG_CP,   "a lease a dataplane re-announced was not taken: an id not ours, another dataplane's, too many, or URLs off its engine") \
 X(url_refused,               ACEXY_LOG_CP,   "a stat_url/command_url a dataplane declared is not on the lease's engine; dropped, never called") \
 X(controlplane_refused,      ACEXY_LOG_DP,   "the controlplane refused this dataplane's hello (wrong token, instance name in use); logged once, not ready meanwhile") \

@@ -257,6 +257,37 @@ class TrustTest(t.TestCase):
             pass
         trap.close()
 
+    def test_silent_holder_yields_its_name(self):
+        """A connection that said hello and then went silent (a dead host
+        behind a half-open connection) does not keep its name from the
+        dataplane that comes back with it."""
+        st = t.Stack(self, env={"ACEXY_INSTANCE": "ghost", "ACEXY_DATAPLANE_LOST_AFTER": "30s"})
+        st.start_cp()
+        t.wait_until(lambda: os.path.exists(self.sock(st)), 10, what="control.sock")
+        p = RawPeer(path=self.sock(st))
+        self.assertEqual(p.call("hello", hello("ghost"))[0], 11)
+        time.sleep(3.5)
+        st.start_dp()  # waits until ready: its hello was taken
+        t.wait_until(lambda: "instance_taken_over" in st.cp.log(), 5, what="takeover logged")
+        p.close()
+
+    def test_silent_peer_is_closed(self):
+        """A connection that completes the transport handshake but never
+        says a valid hello holds nothing for long (10 s)."""
+        st = t.Stack(self).start()
+        p = RawPeer(path=self.sock(st))
+        p.s.settimeout(16)
+        t0 = time.monotonic()
+        self.assertEqual(p.s.recv(1), b"")  # closed by the controlplane
+        self.assertLess(time.monotonic() - t0, 14)
+
+        def conns():
+            body = t.http_get(st.cp_port, "/metrics")[2].decode()
+            return [ln for ln in body.splitlines() if ln.startswith("acexy_cp_control_connections ")]
+        t.wait_until(lambda: conns() == ["acexy_cp_control_connections 1"], 3,
+                     what="only the dataplane's connection left")
+        p.close()
+
     def test_huge_hello_is_cheap(self):
         st = t.Stack(self).start()
         before = rss_kb(st.cp.pid)
