@@ -48,7 +48,8 @@ class FailoverTest(t.TestCase):
                        workers=workers).start()
 
     def test_each_failure_per_request(self):
-        st = self.stack()
+        logdir = os.path.join(self.tmpdir(), "debug")
+        st = self.stack(env={"DEBUG_MODE": "true", "DEBUG_LOG_DIR": logdir})
         for kind, reason in (("cut", "eof"), ("reset", "error"), ("trunc", "error"),
                              ("stall", "stall")):
             content = "once-%s-300000" % kind
@@ -70,6 +71,19 @@ class FailoverTest(t.TestCase):
         log = st.dp.log()
         self.assertEqual(log.count("event=failover "), 4, log[-3000:])
         self.assertIn("reason=failover", log)
+
+        # each decision in the debug logs: a failure detected, a session replaced
+        def records():
+            try:
+                with open(os.path.join(logdir, "failover.jsonl")) as f:
+                    return [json.loads(x) for x in f if x.strip()]
+            except OSError:
+                return []
+        wait_until(lambda: len([r for r in records() if r["event"] == "replaced"]) == 4, 5,
+                   what="failover debug records")
+        rec = records()
+        self.assertEqual(len([r for r in rec if r["event"] == "detected"]), 4)
+        self.assertEqual({r["reason"] for r in rec}, {"eof", "error", "stall"})
 
     def test_stop_and_shutdown_never_fail_over(self):
         st = self.stack(env={"ACEXY_DRAIN_TIMEOUT": "1s"})
