@@ -25,12 +25,14 @@ static json_t *streams_json(struct dp *dp, double now)
 	pthread_mutex_lock(&dp->reg_mu);
 	for (struct stream_rec *r = dp->streams; r; r = r->next)
 		json_array_append_new(
-		        streams, json_pack("{s:I,s:s,s:s,s:i,s:I,s:i,s:f,s:i}", "lease",
+		        streams, json_pack("{s:I,s:s,s:s,s:i,s:I,s:i,s:f,s:i,s:s,s:o}", "lease",
 		                           (json_int_t)r->lease_id, "content", r->content, "engine",
 		                           r->engine, "worker", r->worker, "bytes",
 		                           (json_int_t)atomic_load(&r->bytes), "viewers",
 		                           (int)atomic_load(&r->viewers), "age_s", now - r->started,
-		                           "failovers", (int)atomic_load(&r->failovers)));
+		                           "failovers", (int)atomic_load(&r->failovers), "state",
+		                           dp_registry_state(r), "engine_state",
+		                           dp_registry_engine_json(r, now)));
 	pthread_mutex_unlock(&dp->reg_mu);
 	return streams;
 }

@@ -19,6 +19,7 @@
 #include "dataplane/conn.h"
 #include "dataplane/control.h"
 #include "dataplane/playlist.h"
+#include "dataplane/probe.h"
 
 const char *http_status_text(int status)
 {
@@ -356,6 +357,10 @@ static void route(struct conn *c, const struct http_request *req)
 		} else {
 			conn_respond(c, 200, "text/plain", NULL, "ready\n", 6);
 		}
+		return;
+	}
+	if (strcmp(path, "/ace/probe") == 0) {
+		probe_begin(c, http_request_query(req));
 		return;
 	}
 	if (strcmp(path, "/ace/playlist.m3u") == 0) {

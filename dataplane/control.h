@@ -70,5 +70,16 @@ struct stream_rec *dp_registry_add(struct dp *dp, const struct dp_lease *lease, 
                                    const char *key_type, const char *key, const char *engine,
                                    const struct dp_session_info *info);
 void dp_registry_remove(struct dp *dp, struct stream_rec *rec);
+struct engine_stat;
+/* The stream's first bytes arrived. */
+void dp_registry_set_playing(struct dp *dp, struct stream_rec *rec);
+/* An engine stat read: its answer (ok) or why it failed. */
+void dp_registry_set_stat(struct dp *dp, struct stream_rec *rec, const struct engine_stat *st,
+                          const char *why);
+/* Readers hold reg_mu. "prebuffering" or "playing". */
+const char *dp_registry_state(const struct stream_rec *r);
+/* The engine's last word on the stream (status, peers, speed_down/up in
+ * KB/s, downloaded, progress, age_s, error), or null before the first. */
+json_t *dp_registry_engine_json(const struct stream_rec *r, double now);
 
 #endif

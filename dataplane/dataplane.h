@@ -151,6 +151,15 @@ struct stream_rec {
 	_Atomic uint64_t bytes;
 	_Atomic uint32_t viewers;
 	_Atomic uint32_t failovers; /* engine switches so far */
+	/* the engine's own view (stat_poll.h), written by the owning worker
+	 * under reg_mu; stat_at is 0 until the engine answered */
+	bool playing; /* the first stream bytes arrived; before: prebuffering */
+	char stat_status[32];
+	char stat_error[96]; /* the last read's failure, "" after a good one */
+	int64_t stat_peers, stat_speed_down, stat_speed_up; /* KB/s */
+	int64_t stat_downloaded;
+	double stat_progress;
+	double stat_at;
 };
 
 /* worker.c */

@@ -83,6 +83,8 @@ static void api_done(void *ud, const struct http_fetch_result *r)
 	char why[256];
 	if (engine_answer_parse(r->body, r->len, &s->ans, why, sizeof(why)) < 0) {
 		snprintf(reason, sizeof(reason), "engine error: %s", why);
+		if (probe_engine_refused(s, reason))
+			return;
 		stream_fail(s, 502, reason, 0);
 		return;
 	}
@@ -96,7 +98,10 @@ static void api_done(void *ud, const struct http_fetch_result *r)
 	        .is_live = s->ans.is_live,
 	};
 	dp_control_session_started(s->w, s->lease.lease_id, &info);
+	stream_watch_engine(s);
 	s->state = S_PLAYBACK;
+	if (s->probe)
+		return; /* no playback: the probe reads the stat (probe.c) */
 	ev_timer_stop(s->w->loop, &s->deadline);
 	ev_timer_set(&s->deadline, ms_to_s(cfg_ms(s, ACEXY_S_FIRST_BYTE_TIMEOUT)), 0.);
 	s->deadline.cb = on_first_byte_timeout;

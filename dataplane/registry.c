@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "dataplane/control.h"
+#include "dataplane/engine_answer.h"
+
+#include <jansson.h>
 
 struct stream_rec *dp_registry_add(struct dp *dp, const struct dp_lease *lease, int worker,
                                    const char *key_type, const char *key, const char *engine,
@@ -55,4 +58,61 @@ void dp_registry_remove(struct dp *dp, struct stream_rec *rec)
 	}
 	pthread_mutex_unlock(&dp->reg_mu);
 	free(rec);
+}
+
+void dp_registry_set_playing(struct dp *dp, struct stream_rec *rec)
+{
+	if (!rec)
+		return;
+	pthread_mutex_lock(&dp->reg_mu);
+	rec->playing = true;
+	pthread_mutex_unlock(&dp->reg_mu);
+}
+
+void dp_registry_set_stat(struct dp *dp, struct stream_rec *rec, const struct engine_stat *st,
+                          const char *why)
+{
+	if (!rec)
+		return;
+	pthread_mutex_lock(&dp->reg_mu);
+	rec->stat_at = dp_now();
+	if (!st) {
+		snprintf(rec->stat_error, sizeof(rec->stat_error), "%s", why ? why : "stat failed");
+	} else if (!st->known) {
+		snprintf(rec->stat_error, sizeof(rec->stat_error),
+		         "engine no longer knows the session");
+	} else {
+		rec->stat_error[0] = '\0';
+		if (!st->empty) {
+			snprintf(rec->stat_status, sizeof(rec->stat_status), "%s", st->status);
+			rec->stat_peers = st->peers;
+			rec->stat_speed_down = st->speed_down;
+			rec->stat_speed_up = st->speed_up;
+			rec->stat_downloaded = st->downloaded;
+			rec->stat_progress = st->total_progress;
+		}
+	}
+	pthread_mutex_unlock(&dp->reg_mu);
+}
+
+const char *dp_registry_state(const struct stream_rec *r)
+{
+	return r->playing ? "playing" : "prebuffering";
+}
+
+json_t *dp_registry_engine_json(const struct stream_rec *r, double now)
+{
+	if (r->stat_at <= 0)
+		return json_null();
+	json_t *o = json_pack("{s:f}", "age_s", now - r->stat_at);
+	if (r->stat_status[0])
+		json_object_update_new(
+		        o, json_pack("{s:s,s:I,s:I,s:I,s:I,s:f}", "status", r->stat_status, "peers",
+		                     (json_int_t)r->stat_peers, "speed_down",
+		                     (json_int_t)r->stat_speed_down, "speed_up",
+		                     (json_int_t)r->stat_speed_up, "downloaded",
+		                     (json_int_t)r->stat_downloaded, "progress", r->stat_progress));
+	json_object_set_new(o, "error",
+	                    r->stat_error[0] ? json_string(r->stat_error) : json_null());
+	return o;
 }

@@ -85,10 +85,16 @@ void serve_status(struct conn *c)
 		sb_json_str(&b, r->engine);
 		sb_printf(&b,
 		          ",\"worker\":%d,\"viewers\":%u,\"bytes\":%" PRIu64
-		          ",\"age_s\":%.1f,\"failovers\":%u}",
+		          ",\"age_s\":%.1f,\"failovers\":%u",
 		          r->worker, (unsigned)atomic_load(&r->viewers),
 		          (uint64_t)atomic_load(&r->bytes), now - r->started,
 		          (unsigned)atomic_load(&r->failovers));
+		json_t *ej = dp_registry_engine_json(r, now);
+		char *es = json_dumps(ej, JSON_COMPACT | JSON_ENCODE_ANY);
+		json_decref(ej);
+		sb_printf(&b, ",\"state\":\"%s\",\"engine_state\":%s}", dp_registry_state(r),
+		          es ? es : "null");
+		free(es);
 		first = false;
 	}
 	sb_printf(&b, "],\"engines\":[");
@@ -138,6 +144,47 @@ static void histogram(struct sbuf *b, const char *name, const char *help,
 	          (double)atomic_load(&h->sum_us) / 1e6, name, (uint64_t)atomic_load(&h->count));
 }
 
+/* What the engines say about the streams, as gauges by stream state (never
+ * by content: a label per content would grow without bound). */
+static void engine_state_metrics(struct dp *dp, struct sbuf *b)
+{
+	static const char *const states[2] = {"prebuffering", "playing"};
+	static const char *const kinds[4] = {"prebuf", "dl", "other", "unknown"};
+	uint64_t n[2] = {0}, peers[2] = {0}, down[2] = {0}, by_status[4] = {0};
+	pthread_mutex_lock(&dp->reg_mu);
+	for (struct stream_rec *r = dp->streams; r; r = r->next) {
+		int i = r->playing ? 1 : 0;
+		n[i]++;
+		peers[i] += r->stat_peers > 0 ? (uint64_t)r->stat_peers : 0;
+		down[i] += r->stat_speed_down > 0 ? (uint64_t)r->stat_speed_down : 0;
+		int k = !r->stat_status[0]                      ? 3
+		        : strcmp(r->stat_status, "prebuf") == 0 ? 0
+		        : strcmp(r->stat_status, "dl") == 0     ? 1
+		                                                : 2;
+		by_status[k]++;
+	}
+	pthread_mutex_unlock(&dp->reg_mu);
+	sb_printf(b, "# HELP acexy_streams_by_state Streams with an engine session, by state "
+	             "(prebuffering: waiting for the first bytes).\n"
+	             "# TYPE acexy_streams_by_state gauge\n");
+	for (int i = 0; i < 2; i++)
+		sb_printf(b, "acexy_streams_by_state{state=\"%s\"} %" PRIu64 "\n", states[i], n[i]);
+	sb_printf(b, "# HELP acexy_engine_peers Peers the engines report, summed by stream state.\n"
+	             "# TYPE acexy_engine_peers gauge\n");
+	for (int i = 0; i < 2; i++)
+		sb_printf(b, "acexy_engine_peers{state=\"%s\"} %" PRIu64 "\n", states[i], peers[i]);
+	sb_printf(b, "# HELP acexy_engine_speed_down_kbytes Engines' download speed (KB/s), summed "
+	             "by stream state.\n# TYPE acexy_engine_speed_down_kbytes gauge\n");
+	for (int i = 0; i < 2; i++)
+		sb_printf(b, "acexy_engine_speed_down_kbytes{state=\"%s\"} %" PRIu64 "\n",
+		          states[i], down[i]);
+	sb_printf(b, "# HELP acexy_streams_by_engine_status Streams by the status their engine "
+	             "last reported.\n# TYPE acexy_streams_by_engine_status gauge\n");
+	for (int i = 0; i < 4; i++)
+		sb_printf(b, "acexy_streams_by_engine_status{status=\"%s\"} %" PRIu64 "\n",
+		          kinds[i], by_status[i]);
+}
+
 void serve_metrics(struct conn *c)
 {
 	struct dp *dp = c->w->dp;
@@ -151,6 +198,7 @@ void serve_metrics(struct conn *c)
 	          (uint64_t)(val))
 	GAUGE("acexy_streams", "Live streams (200 sent, not ended).",
 	      atomic_load(&st->streams_live));
+	engine_state_metrics(dp, &b);
 	GAUGE("acexy_connections", "Open viewer connections.", atomic_load(&st->conns_open));
 	GAUGE("acexy_connections_idle",
 	      "Connections waiting for a request (they hold no viewer seat).",

@@ -100,6 +100,9 @@ static void stream_release(struct stream *s)
 	}
 	if (s->hls)
 		hls_release(s);
+	stat_poll_stop(&s->stat);
+	if (s->probe)
+		probe_release(s);
 	viewer_query_free(s->q);
 	s->q = NULL;
 	streams_unlink(s);
@@ -179,6 +182,8 @@ void stream_fail(struct stream *s, int status, const char *reason, unsigned retr
 	}
 	if (s->started && continuity_on_fail(s, status, reason))
 		return; /* a failover goes on (or begins) */
+	if (s->probe)
+		probe_stream_failed(s, status, reason);
 	ALOG(ALOG_WARN, "stream_failed", ALOG_S("content", s->content), ALOG_I("status", status),
 	     ALOG_S("reason", reason), ALOG_S("engine", s->engine_desc),
 	     ALOG_U("viewers", s->nviewers));
@@ -221,6 +226,13 @@ bool stream_carry_out_pending(struct stream *s)
 
 void stream_registry_add(struct stream *s)
 {
+	if (s->rec) {
+		if (s->started) {
+			dp_registry_set_playing(s->dp, s->rec);
+			stat_poll_reschedule(&s->stat, 0.2, STAT_PERIOD_PLAYING);
+		}
+		return;
+	}
 	struct dp_session_info info = {
 	        .playback_session_id = s->ans.playback_session_id,
 	        .stat_url = s->ans.stat_url,
@@ -232,6 +244,31 @@ void stream_registry_add(struct stream *s)
 	if (s->rec)
 		atomic_store(&s->rec->failovers, s->failovers);
 	stream_set_viewer_count(s);
+	if (s->started)
+		dp_registry_set_playing(s->dp, s->rec);
+}
+
+/* What the engine says about the session: shown per stream; a probe
+ * decides with it. */
+static void stream_on_stat(void *ud, bool ok, const struct engine_stat *st, const char *why)
+{
+	struct stream *s = ud;
+	if (s->probe) {
+		probe_on_stat(s, ok ? st : NULL, why);
+		return;
+	}
+	dp_registry_set_stat(s->dp, s->rec, ok ? st : NULL, why);
+}
+
+void stream_watch_engine(struct stream *s)
+{
+	if (s->probe) {
+		stat_poll_begin(&s->stat, s->ans.stat_url, 0., PROBE_STAT_PERIOD);
+		return;
+	}
+	stream_registry_add(s); /* prebuffering: visible from now on */
+	stat_poll_begin(&s->stat, s->ans.stat_url, 0.2,
+	                s->started ? STAT_PERIOD_PLAYING : STAT_PERIOD_PREBUF);
 }
 
 void stream_started(struct stream *s)
@@ -403,6 +440,7 @@ struct stream *stream_new(struct worker *w, struct viewer_query *q, bool shared)
 		free(s);
 		return NULL;
 	}
+	stat_poll_init(&s->stat, w, stream_on_stat, s);
 	ev_init(&s->deadline, on_control_wait);
 	s->deadline.data = s;
 	ev_init(&s->grace_timer, on_grace_end);

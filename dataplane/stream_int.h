@@ -20,6 +20,7 @@
 #include "dataplane/hls_playlist.h"
 #include "dataplane/query.h"
 #include "dataplane/ring.h"
+#include "dataplane/stat_poll.h"
 #include "dataplane/upstream.h"
 
 #define API_BODY_MAX      (64 * 1024)
@@ -116,6 +117,8 @@ struct stream {
 	uint64_t bytes_in, bytes_out;
 	double t_start, t_first;
 	struct stream_rec *rec;
+	struct stat_poll stat; /* the engine's stat_url, from its answer to the end */
+	struct probe *probe;   /* /ace/probe's session: no viewers (probe.c) */
 	char engine_desc[420];
 	/* inside a curl callback the transfer cannot be torn down: an end is
 	 * recorded here and carried out by the transfer's done callback */
@@ -177,6 +180,9 @@ bool stream_admit(struct conn *c, const char *raw, bool hls, void (*head)(struct
  * q. NULL when the request was answered (503). */
 struct stream *stream_open(struct conn *c, struct viewer_query *q, bool hls);
 void stream_registry_add(struct stream *s);
+/* The engine answered: the stream is listed (prebuffering) and its stat_url
+ * read from now on (a probe: at its own pace). */
+void stream_watch_engine(struct stream *s);
 unsigned stream_mux_owner(const char *key, int nworkers);
 /* The first TS byte arrived: 200 to every viewer waiting. */
 void stream_started(struct stream *s);
@@ -239,6 +245,16 @@ const char *continuity_fail_name(enum cont_fail k);
 struct viewer *viewer_add(struct stream *s, struct conn *c);
 void viewer_end(struct viewer *v, enum dp_end_reason reason, bool close_conn);
 void viewer_send_200(struct viewer *v);
+
+/* probe.c */
+#define PROBE_STAT_PERIOD 0.5
+void probe_on_stat(struct stream *s, const struct engine_stat *st, const char *why);
+/* The engine's answer to format=json was an error: the probe answers 200
+ * with live:false (true: handled, the stream is gone). */
+bool probe_engine_refused(struct stream *s, const char *why);
+/* The stream fails before the probe answered: a status with JSON. */
+void probe_stream_failed(struct stream *s, int status, const char *reason);
+void probe_release(struct stream *s);
 
 /* hls.c */
 void hls_after_api(struct stream *s); /* the engine answered format=json */

@@ -1,0 +1,140 @@
+"""GET /ace/probe: is a content live? The answer, and that every probe stops
+the engine session it started and releases its lease — also when the
+client hangs up — within ACEXY_PROBE_CONCURRENCY."""
+import json
+import socket
+import subprocess
+import time
+
+from acexytest import Stack, TestCase, binpath, http_get, http_json, main, wait_until
+
+
+def ctl_streams(st):
+    """The controlplane's leases (acexyctl --json streams)."""
+    r = subprocess.run([binpath("acexyctl"), "--run-dir", st.run_dir, "--json", "streams"],
+                       capture_output=True, text=True, timeout=10)
+    return json.loads(r.stdout)["streams"]
+
+
+def session(st, content):
+    return [s for s in st.sessions() if s["content"] == content]
+
+
+def send_probe(port, content, extra=""):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(("GET /ace/probe?id=%s%s HTTP/1.1\r\nHost: x\r\n\r\n" % (content, extra)).encode())
+    return s
+
+
+class ProbeTest(TestCase):
+    def test_live_content(self):
+        st = Stack(self).start()
+        code, hdrs, body = http_get(st.port, "/ace/probe?id=livechannel", timeout=30)
+        answered = time.monotonic()
+        self.assertEqual(code, 200, body)
+        self.assertIn("application/json", hdrs["content-type"])
+        j = json.loads(body)
+        self.assertEqual(set(j), {"live", "status", "peers", "speed_down", "engine", "took_ms", "error"})
+        self.assertIs(j["live"], True)
+        self.assertEqual(j["status"], "dl")
+        self.assertEqual(j["peers"], 7)
+        self.assertEqual(j["speed_down"], 512)
+        self.assertIn("127.0.0.1:%d" % st.engine_port, j["engine"])
+        self.assertIsNone(j["error"])
+        self.assertLess(j["took_ms"], 10000)
+        # the engine session is stopped within a second of the answer
+        wait_until(lambda: session(st, "livechannel") and session(st, "livechannel")[0]["stop"] is not None,
+                   1.0, what="engine session stopped")
+        self.assertLess(time.monotonic() - answered, 1.0)
+        self.assertEqual(session(st, "livechannel")[0]["stop_reason"], "stop_command")
+        self.assertEqual(session(st, "livechannel")[0]["bytes"], 0)  # nothing was played
+        wait_until(lambda: ctl_streams(st) == [], 3, what="lease released")
+        self.assertIn("probe_done", st.dp.log())
+        # the probe is no viewer stream
+        self.assertEqual(http_json(st.port, "/ace/status")[1]["streams"], [])
+
+    def test_dead_content(self):
+        st = Stack(self).start()
+        code, _, body = http_get(st.port, "/ace/probe?id=fail-load-channel", timeout=30)
+        self.assertEqual(code, 200, body)
+        j = json.loads(body)
+        self.assertIs(j["live"], False)
+        self.assertIn("failed to load content", j["error"])
+        wait_until(lambda: ctl_streams(st) == [], 3, what="lease released")
+
+    def test_not_playing_in_time(self):
+        st = Stack(self, env={"ACEXY_PROBE_TIMEOUT": "2s"}).start()
+        t0 = time.monotonic()
+        code, _, body = http_get(st.port, "/ace/probe?id=slowfb-60000", timeout=30)
+        took = time.monotonic() - t0
+        self.assertEqual(code, 200, body)
+        j = json.loads(body)
+        self.assertIs(j["live"], False)
+        self.assertEqual(j["status"], "prebuf")
+        self.assertIn("not playing after 2.0s", j["error"])
+        self.assertGreater(took, 1.8)
+        self.assertLess(took, 6)
+        wait_until(lambda: session(st, "slowfb-60000")[0]["stop"] is not None, 1.0,
+                   what="engine session stopped")
+
+    def test_client_hangs_up_mid_probe(self):
+        st = Stack(self).start()
+        s = send_probe(st.port, "slowfb-60000")
+        wait_until(lambda: session(st, "slowfb-60000"), 10, what="engine session started")
+        wait_until(lambda: len(ctl_streams(st)) == 1, 5, what="lease taken")
+        s.close()
+        wait_until(lambda: session(st, "slowfb-60000")[0]["stop"] is not None, 2,
+                   what="engine session stopped after the hang-up")
+        wait_until(lambda: ctl_streams(st) == [], 3, what="lease released")
+        self.assertIn("probe_abandoned", st.dp.log())
+
+    def test_concurrency_cap(self):
+        st = Stack(self, env={"ACEXY_PROBE_CONCURRENCY": "2"}).start()
+        held = [send_probe(st.port, "slowfb-60000-%d" % i) for i in range(2)]
+        wait_until(lambda: len(st.sessions()) == 2, 10, what="two probes running")
+        code, hdrs, body = http_get(st.port, "/ace/probe?id=third", timeout=10)
+        self.assertEqual(code, 503, body)
+        self.assertIn("ACEXY_PROBE_CONCURRENCY", body.decode())
+        self.assertIn("retry-after", hdrs)
+        self.assertFalse(session(st, "third"))  # no engine session for the refused one
+        for s in held:
+            s.close()
+        wait_until(lambda: all(x["stop"] is not None for x in st.sessions()), 3,
+                   what="both stopped")
+        # the slots are free again
+        code, _, body = http_get(st.port, "/ace/probe?id=fourth", timeout=30)
+        self.assertEqual(code, 200, body)
+        self.assertIs(json.loads(body)["live"], True)
+
+    def test_access_rules(self):
+        st = Stack(self, env={"ACEXY_ACCESS_TOKEN": "tok"}).start()
+        code, _, _ = http_get(st.port, "/ace/probe?id=abc", timeout=10)
+        self.assertEqual(code, 401)
+        code, _, _ = http_get(st.port, "/ace/probe?id=abc&token=nope", timeout=10)
+        self.assertEqual(code, 403)
+        self.assertEqual(st.sessions(), [])
+        code, _, body = http_get(st.port, "/ace/probe?id=abc&token=tok", timeout=30)
+        self.assertEqual(code, 200, body)
+        code, _, body = http_get(st.port, "/ace/probe?token=tok", timeout=10)
+        self.assertEqual(code, 400)
+
+    def test_multiplex_looks_at_the_running_session(self):
+        st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}).start()
+        viewer = self.hold_stream(st.port, "shared1")
+        self.assertEqual(len(st.sessions()), 1)
+        code, _, body = http_get(st.port, "/ace/probe?id=shared1", timeout=30)
+        self.assertEqual(code, 200, body)
+        j = json.loads(body)
+        self.assertIs(j["live"], True)
+        self.assertIsNone(j["error"])
+        self.assertEqual(len(st.sessions()), 1)  # no second engine session
+        self.assertIsNone(st.sessions()[0]["stop"])  # nor was the viewers' one stopped
+        viewer.close()
+        # a content nobody watches gets its own short session
+        code, _, body = http_get(st.port, "/ace/probe?id=other", timeout=30)
+        self.assertIs(json.loads(body)["live"], True)
+        wait_until(lambda: session(st, "other")[0]["stop"] is not None, 1.0, what="stopped")
+
+
+if __name__ == "__main__":
+    main()
