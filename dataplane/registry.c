@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acexy/engine_answer.h"
 #include "dataplane/control.h"
-#include "dataplane/engine_answer.h"
 
 #include <jansson.h>
 

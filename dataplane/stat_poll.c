@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dataplane/curl_ev.h"
+#include "acexy/curl_ev.h"
 #include "dataplane/dataplane.h"
 
 static size_t on_body(char *d, size_t sz, size_t n, void *ud)

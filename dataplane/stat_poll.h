@@ -11,7 +11,7 @@
 #include <ev.h>
 #include <stdbool.h>
 
-#include "dataplane/engine_answer.h"
+#include "acexy/engine_answer.h"
 
 #define STAT_BODY_MAX       16384
 #define STAT_READ_TIMEOUT_S 3

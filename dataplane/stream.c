@@ -459,7 +459,7 @@ unsigned stream_mux_owner(const char *key, int nworkers)
 }
 
 /* The viewer's query, or NULL when the request was answered. */
-static struct viewer_query *request_query(struct conn *c, const char *raw)
+struct viewer_query *stream_request_query(struct conn *c, const char *raw)
 {
 	char err[300];
 	struct viewer_query *q = NULL;
@@ -516,7 +516,7 @@ bool stream_admit(struct conn *c, const char *raw, bool hls, void (*head)(struct
                   struct viewer_query **q, struct stream **join)
 {
 	*join = NULL;
-	*q = request_query(c, raw);
+	*q = stream_request_query(c, raw);
 	if (!*q)
 		return false;
 	bool is_head = c->head, handed_over = false; /* c is gone once handed over */

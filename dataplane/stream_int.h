@@ -179,6 +179,9 @@ bool stream_admit(struct conn *c, const char *raw, bool hls, void (*head)(struct
 /* A new stream with c as its first viewer, within ACEXY_MAX_STREAMS; takes
  * q. NULL when the request was answered (503). */
 struct stream *stream_open(struct conn *c, struct viewer_query *q, bool hls);
+/* The viewer's query, or NULL when the request was answered (400, draining,
+ * ACEXY_MAX_VIEWERS). */
+struct viewer_query *stream_request_query(struct conn *c, const char *raw);
 void stream_registry_add(struct stream *s);
 /* The engine answered: the stream is listed (prebuffering) and its stat_url
  * read from now on (a probe: at its own pace). */
