@@ -225,6 +225,28 @@ class ScaleOutTest(t.TestCase):
             self.assertIn("ACEXY_CONTROL_TOKEN=<set>", r.stdout)
             self.assertNotIn(TOKEN, r.stdout)
 
+    def test_secrets_from_files(self):
+        """ACEXY_CONTROL_TOKEN_FILE and ACEXY_ACCESS_TOKEN_FILE (as a mounted
+        Kubernetes Secret: one trailing newline) work end to end."""
+        d = self.tmpdir()
+        with open(os.path.join(d, "control-token"), "w") as f:
+            f.write(TOKEN + "\n")
+        with open(os.path.join(d, "access-token"), "w") as f:
+            f.write("viewer-secret\n")
+        c = Cluster(self, env={"ACEXY_CONTROL_TOKEN": "", "ACEXY_CONTROL_TOKEN_FILE":
+                               os.path.join(d, "control-token")})
+        c.env.pop("ACEXY_CONTROL_TOKEN")
+        c.start_engine()
+        c.start_cp()
+        _, port, _ = c.start_dp(env={"ACEXY_ACCESS_TOKEN_FILE": os.path.join(d, "access-token")})
+        self.assertEqual(http_get(port, "/ace/getstream?id=nofile", max_body=1880)[0], 401)
+        r = t.tscheck("http://127.0.0.1:%d/ace/getstream?id=file&token=viewer-secret" % port,
+                      nbytes=188 * 500)
+        self.assertEqual(r["status"], 200, r)
+        for text in (c.cp.log(), c.dps[0][0].log()):
+            self.assertNotIn("viewer-secret", text)
+            self.assertNotIn(TOKEN, text)
+
     def test_killed_dataplane_ends_its_leases_and_events(self):
         c = self.setup_orch(engines=2, per_engine=1, env={"ACEXY_DATAPLANE_LOST_AFTER": "2s"})
         c.start_cp()
