@@ -149,6 +149,29 @@ class FailoverTest(t.TestCase):
         self.assertIn("event=failover_refused", log)
         wait_until(lambda: len(st.stops()) == 3, 3, what="every session stopped")
 
+    def test_no_engine_within_the_deadline_ends_the_stream(self):
+        # the engine process dies: every new session fails to start; after
+        # ACEXY_ASSIGN_TIMEOUT + ACEXY_FIRST_BYTE_TIMEOUT the stream ends
+        # with the failure's reason
+        st = self.stack(env={"ACEXY_ASSIGN_TIMEOUT": "1s", "ACEXY_FIRST_BYTE_TIMEOUT": "1s",
+                             "ACEXY_FAILOVER_MAX": "100"},
+                        engine_args=["--bitrate", RATE, "--fail-times", "once-die-300000"])
+        t0 = time.monotonic()
+        r = tscheck(st.url("id=doomed"), nbytes=5000000, timeout=30)
+        took = time.monotonic() - t0
+        self.assertEqual(r["status"], 200, r)
+        self.assertLess(r["bytes"], 400000, r)
+        self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, r)
+        self.assertLess(took, 8, "ended within the deadline")
+        self.assertGreater(took, 2)
+        wait_until(lambda: "event=failover_failed" in st.dp.log(), 3, what="the give-up line")
+        log = st.dp.log()
+        self.assertIn("ACEXY_ASSIGN_TIMEOUT + ACEXY_FIRST_BYTE_TIMEOUT", log)
+        self.assertIn("reason=upstream_error", log)  # it died inside a chunk
+        wait_until(lambda: json.loads(subprocess.run(
+            [t.binpath("acexyctl"), "--run-dir", st.run_dir, "--json", "streams"],
+            capture_output=True, text=True).stdout)["streams"] == [], 3, what="leases released")
+
     def test_viewer_leaving_during_failover_leaks_nothing(self):
         # every session's first byte takes 1.5 s: the viewer leaves while the
         # replacement prebuffers
