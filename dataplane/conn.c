@@ -20,6 +20,7 @@
 #include "dataplane/control.h"
 #include "dataplane/playlist.h"
 #include "dataplane/probe.h"
+#include "dataplane/ui_page.h"
 
 const char *http_status_text(int status)
 {
@@ -357,6 +358,10 @@ static void route(struct conn *c, const struct http_request *req)
 		} else {
 			conn_respond(c, 200, "text/plain", NULL, "ready\n", 6);
 		}
+		return;
+	}
+	if (strcmp(path, "/ace/") == 0 || strcmp(path, "/ace/ui") == 0) {
+		ui_page_serve(c);
 		return;
 	}
 	if (strcmp(path, "/ace/probe") == 0) {

@@ -258,6 +258,8 @@ static void stream_on_stat(void *ud, bool ok, const struct engine_stat *st, cons
 		return;
 	}
 	dp_registry_set_stat(s->dp, s->rec, ok ? st : NULL, why);
+	if (ok && st->empty) /* the engine's first answer says nothing: ask again soon */
+		stat_poll_reschedule(&s->stat, STAT_PERIOD_PREBUF, s->stat.period);
 }
 
 void stream_watch_engine(struct stream *s)

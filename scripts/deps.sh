@@ -13,6 +13,8 @@ PACKAGES=(
   # tests
   libcmocka-dev clang libclang-rt-14-dev clang-format ffmpeg curl python3
   procps iproute2 socat util-linux mount openssl
+  # the status page in a headless browser (tests/integration/test_ui.py)
+  chromium
   # deploy checks (scripts/check-deploy.sh)
   yamllint docker-compose binutils systemd
   # the image and the pod (deploy/build-image.sh, scripts/test-pod.sh)
