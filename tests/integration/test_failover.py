@@ -306,10 +306,12 @@ class FailoverTest(t.TestCase):
 
     def test_late_joiner_starts_at_a_picture(self):
         ts = self.gop3_ts()
-        st = self.stack(env={"ACEXY_MULTIPLEX": "true"},
+        st = self.stack(env={"ACEXY_MULTIPLEX": "true", "ACEXY_MULTIPLEX_JOIN_BEHIND": "300000"},
                         engine_args=["--bitrate", "1000000", "--ts", ts])
         first = self.hold_stream(st.port, "gop")
-        time.sleep(3.5)  # past the first keyframes of the session
+        # ~440 KB later, with keyframes every ~200 KB: a join 300 KB behind at
+        # a plain packet boundary would land between two
+        time.sleep(3.5)
         data = t.stream_bytes(st.port, "id=gop", 400000)
         first.close()
         pk = ts_packets(data)
