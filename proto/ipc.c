@@ -419,19 +419,16 @@ void ipc_pipe_close(uint32_t pipe)
 static void pipe_events_drain(void *arg)
 {
 	struct ipc_server *s = arg;
-	for (;;) {
-		pthread_mutex_lock(&s->pmu);
-		if (s->npevs == 0) {
-			pthread_mutex_unlock(&s->pmu);
-			return;
-		}
-		struct pipe_ev e = s->pevs[0];
-		memmove(s->pevs, s->pevs + 1, (s->npevs - 1) * sizeof(*s->pevs));
-		s->npevs--;
-		pthread_mutex_unlock(&s->pmu);
-		if (!s->closing)
-			s->on_pipe(s->ud, e.pipe, e.added);
-	}
+	/* take the whole queue at once: linear however many came */
+	pthread_mutex_lock(&s->pmu);
+	struct pipe_ev *evs = s->pevs;
+	size_t n = s->npevs;
+	s->pevs = NULL;
+	s->npevs = s->cappevs = 0;
+	pthread_mutex_unlock(&s->pmu);
+	for (size_t i = 0; i < n && !s->closing; i++)
+		s->on_pipe(s->ud, evs[i].pipe, evs[i].added);
+	free(evs);
 }
 
 static void req_deliver(void *arg)
