@@ -19,7 +19,8 @@
 static const struct acexy_program prog = {
         .name = "acexy-dataplane",
         .summary = "acexy dataplane: serves viewers (/ace/getstream) and relays AceStream engine "
-                   "streams.",
+                   "streams; /ace/probe?id= tells whether a content is live, /ace/playlist.m3u "
+                   "serves ACEXY_PLAYLIST_SOURCES pointed at this proxy, /ace/ is a status page.",
         .owner = ACEXY_OWN_DP,
 };
 
