@@ -15,7 +15,6 @@
 #include "controlplane/cp.h"
 #include "controlplane/cp_peers.h"
 #include "controlplane/engine_url.h"
-#include "controlplane/engstat.h"
 #include "controlplane/events.h"
 #include "controlplane/fallback.h"
 #include "controlplane/orch.h"
@@ -306,6 +305,15 @@ static void handle_heartbeat(struct cp *cp, struct ipc_req *req, const struct pr
 			l->bytes = s->bytes;
 			l->viewers = (unsigned)s->viewers;
 			l->failovers = (unsigned)s->failovers;
+			if (s->engine_status[0]) {
+				/* the dataplane reads the engine's stat_url; this is what it said */
+				l->stat_at = acexy_now();
+				snprintf(l->stat_status, sizeof(l->stat_status), "%s",
+				         s->engine_status);
+				l->stat_peers = (int64_t)s->engine_peers;
+				l->stat_down_kbps = (int64_t)s->engine_speed_down;
+				l->stat_up_kbps = (int64_t)s->engine_speed_up;
+			}
 			double t = acexy_now();
 			if (l->rate_at > 0 && t - l->rate_at >= 0.9) {
 				l->rate_bps =
@@ -484,11 +492,6 @@ static void on_lost_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
-static bool engine_ok(void *ud, const char *host, unsigned port)
-{
-	return cp_engine_known(ud, host, port);
-}
-
 int cp_start(struct cp *cp)
 {
 	char url[256];
@@ -553,9 +556,6 @@ int cp_start(struct cp *cp)
 	rc = fallback_start(cp->loop, cp->ce, cp->cfg, &cp->fallback);
 	if (rc < 0)
 		return rc;
-	rc = engstat_start(cp->loop, cp->ce, &cp->leases, engine_ok, cp, &cp->engstat);
-	if (rc < 0)
-		return rc;
 	if (acexy_cfg_s(cp->cfg, ACEXY_S_ORCH_URL)[0]) {
 		struct orch_env env = {.loop = cp->loop,
 		                       .cfg = cp->cfg,
@@ -595,8 +595,6 @@ void cp_stop(struct cp *cp)
 	cp->orch = NULL;
 	fallback_stop(cp->fallback);
 	cp->fallback = NULL;
-	engstat_stop(cp->engstat);
-	cp->engstat = NULL;
 	if (cp->ce)
 		curl_ev_free(cp->ce);
 	cp->ce = NULL;

@@ -69,7 +69,6 @@ struct cp {
 	struct events *events;     /* orchestrator mode: stream events + spool */
 	struct curl_ev *ce;        /* engine stop commands for lost dataplanes */
 	struct debuglog *dl;       /* JSON Lines debug logs (DEBUG_MODE), or NULL */
-	struct engstat *engstat;   /* stat_url reads for acexyctl streams */
 	char start_error[400];     /* why cp_start failed, when it says */
 };
 

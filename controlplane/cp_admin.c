@@ -120,12 +120,13 @@ static json_t *admin_stream(void *ctx, const struct proto_admin *a, char *err, s
 	struct cp_lease *l = lease_arg(cp, a, err, errcap);
 	if (!l)
 		return NULL;
-	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:I,s:f,s:s,s:i}", "id",
-	                 (json_int_t)l->id, "instance", l->instance, "content", l->key, "key_type",
-	                 l->key_type, "engine_host", l->host, "engine_port", (int)l->port,
-	                 "playback_session_id", l->playback_session_id, "stat_url", l->stat_url,
-	                 "bytes", (json_int_t)l->bytes, "age_s", acexy_now() - l->created,
-	                 "container_id", l->container_id, "failovers", (int)l->failovers);
+	/* the streams row (with the engine's view) and the session's own ids */
+	json_t *row = lease_json(l, acexy_now());
+	if (row)
+		json_object_update_new(row,
+		                       json_pack("{s:s,s:s}", "playback_session_id",
+		                                 l->playback_session_id, "stat_url", l->stat_url));
+	return row;
 }
 
 static json_t *admin_stop(void *ctx, const struct proto_admin *a, char *err, size_t errcap)

@@ -143,14 +143,14 @@ void ctl_print_text(FILE *f, const char *cmd, json_t *res)
 	if (strcmp(cmd, "streams") == 0 && json_object_get(res, "streams") &&
 	    json_is_integer(
 	            json_object_get(json_array_get(json_object_get(res, "streams"), 0), "id"))) {
-		static const char *const cols[] = {"id",          "content",         "engine_host",
-		                                   "engine_port", "instance",        "viewers",
-		                                   "bytes",       "rate_mbps",       "age_s",
-		                                   "peers",       "speed_down_kbps", "failovers"};
+		static const char *const cols[] = {
+		        "id",      "content",         "engine_host", "engine_port", "instance",
+		        "viewers", "bytes",           "rate_mbps",   "age_s",       "engine_status",
+		        "peers",   "speed_down_kbps", "failovers"};
 		static const char *const heads[] = {
-		        "ID",    "CONTENT", "ENGINE", "PORT",  "DATAPLANE",  "VIEWERS",
-		        "BYTES", "MBIT/S",  "AGE(s)", "PEERS", "DOWN(KB/s)", "FAILOVERS"};
-		table(f, 0, json_object_get(res, "streams"), cols, heads, 12);
+		        "ID",     "CONTENT", "ENGINE", "PORT",  "DATAPLANE",  "VIEWERS",  "BYTES",
+		        "MBIT/S", "AGE(s)",  "STATE",  "PEERS", "DOWN(KB/s)", "FAILOVERS"};
+		table(f, 0, json_object_get(res, "streams"), cols, heads, 13);
 		return;
 	}
 	if (strcmp(cmd, "engines") == 0) {

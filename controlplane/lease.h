@@ -41,8 +41,8 @@ struct cp_lease {
 	double rate_bps;
 	uint64_t rate_bytes;
 	double rate_at;
-	/* the engine's view (engstat.c) */
-	double stat_at, stat_tried;
+	/* the engine's view, as the dataplane's heartbeats report it */
+	double stat_at;
 	char stat_status[40];
 	int64_t stat_peers, stat_down_kbps, stat_up_kbps;
 	double created;

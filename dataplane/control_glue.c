@@ -159,10 +159,19 @@ static struct proto_hb_stream *streams_short(struct dp *dp, size_t n)
 	struct proto_hb_stream *a = n ? calloc(n, sizeof(*a)) : NULL;
 	size_t i = 0;
 	for (struct stream_rec *r = dp->streams; a && r && i < n; r = r->next, i++)
-		a[i] = (struct proto_hb_stream){.lease = r->lease_id,
-		                                .bytes = atomic_load(&r->bytes),
-		                                .viewers = atomic_load(&r->viewers),
-		                                .failovers = atomic_load(&r->failovers)};
+		a[i] = (struct proto_hb_stream){
+		        .lease = r->lease_id,
+		        .bytes = atomic_load(&r->bytes),
+		        .viewers = atomic_load(&r->viewers),
+		        .failovers = atomic_load(&r->failovers),
+		        /* the engine's stat, read by this dataplane for both daemons' views
+		         * (reg_mu is held until the message is encoded) */
+		        .engine_status =
+		                r->stat_at > 0 && r->stat_status[0] ? r->stat_status : NULL,
+		        .engine_peers = r->stat_peers > 0 ? (uint64_t)r->stat_peers : 0,
+		        .engine_speed_down =
+		                r->stat_speed_down > 0 ? (uint64_t)r->stat_speed_down : 0,
+		        .engine_speed_up = r->stat_speed_up > 0 ? (uint64_t)r->stat_speed_up : 0};
 	return a;
 }
 

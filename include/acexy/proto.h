@@ -71,7 +71,11 @@ enum proto_dir {
 	F(hb_stream, lease, UINT, OPT, none)                                                       \
 	F(hb_stream, bytes, UINT, OPT, none)                                                       \
 	F(hb_stream, viewers, UINT, OPT, none)                                                     \
-	F(hb_stream, failovers, UINT, OPT, none)
+	F(hb_stream, failovers, UINT, OPT, none)                                                   \
+	F(hb_stream, engine_status, STR, OPT, none)                                                \
+	F(hb_stream, engine_peers, UINT, OPT, none)                                                \
+	F(hb_stream, engine_speed_down, UINT, OPT, none)                                           \
+	F(hb_stream, engine_speed_up, UINT, OPT, none)
 
 #define PROTO_BODY_ended(F) /* hello.ended[]: ended while no controlplane answered */              \
 	F(ended, lease, UINT, OPT, none)                                                           \

@@ -53,9 +53,13 @@ class PlayersTest(TestCase):
         dps = ctl(st, "--dataplane", "streams")["streams"]
         self.assertEqual(dps[0]["state"], "prebuffering")
         self.assertEqual(dps[0]["engine_state"]["status"], "prebuf")
-        # the controlplane's view (its own stat reads, engstat.c)
+        # the controlplane shows what the dataplane read (no second reader)
         wait_until(lambda: ctl(st, "streams")["streams"][0]["engine_status"] == "prebuf", 4,
                    what="acexyctl streams shows prebuf")
+        one = ctl(st, "stream", str(ctl(st, "streams")["streams"][0]["id"]))
+        self.assertEqual(one["engine_status"], "prebuf")
+        self.assertEqual(one["peers"], 3)
+        self.assertIn("stat_url", one)
         # the viewer sees nothing but the wait; then the stream plays
         head = s.recv(4096)
         self.assertIn(b"200 OK", head)

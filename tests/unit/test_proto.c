@@ -127,10 +127,18 @@ static void test_roundtrip_every_message(void **state)
 	roundtrip(PROTO_STREAM_ENDED, &se, &m);
 	assert_int_equal(m.stream_ended.bytes, 10);
 	proto_msg_clear(&m);
-	struct proto_hb_stream hs = {.lease = 1, .bytes = 99, .viewers = 1};
+	struct proto_hb_stream hs = {.lease = 1,
+	                             .bytes = 99,
+	                             .viewers = 1,
+	                             .engine_status = "prebuf",
+	                             .engine_peers = 3,
+	                             .engine_speed_down = 128};
 	struct proto_heartbeat hb = {.instance = "dp", .streams = &hs, .n_streams = 1};
 	roundtrip(PROTO_HEARTBEAT, &hb, &m);
 	assert_int_equal(m.heartbeat.streams[0].bytes, 99);
+	assert_string_equal(m.heartbeat.streams[0].engine_status, "prebuf");
+	assert_int_equal(m.heartbeat.streams[0].engine_peers, 3);
+	assert_int_equal(m.heartbeat.streams[0].engine_speed_down, 128);
 	proto_msg_clear(&m);
 	struct proto_command cmds[2] = {{.cmd = "stop", .lease = 3}, {.cmd = "drain"}};
 	struct proto_heartbeat_reply hbr = {.commands = cmds, .n_commands = 2};
