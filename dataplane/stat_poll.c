@@ -4,21 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acexy/curl_ev.h"
+#include "acexy/http_fetch.h"
 #include "dataplane/dataplane.h"
-
-static size_t on_body(char *d, size_t sz, size_t n, void *ud)
-{
-	struct stat_poll *p = ud;
-	size_t len = sz * n;
-	if (p->len + len > STAT_BODY_MAX) {
-		p->overflow = true;
-		return 0;
-	}
-	memcpy(p->body + p->len, d, len);
-	p->len += len;
-	return len;
-}
 
 static void arm(struct stat_poll *p, double after)
 {
@@ -27,23 +14,20 @@ static void arm(struct stat_poll *p, double after)
 	ev_timer_start(p->w->loop, &p->timer);
 }
 
-static void on_done(void *ud, CURL *easy, CURLcode res)
+static void on_done(void *ud, const struct http_fetch_result *r)
 {
 	struct stat_poll *p = ud;
-	long code = 0;
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(easy);
-	p->easy = NULL;
+	p->fetch = NULL;
 	struct engine_stat st;
 	char why[200] = "";
 	bool ok = false;
-	if (p->overflow)
+	if (r->too_big)
 		snprintf(why, sizeof(why), "stat answer larger than %d bytes", STAT_BODY_MAX);
-	else if (res != CURLE_OK)
-		snprintf(why, sizeof(why), "stat read failed: %s", curl_easy_strerror(res));
-	else if (code != 200)
-		snprintf(why, sizeof(why), "stat answered HTTP %ld", code);
-	else if (engine_stat_parse(p->body, p->len, &st) < 0)
+	else if (r->res != CURLE_OK)
+		snprintf(why, sizeof(why), "stat read failed: %s", r->error);
+	else if (r->status != 200)
+		snprintf(why, sizeof(why), "stat answered HTTP %ld", r->status);
+	else if (engine_stat_parse(r->body, r->len, &st) < 0)
 		snprintf(why, sizeof(why), "stat answer is not the engine's JSON");
 	else
 		ok = true;
@@ -58,31 +42,14 @@ static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)loop;
 	(void)revents;
 	struct stat_poll *p = t->data;
-	if (p->easy || !p->active)
+	if (p->fetch || !p->active)
 		return; /* the last read is still out: its end re-arms */
-	if (!p->body && !(p->body = malloc(STAT_BODY_MAX))) {
+	struct http_fetch_req req = {.url = p->url,
+	                             .max = STAT_BODY_MAX,
+	                             .timeout_ms = (long)STAT_READ_TIMEOUT_S * 1000L};
+	p->fetch = http_fetch_start(p->w->curl, &req, on_done, p);
+	if (!p->fetch)
 		arm(p, p->period);
-		return;
-	}
-	CURL *h = curl_easy_init();
-	if (!h) {
-		arm(p, p->period);
-		return;
-	}
-	p->len = 0;
-	p->overflow = false;
-	curl_easy_setopt(h, CURLOPT_URL, p->url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)STAT_READ_TIMEOUT_S * 1000L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, p);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (curl_ev_add(p->w->curl, h, on_done, p) < 0) {
-		curl_easy_cleanup(h);
-		arm(p, p->period);
-		return;
-	}
-	p->easy = h;
 }
 
 void stat_poll_init(struct stat_poll *p, struct worker *w, stat_poll_fn cb, void *ud)
@@ -110,7 +77,7 @@ void stat_poll_reschedule(struct stat_poll *p, double next, double period)
 	if (!p->active)
 		return;
 	p->period = period;
-	if (!p->easy)
+	if (!p->fetch)
 		arm(p, next);
 }
 
@@ -120,11 +87,6 @@ void stat_poll_stop(struct stat_poll *p)
 		return;
 	p->active = false;
 	ev_timer_stop(p->w->loop, &p->timer);
-	if (p->easy) {
-		curl_ev_remove(p->w->curl, p->easy);
-		curl_easy_cleanup(p->easy);
-		p->easy = NULL;
-	}
-	free(p->body);
-	p->body = NULL;
+	http_fetch_cancel(p->fetch);
+	p->fetch = NULL;
 }

@@ -7,7 +7,6 @@
 #ifndef ACEXY_DP_STAT_POLL_H
 #define ACEXY_DP_STAT_POLL_H
 
-#include <curl/curl.h>
 #include <ev.h>
 #include <stdbool.h>
 
@@ -20,6 +19,7 @@
 
 struct worker;
 struct stat_poll;
+struct http_fetch;
 
 /* One read's outcome: ok with the engine's answer, or not ok (unreachable,
  * not 200, not a stat answer) with a one-line reason. The callback may stop
@@ -33,10 +33,7 @@ struct stat_poll {
 	void *ud;
 	double period;
 	ev_timer timer;
-	CURL *easy; /* a read in flight */
-	char *body;
-	size_t len;
-	bool overflow;
+	struct http_fetch *fetch; /* a read in flight */
 	bool active;
 };
 
