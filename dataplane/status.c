@@ -144,6 +144,14 @@ static void histogram(struct sbuf *b, const char *name, const char *help,
 	          (double)atomic_load(&h->sum_us) / 1e6, name, (uint64_t)atomic_load(&h->count));
 }
 
+static void labelled_gauge(struct sbuf *b, const char *name, const char *help, const char *label,
+                           const char *const *names, const uint64_t *v, int n)
+{
+	sb_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	for (int i = 0; i < n; i++)
+		sb_printf(b, "%s{%s=\"%s\"} %" PRIu64 "\n", name, label, names[i], v[i]);
+}
+
 /* What the engines say about the streams, as gauges by stream state (never
  * by content: a label per content would grow without bound). */
 static void engine_state_metrics(struct dp *dp, struct sbuf *b)
@@ -164,25 +172,18 @@ static void engine_state_metrics(struct dp *dp, struct sbuf *b)
 		by_status[k]++;
 	}
 	pthread_mutex_unlock(&dp->reg_mu);
-	sb_printf(b, "# HELP acexy_streams_by_state Streams with an engine session, by state "
-	             "(prebuffering: waiting for the first bytes).\n"
-	             "# TYPE acexy_streams_by_state gauge\n");
-	for (int i = 0; i < 2; i++)
-		sb_printf(b, "acexy_streams_by_state{state=\"%s\"} %" PRIu64 "\n", states[i], n[i]);
-	sb_printf(b, "# HELP acexy_engine_peers Peers the engines report, summed by stream state.\n"
-	             "# TYPE acexy_engine_peers gauge\n");
-	for (int i = 0; i < 2; i++)
-		sb_printf(b, "acexy_engine_peers{state=\"%s\"} %" PRIu64 "\n", states[i], peers[i]);
-	sb_printf(b, "# HELP acexy_engine_speed_down_kbytes Engines' download speed (KB/s), summed "
-	             "by stream state.\n# TYPE acexy_engine_speed_down_kbytes gauge\n");
-	for (int i = 0; i < 2; i++)
-		sb_printf(b, "acexy_engine_speed_down_kbytes{state=\"%s\"} %" PRIu64 "\n",
-		          states[i], down[i]);
-	sb_printf(b, "# HELP acexy_streams_by_engine_status Streams by the status their engine "
-	             "last reported.\n# TYPE acexy_streams_by_engine_status gauge\n");
-	for (int i = 0; i < 4; i++)
-		sb_printf(b, "acexy_streams_by_engine_status{status=\"%s\"} %" PRIu64 "\n",
-		          kinds[i], by_status[i]);
+	labelled_gauge(b, "acexy_streams_by_state",
+	               "Streams with an engine session, by state (prebuffering: waiting for the "
+	               "first bytes).",
+	               "state", states, n, 2);
+	labelled_gauge(b, "acexy_engine_peers", "Peers the engines report, summed by stream state.",
+	               "state", states, peers, 2);
+	labelled_gauge(b, "acexy_engine_speed_down_kbytes",
+	               "Engines' download speed (KB/s), summed by stream state.", "state", states,
+	               down, 2);
+	labelled_gauge(b, "acexy_streams_by_engine_status",
+	               "Streams by the status their engine last reported.", "status", kinds,
+	               by_status, 4);
 }
 
 void serve_metrics(struct conn *c)

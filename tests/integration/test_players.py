@@ -1,19 +1,11 @@
 """What players and operators see: the engine's own state while a stream
 prebuffers and plays (/ace/status, /metrics, acexyctl on both daemons), and
 players that send HEAD twice before their GET."""
-import json
 import re
 import socket
-import subprocess
 import time
 
-from acexytest import Stack, TestCase, binpath, http_get, http_json, main, wait_until
-
-
-def ctl(st, *args):
-    r = subprocess.run([binpath("acexyctl"), "--run-dir", st.run_dir, "--json"] + list(args),
-                       capture_output=True, text=True, timeout=10)
-    return json.loads(r.stdout)
+from acexytest import Stack, TestCase, http_get, http_json, main, wait_until
 
 
 def status_stream(st, content):
@@ -50,13 +42,13 @@ class PlayersTest(TestCase):
                          {"prebuffering": 1, "playing": 0})
         self.assertEqual(metric_labels(st.port, "acexy_streams_by_engine_status")["prebuf"], 1)
         self.assertEqual(metric_labels(st.port, "acexy_engine_peers")["prebuffering"], 3)
-        dps = ctl(st, "--dataplane", "streams")["streams"]
+        dps = st.ctl_json("--dataplane", "streams")["streams"]
         self.assertEqual(dps[0]["state"], "prebuffering")
         self.assertEqual(dps[0]["engine_state"]["status"], "prebuf")
         # the controlplane shows what the dataplane read (no second reader)
-        wait_until(lambda: ctl(st, "streams")["streams"][0]["engine_status"] == "prebuf", 4,
+        wait_until(lambda: st.ctl_json("streams")["streams"][0]["engine_status"] == "prebuf", 4,
                    what="acexyctl streams shows prebuf")
-        one = ctl(st, "stream", str(ctl(st, "streams")["streams"][0]["id"]))
+        one = st.ctl_json("stream", str(st.ctl_json("streams")["streams"][0]["id"]))
         self.assertEqual(one["engine_status"], "prebuf")
         self.assertEqual(one["peers"], 3)
         self.assertIn("stat_url", one)

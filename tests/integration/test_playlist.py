@@ -54,7 +54,9 @@ class PlaylistTest(TestCase):
             return body.decode() if code == 200 and needle in body.decode() else None
         return wait_until(ok, timeout, what="playlist with %r" % needle)
 
-    def test_file_and_http_sources_merged_and_rewritten(self):
+    def sources(self):
+        """FILE_LIST in a file and HTTP_LIST on a local web server: the
+        file's path, the server's port and process."""
         d = self.tmpdir()
         path = os.path.join(d, "list.m3u")
         with open(path, "w", encoding="utf-8") as f:
@@ -63,7 +65,11 @@ class PlaylistTest(TestCase):
         os.mkdir(web)
         with open(os.path.join(web, "more.m3u"), "w") as f:
             f.write(HTTP_LIST)
-        wport, _ = self.web_server(web)
+        wport, proc = self.web_server(web)
+        return path, wport, proc
+
+    def test_file_and_http_sources_merged_and_rewritten(self):
+        path, wport, _ = self.sources()
         st = self.stack("%s, http://127.0.0.1:%d/more.m3u" % (path, wport))
         body = self.wait_playlist(st, ID3)
         base = "http://tv.example:8080/ace/getstream"
@@ -89,15 +95,7 @@ class PlaylistTest(TestCase):
         self.assertIn("playlist_source_loaded", st.dp.log())
 
     def test_broken_refresh_keeps_last_good_copy(self):
-        d = self.tmpdir()
-        path = os.path.join(d, "list.m3u")
-        with open(path, "w") as f:
-            f.write(FILE_LIST)
-        web = os.path.join(d, "web")
-        os.mkdir(web)
-        with open(os.path.join(web, "more.m3u"), "w") as f:
-            f.write(HTTP_LIST)
-        wport, web_proc = self.web_server(web)
+        path, wport, web_proc = self.sources()
         st = self.stack("%s,http://127.0.0.1:%d/more.m3u" % (path, wport))
         good = self.wait_playlist(st, ID3)
         # the file turns into an error page, the server goes away

@@ -3,17 +3,14 @@ the engine session it started and releases its lease — also when the
 client hangs up — within ACEXY_PROBE_CONCURRENCY."""
 import json
 import socket
-import subprocess
 import time
 
-from acexytest import Stack, TestCase, binpath, http_get, http_json, main, wait_until
+from acexytest import Stack, TestCase, http_get, http_json, main, wait_until
 
 
 def ctl_streams(st):
     """The controlplane's leases (acexyctl --json streams)."""
-    r = subprocess.run([binpath("acexyctl"), "--run-dir", st.run_dir, "--json", "streams"],
-                       capture_output=True, text=True, timeout=10)
-    return json.loads(r.stdout)["streams"]
+    return st.ctl_json("streams")["streams"]
 
 
 def session(st, content):

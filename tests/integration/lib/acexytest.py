@@ -347,5 +347,11 @@ class Stack:
         """The stop commands the fake engine received."""
         return self.engine_state()["stops"]
 
+    def ctl_json(self, *args):
+        """acexyctl --json ARGS against this stack's run dir: the parsed answer."""
+        r = subprocess.run([binpath("acexyctl"), "--run-dir", self.run_dir, "--json"] + list(args),
+                           capture_output=True, text=True, timeout=10)
+        return json.loads(r.stdout)
+
     def url(self, query):
         return "http://127.0.0.1:%d/ace/getstream?%s" % (self.port, query)
