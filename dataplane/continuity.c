@@ -299,6 +299,7 @@ bool continuity_engine_failed(struct stream *s, enum cont_fail kind, const char 
 	ts_splice_switch(&ct->sp, SWITCH_WINDOW, FLAG_PIDS_MAX);
 	if (ct->scan_on)
 		ts_scan_init(&ct->scan, ring_write_pos(s->ring));
+	stat_poll_stop(&s->stat); /* the new session's answer starts it anew */
 	stream_engine_stop(s);
 	if (s->have_lease) {
 		dp_control_stream_ended(s->w, &s->lease, s->ans.playback_session_id,
@@ -337,6 +338,7 @@ bool continuity_on_fail(struct stream *s, int status, const char *reason)
 	(void)status;
 	snprintf(ct->last_why, sizeof(ct->last_why), "%s", reason);
 	playback_release(s);
+	stat_poll_stop(&s->stat);
 	stream_engine_stop(s);
 	if (s->have_lease) {
 		dp_control_stream_ended(s->w, &s->lease, s->ans.playback_session_id,

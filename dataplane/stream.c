@@ -227,6 +227,7 @@ bool stream_carry_out_pending(struct stream *s)
 void stream_registry_add(struct stream *s)
 {
 	if (s->rec) {
+		atomic_store(&s->rec->failovers, s->failovers);
 		if (s->started) {
 			dp_registry_set_playing(s->dp, s->rec);
 			stat_poll_reschedule(&s->stat, 0.2, STAT_PERIOD_PLAYING);

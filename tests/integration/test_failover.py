@@ -207,7 +207,7 @@ class FailoverTest(t.TestCase):
             "ACEXY_MAX_STREAMS_PER_ENGINE": "1", "ACEXY_ASSIGN_TIMEOUT": "10s"}).start()
         out = {}
         th = threading.Thread(target=lambda: out.update(
-            r=tscheck(st.url("id=killme"), nbytes=2500000, timeout=40)))
+            r=tscheck(st.url("id=killme"), nbytes=4000000, timeout=60)))
         th.start()
         wait_until(lambda: len(http_json(st.port, "/ace/status")[1]["streams"]) == 1, 10,
                    what="the stream runs")
@@ -223,8 +223,8 @@ class FailoverTest(t.TestCase):
                                               "--json"] + list(args),
                                              capture_output=True, text=True).stdout)
         # seen from outside while it plays: the failover and the engine now serving
-        wait_until(lambda: ctl("streams")["streams"][0]["failovers"] == 1, 4,
-                   what="acexyctl streams shows the failover")
+        wait_until(lambda: [x["failovers"] for x in ctl("streams")["streams"]] == [1], 10,
+                   what="acexyctl streams shows the failover: %s" % ctl("streams"))
         row = ctl("streams")["streams"][0]
         self.assertEqual(row["engine_port"], other["port"])
         self.assertEqual(ctl("stream", str(row["id"]))["failovers"], 1)
@@ -234,7 +234,7 @@ class FailoverTest(t.TestCase):
         th.join()
         r = out["r"]
         self.assertEqual(r["status"], 200, r)
-        self.assertEqual(r["bytes"], 2500000, r)
+        self.assertEqual(r["bytes"], 4000000, r)
         self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, r)
         line = st.dp.log().split("event=failover ")[1].split("\n")[0]
         self.assertIn("old_engine=127.0.0.1:%d/" % victim["port"], line)
