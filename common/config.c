@@ -324,8 +324,9 @@ int acexy_config_load_yaml(struct acexy_config *cfg, const char *name, const cha
 				rc = set_value(cfg, id, is_null ? "" : val, ACEXY_ORIGIN_FILE,
 				               where, errbuf, errcap);
 			} else if (ev.type == YAML_SEQUENCE_START_EVENT &&
-			           acexy_setting(id)->type == ACEXY_T_NETS) {
-				/* a sequence of networks: joined into the env syntax */
+			           (acexy_setting(id)->type == ACEXY_T_NETS ||
+			            acexy_setting(id)->type == ACEXY_T_SOURCES)) {
+				/* a sequence (networks, sources): joined into the env syntax */
 				char joined[4096] = "";
 				size_t jl = 0;
 				for (;;) {
@@ -470,7 +471,7 @@ void acexy_config_sample_yaml(FILE *out)
 		const struct acexy_setting_desc *d = acexy_setting(i);
 		fprintf(out, "\n# %s\n# env %s, flag %s, used by %s\n", d->help, d->env, d->flag,
 		        owner_label(d->owner));
-		if (d->type == ACEXY_T_NETS && !*d->def)
+		if ((d->type == ACEXY_T_NETS || d->type == ACEXY_T_SOURCES) && !*d->def)
 			fprintf(out, "#%s: []\n", d->key);
 		else
 			fprintf(out, "#%s: \"%s\"\n", d->key, d->def);

@@ -201,6 +201,36 @@ static bool valid_url(const char *u)
 	return true;
 }
 
+/* Each comma-separated item (blanks around it ignored, empty ones skipped)
+ * an http(s) URL with a host or a path; no control characters. */
+static bool valid_sources(const char *text)
+{
+	unsigned n = 0;
+	for (const char *c = text; *c; c++)
+		if ((unsigned char)*c < ' ' || *c == 0x7f)
+			return false;
+	for (const char *p = text; *p;) {
+		size_t l = strcspn(p, ",");
+		const char *a = p, *b = p + l;
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (b > a) {
+			char item[4097];
+			snprintf(item, sizeof(item), "%.*s", (int)(b - a), a);
+			bool http = strncasecmp(item, "http://", 7) == 0 ||
+			            strncasecmp(item, "https://", 8) == 0;
+			if ((http && !valid_url(item)) || ++n > ACEXY_SOURCES_MAX)
+				return false;
+		}
+		p += l;
+		if (*p == ',')
+			p++;
+	}
+	return true;
+}
+
 static bool valid_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -252,6 +282,10 @@ int acexy_value_parse(enum acexy_setting_type type, const char *text, struct ace
 		for (const char *c = text; *c; c++)
 			if ((unsigned char)*c < ' ')
 				rc = -EINVAL;
+		break;
+	case ACEXY_T_SOURCES:
+		exp = "http(s) URLs or file paths, comma-separated (at most 32)";
+		rc = valid_sources(text) ? 0 : -EINVAL;
 		break;
 	case ACEXY_T_URL:
 		exp = "empty or an http:// or https:// URL with a host";

@@ -13,7 +13,7 @@
 
 #include "dataplane/conn.h"
 
-#define PLAYLIST_SOURCES_MAX     32
+#define PLAYLIST_SOURCES_MAX     ACEXY_SOURCES_MAX
 #define PLAYLIST_FETCH_MAX       (32 * 1024 * 1024) /* bytes of one source */
 #define PLAYLIST_FETCH_TIMEOUT_S 30
 #define PLAYLIST_SOURCE_MEM      (96 * 1024 * 1024) /* one parsed source */

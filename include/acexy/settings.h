@@ -26,6 +26,7 @@ enum acexy_setting_type {
 	ACEXY_T_WORKERS, /* 0 = auto */
 	ACEXY_T_ADDR,
 	ACEXY_T_NETS,
+	ACEXY_T_SOURCES, /* http(s) URLs or file paths, comma-separated (YAML: a sequence too) */
 	ACEXY_T_LOGLEVEL,
 	ACEXY_T_LOGFORMAT,
 	ACEXY_T_NAME,    /* [A-Za-z0-9._-]{1,64}, or empty */
@@ -33,6 +34,8 @@ enum acexy_setting_type {
 	ACEXY_T_OPTFILE, /* empty or a path */
 };
 #define ACEXY_T_LAST_ ACEXY_T_OPTFILE
+
+#define ACEXY_SOURCES_MAX 32 /* items of an ACEXY_T_SOURCES list */
 
 enum acexy_setting_owner { ACEXY_OWN_BOTH, ACEXY_OWN_CP, ACEXY_OWN_DP };
 

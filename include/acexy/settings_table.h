@@ -71,7 +71,7 @@ X(FAILOVER_STALL,     "ACEXY_FAILOVER_STALL",      ACEXY_T_DURATION, "10s",     
 X(FAILOVER_MAX,       "ACEXY_FAILOVER_MAX",        ACEXY_T_COUNT,    "3",              ACEXY_OWN_DP,   "engine switches per stream in 10 minutes") \
 X(PROBE_TIMEOUT,      "ACEXY_PROBE_TIMEOUT",       ACEXY_T_DURATION, "15s",            ACEXY_OWN_DP,   "/ace/probe: how long to wait for the engine to play") \
 X(PROBE_CONCURRENCY,  "ACEXY_PROBE_CONCURRENCY",   ACEXY_T_COUNT,    "2",              ACEXY_OWN_DP,   "/ace/probe: probes at once (503 beyond)") \
-X(PLAYLIST_SOURCES,   "ACEXY_PLAYLIST_SOURCES",    ACEXY_T_STRING,   "",               ACEXY_OWN_DP,   "M3U sources (http(s) URLs or file paths, comma-separated) served rewritten at /ace/playlist.m3u") \
+X(PLAYLIST_SOURCES,   "ACEXY_PLAYLIST_SOURCES",    ACEXY_T_SOURCES,  "",               ACEXY_OWN_DP,   "M3U sources (http(s) URLs or file paths; comma-separated, or a YAML sequence) served rewritten at /ace/playlist.m3u") \
 X(PLAYLIST_REFRESH,   "ACEXY_PLAYLIST_REFRESH",    ACEXY_T_DURATION, "1h",             ACEXY_OWN_DP,   "playlist refresh period (a failed refresh keeps the last good copy)")
 /* clang-format on */
 

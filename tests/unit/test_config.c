@@ -216,19 +216,24 @@ static void test_yaml(void **state)
 	yaml_error("buffer: \"4MiB\n", "invalid YAML");
 	yaml_error("just a scalar\n", "flat mapping");
 	yaml_error("trusted_proxies:\n  - 10.0.0.0/8\n  - nope\n", "ACEXY_TRUSTED_PROXIES");
+	yaml_error("playlist_sources:\n  - /a.m3u\n  - http://\n", "ACEXY_PLAYLIST_SOURCES");
 
 	struct acexy_config cfg;
 	char err[512];
 	memset(&cfg, 0, sizeof(cfg));
 	assert_int_equal(acexy_config_defaults(&cfg), 0);
-	const char *ok = "# comment\ntrusted_proxies:\n  - 10.0.0.0/8\n  - ::1/128\n"
-	                 "allow_nets: 192.168.0.0/16, 127.0.0.1\nm3u8: yes\norch_url:\n";
+	const char *ok =
+	        "# comment\ntrusted_proxies:\n  - 10.0.0.0/8\n  - ::1/128\n"
+	        "allow_nets: 192.168.0.0/16, 127.0.0.1\nm3u8: yes\norch_url:\n"
+	        "playlist_sources:\n  - /etc/acexy/a.m3u\n  - http://lists.example/b.m3u\n";
 	assert_int_equal(acexy_config_load_yaml(&cfg, "f.yaml", ok, strlen(ok), err, sizeof(err)),
 	                 0);
 	assert_int_equal(cfg.v[ACEXY_S_TRUSTED_PROXIES].nets.n, 2);
 	assert_int_equal(cfg.v[ACEXY_S_ALLOW_NETS].nets.n, 2);
 	assert_true(acexy_cfg_b(&cfg, ACEXY_S_M3U8));
 	assert_string_equal(acexy_cfg_s(&cfg, ACEXY_S_ORCH_URL), "");
+	assert_string_equal(acexy_cfg_s(&cfg, ACEXY_S_PLAYLIST_SOURCES),
+	                    "/etc/acexy/a.m3u,http://lists.example/b.m3u");
 	assert_string_equal(cfg.v[ACEXY_S_M3U8].origin_where, "f.yaml:6");
 	acexy_config_free(&cfg);
 	/* an empty file is fine */

@@ -214,6 +214,22 @@ static void test_typed_values(void **state)
 	acexy_value_clear(&v);
 	assert_int_equal(acexy_value_parse(ACEXY_T_URL, "orch:8000", &v, &exp), -EINVAL);
 	assert_int_equal(acexy_value_parse(ACEXY_T_URL, "http://", &v, &exp), -EINVAL);
+	/* playlist sources: URLs or paths, comma-separated, at most 32 */
+	assert_int_equal(acexy_value_parse(ACEXY_T_SOURCES, "", &v, &exp), 0);
+	acexy_value_clear(&v);
+	assert_int_equal(
+	        acexy_value_parse(ACEXY_T_SOURCES,
+	                          "/etc/a.m3u, https://lists.example/b.m3u?k=1 ,, file://x", &v,
+	                          &exp),
+	        0);
+	acexy_value_clear(&v);
+	assert_int_equal(acexy_value_parse(ACEXY_T_SOURCES, "/a.m3u,http://", &v, &exp), -EINVAL);
+	assert_non_null(strstr(exp, "comma-separated"));
+	assert_int_equal(acexy_value_parse(ACEXY_T_SOURCES, "/a\n", &v, &exp), -EINVAL);
+	char many[200] = "";
+	for (int i = 0; i < 33; i++)
+		strcat(many, "/x,");
+	assert_int_equal(acexy_value_parse(ACEXY_T_SOURCES, many, &v, &exp), -EINVAL);
 	assert_int_equal(acexy_value_parse(ACEXY_T_LOGLEVEL, "verbose", &v, &exp), -EINVAL);
 	assert_int_equal(acexy_value_parse(ACEXY_T_NAME, "a/b", &v, &exp), -EINVAL);
 	assert_int_equal(acexy_value_parse(ACEXY_T_STRING, "a\nb", &v, &exp), -EINVAL);
