@@ -1,6 +1,7 @@
 #include "acexy/curl_ev.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,13 +15,15 @@ struct xfer_ctx {
 	curl_ev_done_fn done;
 	curl_ev_connected_fn connected; /* CONNECT_ONLY transfers */
 	void *ud;
+	bool finished; /* its callback ran (a connected transfer stays added) */
 };
 
 struct curl_ev {
 	struct ev_loop *loop;
 	CURLM *multi;
 	ev_timer timer;
-	int running;
+	int running;    /* curl's own count, updated only by socket actions */
+	int unfinished; /* added and not yet reported done: what shutdown waits for */
 };
 
 static void check_done(struct curl_ev *ce)
@@ -42,6 +45,7 @@ static void check_done(struct curl_ev *ce)
 			    (curl_easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
 			     sock == CURL_SOCKET_BAD))
 				res = CURLE_COULDNT_CONNECT;
+			ce->unfinished--;
 			if (res != CURLE_OK) {
 				curl_multi_remove_handle(ce->multi, easy);
 				curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
@@ -51,6 +55,7 @@ static void check_done(struct curl_ev *ce)
 				/* stays in the multi handle until curl_ev_remove():
 				 * removing a CONNECT_ONLY transfer closes its connection */
 				x->connected = NULL;
+				x->finished = true;
 				connected(ud, easy, res, (int)sock);
 			}
 			continue;
@@ -58,6 +63,7 @@ static void check_done(struct curl_ev *ce)
 		curl_multi_remove_handle(ce->multi, easy);
 		curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
 		if (x) {
+			ce->unfinished--;
 			curl_ev_done_fn done = x->done;
 			void *ud = x->ud;
 			free(x);
@@ -178,6 +184,7 @@ static int add_xfer(struct curl_ev *ce, CURL *easy, curl_ev_done_fn done,
 		free(x);
 		return -EIO;
 	}
+	ce->unfinished++;
 	return 0;
 }
 
@@ -198,6 +205,8 @@ void curl_ev_remove(struct curl_ev *ce, CURL *easy)
 	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
 	curl_multi_remove_handle(ce->multi, easy);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+	if (x && !x->finished)
+		ce->unfinished--;
 	free(x);
 }
 
@@ -211,5 +220,7 @@ void curl_ev_kick(struct curl_ev *ce)
 
 int curl_ev_running(const struct curl_ev *ce)
 {
-	return ce->running;
+	/* curl's running count lags a transfer added since the last socket
+	 * action (a stop command sent at shutdown would not be waited for) */
+	return ce->unfinished;
 }
