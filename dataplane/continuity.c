@@ -11,8 +11,11 @@
  * the new session's bytes follow at a packet boundary (ts_inspect.h's
  * splice: partial packet dropped, new bytes from a PAT, each PID's first
  * packet flagged as a discontinuity). Bounded by ACEXY_FAILOVER_MAX switches
- * in 10 minutes and ACEXY_ASSIGN_TIMEOUT + ACEXY_FIRST_BYTE_TIMEOUT per
- * switch; past them the stream ends with the last failure's reason.
+ * in 10 minutes (a switch counts once, however many attempts it takes) and
+ * ACEXY_ASSIGN_TIMEOUT + ACEXY_FIRST_BYTE_TIMEOUT per switch, within which
+ * failed attempts are retried after a growing delay (0.25 s doubling to 1 s),
+ * each replacement session held to ACEXY_FIRST_BYTE_TIMEOUT for its first
+ * byte; past them the stream ends with the last failure's reason.
  *
  * So that a partial packet can be dropped, the copy path never lets an
  * incomplete one go (the splice holds it back); the zero-copy pipe path
@@ -35,7 +38,8 @@
 #define BUDGET_WINDOW_S 600.0             /* ACEXY_FAILOVER_MAX counts this far back */
 #define SWITCH_WINDOW   (2 * 1024 * 1024) /* bytes of a new source whose PIDs are flagged */
 #define FLAG_PIDS_MAX   64
-#define RETRY_DELAY_S   0.25 /* between attempts at a replacement */
+#define RETRY_DELAY_S   0.25 /* before the first retry of a replacement; doubles */
+#define RETRY_DELAY_MAX 1.0  /* up to this */
 #define TIMES_MAX       64
 
 struct continuity {
@@ -57,6 +61,7 @@ struct continuity {
 	ev_timer stall;    /* no data for ACEXY_FAILOVER_STALL */
 	ev_timer deadline; /* a switch's whole budget of time */
 	ev_timer retry;
+	unsigned attempts; /* at a replacement, in this switch */
 };
 
 static const char *const fail_names[] = {"eof", "error", "stall"};
@@ -214,16 +219,18 @@ static bool budget_left(struct stream *s)
 	return ct->ntimes < max && ct->ntimes < TIMES_MAX;
 }
 
+/* One attempt at a replacement. Attempts are bounded by the switch's
+ * deadline only: ACEXY_FAILOVER_MAX counts switches (continuity_engine_failed),
+ * not the retries of one. */
 static void ask_replacement(struct stream *s)
 {
-	struct continuity *ct = s->cont;
-	ct->times[ct->ntimes++] = dp_now();
+	s->cont->attempts++;
 	stream_new_pid(s);
 	s->redirects = 0;
 	memset(&s->ans, 0, sizeof(s->ans));
 	s->upstream_done = false;
 	s->upstream_ok = false;
-	stream_request_lease(s, ct->avoid);
+	stream_request_lease(s, s->cont->avoid);
 }
 
 static void give_up(struct stream *s, const char *why)
@@ -253,10 +260,6 @@ static void on_retry(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)loop;
 	(void)revents;
 	struct stream *s = ((struct continuity *)t->data)->s;
-	if (!budget_left(s)) {
-		give_up(s, "ACEXY_FAILOVER_MAX switches in 10 minutes spent");
-		return;
-	}
 	debug(s, "retry", s->cont->last_why);
 	ask_replacement(s);
 }
@@ -282,6 +285,8 @@ bool continuity_engine_failed(struct stream *s, enum cont_fail kind, const char 
 	struct ev_loop *loop = s->w->loop;
 	s->failing_over = true;
 	ct->t_detect = dp_now();
+	ct->times[ct->ntimes++] = ct->t_detect; /* one switch, however many attempts */
+	ct->attempts = 0;
 	ct->t_last_byte = ct->t_detect - (ev_now(loop) - s->last_data);
 	snprintf(ct->old_engine, sizeof(ct->old_engine), "%s", s->engine_desc);
 	if (s->lease.container_id[0])
@@ -348,7 +353,14 @@ bool continuity_on_fail(struct stream *s, int status, const char *reason)
 	s->state = S_ASSIGN;
 	ev_timer_stop(s->w->loop, &s->deadline);
 	ev_timer_stop(s->w->loop, &ct->retry);
-	ev_timer_set(&ct->retry, RETRY_DELAY_S, 0.);
+	/* a growing delay: an engine restarting is not asked four times a
+	 * second; the deadline ends the attempts */
+	double delay = RETRY_DELAY_S;
+	for (unsigned i = 1; i < ct->attempts && delay < RETRY_DELAY_MAX; i++)
+		delay *= 2;
+	if (delay > RETRY_DELAY_MAX)
+		delay = RETRY_DELAY_MAX;
+	ev_timer_set(&ct->retry, delay, 0.);
 	ev_timer_start(s->w->loop, &ct->retry);
 	return true;
 }

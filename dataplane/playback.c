@@ -218,7 +218,9 @@ static const struct upstream_ops up_ops = {
 static void on_first_byte_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct stream *s = t->data;
-	if (!s->started)
+	/* a replacement session during a failover is held to the same limit:
+	 * stream_fail hands it to the continuity module, which tries again */
+	if (!s->started || s->failing_over)
 		stream_fail(s, 504, "engine sent no stream data in time", 0);
 }
 

@@ -172,6 +172,48 @@ class FailoverTest(t.TestCase):
             [t.binpath("acexyctl"), "--run-dir", st.run_dir, "--json", "streams"],
             capture_output=True, text=True).stdout)["streams"] == [], 3, what="leases released")
 
+    def test_engine_back_after_two_seconds_viewer_goes_on(self):
+        # single-engine mode: the engine process dies and is back on the same
+        # port ~2 s later. The attempts while it is down (connection refused,
+        # retried with a growing delay) are one switch of ACEXY_FAILOVER_MAX,
+        # not one each: the viewer goes on from the restarted engine.
+        st = self.stack(env={"ACEXY_FAILOVER_MAX": "3", "ACEXY_ASSIGN_TIMEOUT": "6s",
+                             "ACEXY_FIRST_BYTE_TIMEOUT": "6s"},
+                        engine_args=["--bitrate", RATE, "--fail-times", "once-die-300000"])
+        out = {}
+        th = threading.Thread(target=lambda: out.update(
+            r=tscheck(st.url("id=comeback"), nbytes=900000, timeout=30)))
+        th.start()
+        wait_until(lambda: not st.engine.alive(), 10, what="the engine died")
+        time.sleep(2)
+        st.engine_args = ["--bitrate", RATE]
+        st.start_engine()
+        th.join()
+        r = out["r"]
+        self.assertEqual(r["status"], 200, r)
+        self.assertEqual(r["bytes"], 900000, (r, st.dp.log()[-3000:]))
+        self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, r)
+        log = st.dp.log()
+        self.assertEqual(log.count("event=failover "), 1, log[-3000:])
+        self.assertNotIn("event=failover_failed", log)
+        self.assertIn("failovers=1", log.split("event=failover ")[1].split("\n")[0])
+
+    def test_replacement_without_bytes_is_given_up_at_first_byte_timeout(self):
+        # the replacement session answers but sends nothing: it is dropped at
+        # ACEXY_FIRST_BYTE_TIMEOUT and another one is asked for within the
+        # switch's deadline, so the viewer goes on
+        st = self.stack(env={"ACEXY_ASSIGN_TIMEOUT": "4s", "ACEXY_FIRST_BYTE_TIMEOUT": "1s"},
+                        engine_args=["--bitrate", RATE, "--mute-session", "2"])
+        t0 = time.monotonic()
+        r = tscheck(st.url("id=once-cut-200000"), nbytes=900000, timeout=30)
+        self.assertEqual(r["status"], 200, r)
+        self.assertEqual(r["bytes"], 900000, (r, st.dp.log()[-3000:]))
+        self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, r)
+        self.assertLess(time.monotonic() - t0, 15)
+        self.assertEqual(len(content_sessions(st, "once-cut-200000")), 3)
+        # the mute one got its stop command
+        wait_until(lambda: len(st.stops()) == 3, 3, what="every session stopped")
+
     def test_viewer_leaving_during_failover_leaks_nothing(self):
         # every session's first byte takes 1.5 s: the viewer leaves while the
         # replacement prebuffers
