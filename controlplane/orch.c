@@ -170,7 +170,7 @@ static void debug_selection(struct orch *o, uint64_t lease, int best, unsigned m
 	for (size_t i = 0; i < o->nengines; i++) {
 		struct orch_engine *e = &o->engines[i];
 		unsigned load = e->orch_streams + e->own_leases;
-		bool ok = load < max && !e->suspect;
+		bool ok = load < max && !e->avoid;
 		json_array_append_new(
 		        cands,
 		        json_pack("{s:s,s:s,s:i,s:s,s:i,s:b,s:f,s:b,s:s}", "container_id",
@@ -178,9 +178,11 @@ static void debug_selection(struct orch *o, uint64_t lease, int best, unsigned m
 		                  health[e->health % 3], "load", (int)load, "forwarded",
 		                  e->forwarded, "last_usage", e->last_usage, "eligible", ok, "why",
 		                  (int)i == best ? "chosen"
-		                  : ok           ? "eligible, ranked lower"
-		                  : e->suspect   ? "suspect: a stream failed on it"
-		                                 : "full (load >= max_per_engine)"));
+		                  : ok && e->suspect
+		                          ? "suspect (a stream failed on it): ranked last"
+		                  : ok       ? "eligible, ranked lower"
+		                  : e->avoid ? "the failed engine this failover moves away from"
+		                             : "full (load >= max_per_engine)"));
 	}
 	char why[300];
 	if (best >= 0) {
@@ -200,8 +202,9 @@ static void debug_selection(struct orch *o, uint64_t lease, int best, unsigned m
 	                         "max_per_engine", (int)max, "took_ms", 0.0));
 }
 
-/* A failover's assign names the engine that failed ("avoid"): it is
- * suspect for SUSPECT_S, so another engine (or a new one) serves. */
+/* A failover's assign names the engine that failed ("avoid"): that assign
+ * does not get it while another engine (or a new one) can serve, and it
+ * ranks last for every assign for SUSPECT_S. */
 static void mark_suspect(struct orch *o, const char *avoid, double now)
 {
 	if (!avoid || !avoid[0])
@@ -221,14 +224,20 @@ static void mark_suspect(struct orch *o, const char *avoid, double now)
 	     ALOG_S("why", "a stream failed on it (failover)"), ALOG_D("for_s", SUSPECT_S));
 }
 
-static bool is_suspect(const struct orch *o, const struct orch_engine *e, double now)
+/* Whether `id` (a container id, or host:port) names the engine. */
+static bool engine_is(const struct orch_engine *e, const char *id)
 {
+	if (!id || !id[0])
+		return false;
 	char hp[300];
 	snprintf(hp, sizeof(hp), "%.255s:%u", e->host, e->port);
+	return strcmp(id, e->container_id) == 0 || strcmp(id, hp) == 0;
+}
+
+static bool is_suspect(const struct orch *o, const struct orch_engine *e, double now)
+{
 	for (size_t i = 0; i < SUSPECT_MAX; i++)
-		if (o->suspects[i].until >= now &&
-		    (strcmp(o->suspects[i].id, e->container_id) == 0 ||
-		     strcmp(o->suspects[i].id, hp) == 0))
+		if (o->suspects[i].until >= now && engine_is(e, o->suspects[i].id))
 			return true;
 	return false;
 }
@@ -253,8 +262,16 @@ static bool decide(struct orch *o, void *req, const struct proto_assign *a, bool
 	for (size_t i = 0; i < o->nengines; i++) {
 		o->engines[i].own_leases = own_leases_on(o, o->engines[i].container_id);
 		o->engines[i].suspect = is_suspect(o, &o->engines[i], now);
+		o->engines[i].avoid = engine_is(&o->engines[i], a->avoid);
 	}
 	int best = orch_select(o->engines, o->nengines, max);
+	if (best < 0 && !o->can_provision && a->avoid && a->avoid[0]) {
+		/* nothing else can serve and no engine can be made: the failed
+		 * engine rather than no engine */
+		for (size_t i = 0; i < o->nengines; i++)
+			o->engines[i].avoid = false;
+		best = orch_select(o->engines, o->nengines, max);
+	}
 	if (best >= 0) {
 		struct orch_engine *e = &o->engines[best];
 		/* taken at decision time: the next request sees this slot used */
@@ -487,8 +504,9 @@ void orch_assign(struct orch *o, void *req, const struct proto_assign *a)
 	snprintf(w->instance, sizeof(w->instance), "%s", a->instance);
 	snprintf(w->key_type, sizeof(w->key_type), "%s", a->key_type);
 	snprintf(w->key, sizeof(w->key), "%s", a->key);
+	snprintf(w->avoid, sizeof(w->avoid), "%s", a->avoid ? a->avoid : "");
 	w->a = (struct proto_assign){
-	        .instance = w->instance, .key_type = w->key_type, .key = w->key};
+	        .instance = w->instance, .key_type = w->key_type, .key = w->key, .avoid = w->avoid};
 	w->deadline = now + (double)acexy_cfg_u(o->env.cfg, ACEXY_S_ASSIGN_TIMEOUT) / 1000.0;
 	w->t0 = now;
 	debug_request(o, "waiting", 0,

@@ -23,14 +23,14 @@ struct waiter {
 	struct waiter *next;
 	void *req; /* the caller's token for this request */
 	/* the request, copied: a borrows its strings from the arrays */
-	char instance[96], key_type[16], key[512];
+	char instance[96], key_type[16], key[512], avoid[300];
 	struct proto_assign a;
 	double deadline;
 	double t0; /* arrival */
 };
 
 #define SUSPECT_MAX 16
-#define SUSPECT_S   60.0 /* how long a failed engine is passed over */
+#define SUSPECT_S   60.0 /* how long a failed engine ranks last */
 
 struct orch {
 	struct orch_env env; /* what the controlplane gives: narrow, no cp.c internals */

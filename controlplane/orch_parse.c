@@ -192,8 +192,10 @@ double orch_parse_time(const char *s)
 
 static int better(const struct orch_engine *a, const struct orch_engine *b)
 {
-	/* healthy before unknown before unhealthy; fewest streams; forwarded
-	 * first; least recently used first */
+	/* not suspect first; healthy before unknown before unhealthy; fewest
+	 * streams; forwarded first; least recently used first */
+	if (a->suspect != b->suspect)
+		return !a->suspect;
 	if (a->health != b->health)
 		return a->health < b->health;
 	unsigned la = a->orch_streams + a->own_leases, lb = b->orch_streams + b->own_leases;
@@ -208,7 +210,7 @@ int orch_select(const struct orch_engine *e, size_t n, unsigned max)
 {
 	int best = -1;
 	for (size_t i = 0; i < n; i++) {
-		if (e[i].orch_streams + e[i].own_leases >= max || e[i].suspect)
+		if (e[i].orch_streams + e[i].own_leases >= max || e[i].avoid)
 			continue;
 		if (best < 0 || better(&e[i], &e[best]))
 			best = (int)i;

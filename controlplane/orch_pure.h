@@ -21,10 +21,13 @@ struct orch_engine {
 	double last_usage; /* epoch seconds; 0 = never used */
 	unsigned orch_streams;
 	unsigned own_leases; /* leases of ours the orchestrator may not count yet */
-	bool suspect;        /* failed a stream mid-way a moment ago: passed over */
+	bool suspect;        /* failed a stream mid-way a moment ago: ranked last */
+	bool avoid;          /* the engine this request's failover moves away from:
+	                      * not chosen */
 };
-/* Index of the best engine with fewer than `max` streams, not suspect, or
- * -1. */
+/* Index of the best engine with fewer than `max` streams and not `avoid`,
+ * or -1. Suspects rank after every other engine: one content's failure does
+ * not lock an engine out for everyone while it is the only one free. */
 int orch_select(const struct orch_engine *e, size_t n, unsigned max);
 /* Pure, tolerant parsers of the orchestrator's answers (orch_parse.c,
  * fuzzed): missing fields, nulls and wrong types read as absent; numbers

@@ -39,6 +39,25 @@ static void test_selection_rule(void **state)
 	assert_int_equal(orch_select(d, 0, 1), -1);
 }
 
+/* A suspect engine (a stream failed on it a moment ago) ranks last, but it
+ * is still chosen when it is the only one with a free slot; only the
+ * failover's own assign (avoid) leaves the failed engine out. */
+static void test_suspect_ranks_last(void **state)
+{
+	(void)state;
+	struct orch_engine a[] = {eng(0, 0, true, 0), eng(2, 3, false, 99)};
+	a[0].suspect = true;
+	assert_int_equal(orch_select(a, 2, 4), 1); /* a worse engine, but not suspect */
+	a[1].orch_streams = 4;                     /* full: the suspect serves */
+	assert_int_equal(orch_select(a, 2, 4), 0);
+	a[0].avoid = true; /* the failover moving away from it: none */
+	assert_int_equal(orch_select(a, 2, 4), -1);
+	struct orch_engine b[] = {eng(0, 0, false, 0), eng(0, 0, false, 0)};
+	b[0].avoid = true;
+	b[0].suspect = b[1].suspect = true;
+	assert_int_equal(orch_select(b, 2, 1), 1);
+}
+
 static void test_parse_time(void **state)
 {
 	(void)state;
@@ -79,6 +98,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_selection_rule),
+	        cmocka_unit_test(test_suspect_ranks_last),
 	        cmocka_unit_test(test_parse_time),
 	        cmocka_unit_test(test_parse_time_offsets),
 	};
