@@ -88,7 +88,7 @@ X(fallback_engine_health,    ACEXY_LOG_CP,   "the fallback engine's probed healt
 X(orchestrator_state,        ACEXY_LOG_CP,   "the orchestrator's state changed (healthy, degraded; can_provision, block)") \
 X(orchestrator_unreachable,  ACEXY_LOG_CP,   "the orchestrator did not answer /orchestrator/status (refused, timeout, 5xx, unreadable)") \
 X(orchestrator_error,        ACEXY_LOG_CP,   "an orchestrator call other than the status failed") \
-X(engine_suspect,            ACEXY_LOG_CP,   "an engine a stream failed on is passed over for a while") \
+X(engine_suspect,            ACEXY_LOG_CP,   "an engine a stream failed on ranks last in selection for a minute (the failover itself moves away from it while another engine can serve)") \
 X(provisioning,              ACEXY_LOG_CP,   "a new engine is being provisioned (requests waiting, attempt)") \
 X(provisioned,               ACEXY_LOG_CP,   "the orchestrator started an engine (container id)") \
 X(provision_failed,          ACEXY_LOG_CP,   "provisioning failed (code, message, ETA, can_retry, should_wait)") \
