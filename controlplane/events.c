@@ -33,7 +33,9 @@ struct item {
 	char stream_id[200];
 	char container_id[128];
 	char reason[40];
-	json_t *body; /* the POST body */
+	char chain[540]; /* the stream's content (key_type:key): a failover's sessions
+	                  * share it; "" in records spooled before it */
+	json_t *body;    /* the POST body */
 	unsigned attempts;
 	double next_at, queued;
 	bool durable; /* in the spool */
@@ -80,10 +82,10 @@ void events_stream_id(const char *container_id, const char *psid, char *out, siz
 
 static json_t *item_json(const struct item *it)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:O,s:f}", "kind",
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:f}", "kind",
 	                 it->kind == STARTED ? "started" : "ended", "stream_id", it->stream_id,
-	                 "container_id", it->container_id, "reason", it->reason, "body", it->body,
-	                 "queued", it->queued);
+	                 "container_id", it->container_id, "reason", it->reason, "chain", it->chain,
+	                 "body", it->body, "queued", it->queued);
 }
 
 static struct item *item_from_json(struct events *ev, uint64_t seq, json_t *j)
@@ -105,6 +107,8 @@ static struct item *item_from_json(struct events *ev, uint64_t seq, json_t *j)
 	snprintf(it->container_id, sizeof(it->container_id), "%s", cid);
 	const char *reason = json_string_value(json_object_get(j, "reason"));
 	snprintf(it->reason, sizeof(it->reason), "%s", reason ? reason : "");
+	const char *chain = json_string_value(json_object_get(j, "chain"));
+	snprintf(it->chain, sizeof(it->chain), "%s", chain ? chain : "");
 	it->body = json_incref(body);
 	json_t *q = json_object_get(j, "queued");
 	it->queued = json_is_number(q) ? json_number_value(q) : 0;
@@ -185,11 +189,16 @@ static bool started_pending(const struct events *ev, const struct item *ended)
 
 /* A failover's replacement starts after the failed session's end reached
  * the orchestrator (INTERFACE.md: its stream_ended, then the new
- * stream_started): a start waits for every earlier `failover` end. */
+ * stream_started): a start waits for the earlier `failover` ends of its own
+ * stream (the same content: the replacement's assign asks for the failed
+ * stream's key), not for other streams' (one end retried with backoff would
+ * hold back every new stream's start). An end spooled without its content
+ * holds back every start, as before. */
 static bool failover_end_pending(const struct events *ev, const struct item *started)
 {
 	for (const struct item *it = ev->head; it && it != started; it = it->next)
-		if (it->kind == ENDED && strcmp(it->reason, "failover") == 0)
+		if (it->kind == ENDED && strcmp(it->reason, "failover") == 0 &&
+		    (!it->chain[0] || strcmp(it->chain, started->chain) == 0))
 			return true;
 	return false;
 }
@@ -399,6 +408,7 @@ void events_stream_started(struct events *ev, struct cp_lease *l)
 		return;
 	it->kind = STARTED;
 	snprintf(it->stream_id, sizeof(it->stream_id), "%s", sid);
+	snprintf(it->chain, sizeof(it->chain), "%s:%s", l->key_type, l->key);
 	snprintf(it->container_id, sizeof(it->container_id), "%s", l->container_id);
 	it->body = json_pack("{s:s,s:{s:s,s:i},s:{s:s,s:s},s:{s:s,s:s,s:s,s:i},s:{s:s}}",
 	                     "container_id", l->container_id, "engine", "host", l->host, "port",
@@ -424,6 +434,8 @@ void events_stream_ended(struct events *ev, const struct cp_lease *l, const char
 		return;
 	it->kind = ENDED;
 	snprintf(it->stream_id, sizeof(it->stream_id), "%s", l->stream_id);
+	if (l->key[0])
+		snprintf(it->chain, sizeof(it->chain), "%s:%s", l->key_type, l->key);
 	snprintf(it->container_id, sizeof(it->container_id), "%s", l->container_id);
 	snprintf(it->reason, sizeof(it->reason), "%s", reason ? reason : "");
 	it->body = json_pack("{s:s,s:s,s:s}", "container_id", l->container_id, "stream_id",

@@ -5,6 +5,7 @@ corruption tolerated, fallback streams not reported."""
 import json
 import os
 import subprocess
+import threading
 import time
 
 import acexytest as t
@@ -89,6 +90,37 @@ class EventsTest(t.TestCase):
         self.assertEqual(rec[0]["ended_by"], sid)
         self.assertEqual(len(self.events("stream_started")), 1)
         self.assertEqual(self.ctl_status()["events"]["delivered"], 2)
+
+    def test_failover_end_retried_holds_back_only_its_own_start(self):
+        # a failover's end is refused (retried with backoff): its own
+        # replacement's start waits for it, another stream's start does not
+        self.setup_orch(engines=2, per_engine=4, env={"ACEXY_ASSIGN_TIMEOUT": "10s"})
+        self.script(ended_fail=503)
+        out = {}
+        content = "once-reset-300000"
+        th = threading.Thread(target=lambda: out.update(
+            r=t.tscheck(self.st.url("id=" + content), nbytes=900000, timeout=30)))
+        th.start()
+        wait_until(lambda: [e for e in self.events("stream_ended_refused")
+                            if e["body"]["reason"] == "failover"], 10, what="failover end refused")
+        th.join()
+        self.assertEqual(out["r"]["bytes"], 900000, out["r"])
+        s = self.hold_stream(self.st.port, "evother")
+        t0 = time.monotonic()
+        self.started_id("evother")
+        self.assertLess(time.monotonic() - t0, 3)
+        mine = [e for e in self.events("stream_started") if e["body"]["stream"]["key"] == content]
+        self.assertEqual(len(mine), 1, "the replacement's start waits for the failover end")
+        self.script(ended_fail=0)
+        wait_until(lambda: len([e for e in self.events("stream_started")
+                                if e["body"]["stream"]["key"] == content]) == 2, 15,
+                   what="the replacement's start, after the end")
+        ev = [(e["type"], e["body"].get("reason")) for e in self.events()
+              if e["type"] in ("stream_started", "stream_ended") and
+              (e["type"] == "stream_ended" or e["body"]["stream"]["key"] == content)]
+        self.assertEqual(ev[:3], [("stream_started", None), ("stream_ended", "failover"),
+                                  ("stream_started", None)], ev)
+        s.close()
 
     def test_orchestrator_down_while_stream_ends(self):
         self.setup_orch()
