@@ -560,6 +560,8 @@ void conn_adopt(struct worker *w, struct conn_handoff *h)
 		hls_begin(c, h->query);
 	else if (h->kind == HANDOFF_HLS_RESOURCE)
 		hls_resource(c, h->query);
+	else if (h->kind == HANDOFF_PROBE || h->kind == HANDOFF_PROBE_HLS)
+		probe_adopt(c, h->query, h->kind == HANDOFF_PROBE_HLS);
 	else
 		stream_begin(c, h->query);
 	free(h);

@@ -51,7 +51,13 @@ struct conn_handlers {
 };
 
 /* A viewer connection moving between loops (multiplex). */
-enum handoff_kind { HANDOFF_STREAM, HANDOFF_HLS, HANDOFF_HLS_RESOURCE };
+enum handoff_kind {
+	HANDOFF_STREAM,
+	HANDOFF_HLS,
+	HANDOFF_HLS_RESOURCE,
+	HANDOFF_PROBE,     /* /ace/probe to the content's shared TS stream's loop */
+	HANDOFF_PROBE_HLS, /* then to its shared HLS stream's loop */
+};
 struct conn_handoff {
 	enum handoff_kind kind;
 	int fd;

@@ -6,9 +6,15 @@
  * PROBE_STAT_PERIOD until the engine reports playback ("dl"), an error, or
  * ACEXY_PROBE_TIMEOUT passes. The answer is JSON; the session is stopped
  * and the lease released right after it — and when the client hangs up
- * first. In multiplex mode a content whose shared session is already
- * running is answered from that session's own stat, without a new one.
- * At most ACEXY_PROBE_CONCURRENCY probes run at once (503 beyond). */
+ * first. In multiplex mode the probe goes to the loop that owns the
+ * content's shared TS stream (then its HLS stream): a shared stream found
+ * there in any state — waiting for the controlplane or its lease, the
+ * engine's answer, prebuffering, playing — is watched instead of opening a
+ * second session (whose new pid would supersede the viewers' one,
+ * CONTRACTS.md): the probe answers when it plays (its first bytes, or the
+ * engine's stat saying "dl"), fails, or at ACEXY_PROBE_TIMEOUT, and leaves
+ * the stream alone. At most ACEXY_PROBE_CONCURRENCY probes (own or
+ * watching) run at once (503 beyond). */
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,7 +29,9 @@
 
 struct probe {
 	struct stream *s;
-	struct conn *c; /* NULL once answered or gone */
+	struct probe *next; /* a watcher: the shared stream's other watchers */
+	bool watcher;       /* waits on a shared stream it does not own */
+	struct conn *c;     /* NULL once answered or gone */
 	ev_timer timeout;
 	double t0;
 	bool have_stat;
@@ -35,6 +43,7 @@ struct probe {
 static _Atomic unsigned probes_running;
 
 static void detach_conn(struct probe *p);
+static void watcher_answer(struct probe *p, int status, bool live, const char *error);
 
 /* The answer: status and the JSON body INTERFACE.md names. */
 static void answer(struct probe *p, int status, bool live, const char *error, unsigned retry)
@@ -92,6 +101,17 @@ static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)revents;
 	struct probe *p = t->data;
 	struct stream *s = p->s;
+	if (p->watcher) {
+		char why[300];
+		snprintf(why, sizeof(why),
+		         "the content's shared session is not playing after %.1fs%s%s%s",
+		         (double)acexy_cfg_u(s->dp->cfg, ACEXY_S_PROBE_TIMEOUT) / 1000.0,
+		         p->have_stat && p->last.status[0] ? " (engine status " : "",
+		         p->have_stat && p->last.status[0] ? p->last.status : "",
+		         p->have_stat && p->last.status[0] ? ")" : "");
+		watcher_answer(p, 200, false, why);
+		return;
+	}
 	double secs = (double)acexy_cfg_u(s->dp->cfg, ACEXY_S_PROBE_TIMEOUT) / 1000.0;
 	char why[300];
 	if (!s->have_session) {
@@ -110,6 +130,7 @@ static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 	finish(p, DP_END_STOPPED);
 }
+
 
 void probe_on_stat(struct stream *s, const struct engine_stat *st, const char *why)
 {
@@ -182,7 +203,10 @@ static void on_close(struct conn *c)
 	detach_conn(p);
 	ALOG(ALOG_INFO, "probe_abandoned", ALOG_S("content", p->s->content),
 	     ALOG_S("why", "the client hung up"));
-	finish(p, DP_END_CLIENT_GONE);
+	if (p->watcher)
+		watcher_answer(p, 0, false, NULL); /* the shared stream goes on */
+	else
+		finish(p, DP_END_CLIENT_GONE);
 }
 
 static const struct conn_handlers probe_conn = {
@@ -199,54 +223,123 @@ static void detach_conn(struct probe *p)
 	p->c = NULL;
 }
 
-/* ---- the request ---- */
+/* ---- probes watching a shared stream (multiplex) ---- */
 
-/* Multiplex mode: a running shared session of this content answers at once. */
-static bool answer_from_running(struct conn *c, const struct viewer_query *q)
+/* Answers p (status 0: its client is gone), takes it off its stream's
+ * watchers and frees it. */
+static void watcher_answer(struct probe *p, int status, bool live, const char *error)
 {
-	struct dp *dp = c->w->dp;
-	char content[sizeof(((struct stream_rec *)0)->content)];
-	snprintf(content, sizeof(content), "%s:%s", viewer_query_key_type(q), viewer_query_key(q));
-	struct probe tmp = {.c = c, .t0 = dp_now()};
-	struct stream fake = {0};
-	bool found = false, playing = false;
-	pthread_mutex_lock(&dp->reg_mu);
-	for (struct stream_rec *r = dp->streams; r; r = r->next) {
-		if (strcmp(r->content, content) != 0)
-			continue;
-		found = true;
-		playing = r->playing;
-		snprintf(fake.engine_desc, sizeof(fake.engine_desc), "%s", r->engine);
-		snprintf(fake.content, sizeof(fake.content), "%s", r->content);
-		if (r->stat_at > 0 && r->stat_status[0]) {
-			tmp.have_stat = true;
-			tmp.last.known = true;
-			snprintf(tmp.last.status, sizeof(tmp.last.status), "%s", r->stat_status);
-			tmp.last.peers = r->stat_peers;
-			tmp.last.speed_down = r->stat_speed_down;
-		}
-		if (playing)
+	struct stream *s = p->s;
+	if (status)
+		answer(p, status, live, error, 5);
+	for (struct probe **pp = &s->watchers; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
 			break;
+		}
 	}
-	pthread_mutex_unlock(&dp->reg_mu);
-	if (!found)
-		return false;
-	tmp.s = &fake;
-	/* its viewers get bytes: live, whatever the engine's last word was */
-	answer(&tmp, 200, playing, playing ? NULL : "the running session has not started playing",
-	       0);
-	return true;
+	ev_timer_stop(s->w->loop, &p->timeout);
+	detach_conn(p);
+	atomic_fetch_sub(&probes_running, 1);
+	free(p);
 }
 
-void probe_begin(struct conn *c, const char *raw)
+void probe_watchers_playing(struct stream *s)
+{
+	while (s->watchers)
+		watcher_answer(s->watchers, 200, true, NULL);
+}
+
+void probe_watchers_failed(struct stream *s, int status, const char *reason)
+{
+	/* the engine's fault (502) is the content's answer; others as a probe's own */
+	while (s->watchers)
+		watcher_answer(s->watchers, status == 502 ? 200 : status, false, reason);
+}
+
+void probe_watchers_stat(struct stream *s, const struct engine_stat *st)
+{
+	if (!st->known || st->empty)
+		return; /* the stream's own failure handling decides */
+	for (struct probe *p = s->watchers; p; p = p->next) {
+		p->last = *st;
+		p->have_stat = true;
+	}
+	if (strcmp(st->status, "dl") == 0) {
+		probe_watchers_playing(s);
+	} else if (strcmp(st->status, "err") == 0 || strcmp(st->status, "error") == 0) {
+		while (s->watchers)
+			watcher_answer(s->watchers, 200, false,
+			               "the engine reports an error for this content");
+	}
+}
+
+void probe_watchers_release(struct stream *s)
+{
+	while (s->watchers)
+		watcher_answer(s->watchers, 503, false,
+		               "the content's shared session ended before it played");
+}
+
+/* p waits on the shared stream s (any state); a playing one answers now. */
+static void watch(struct conn *c, struct probe *p, struct stream *s)
+{
+	struct dp *dp = c->w->dp;
+	p->s = s;
+	p->c = c;
+	p->t0 = dp_now();
+	p->watcher = true;
+	p->next = s->watchers;
+	s->watchers = p;
+	if (s->rec) { /* the engine's last word, for the answer */
+		pthread_mutex_lock(&dp->reg_mu);
+		if (s->rec->stat_at > 0 && s->rec->stat_status[0]) {
+			p->have_stat = true;
+			p->last.known = true;
+			snprintf(p->last.status, sizeof(p->last.status), "%s", s->rec->stat_status);
+			p->last.peers = s->rec->stat_peers;
+			p->last.speed_down = s->rec->stat_speed_down;
+		}
+		pthread_mutex_unlock(&dp->reg_mu);
+	}
+	ev_timer_init(&p->timeout, on_timeout,
+	              (double)acexy_cfg_u(dp->cfg, ACEXY_S_PROBE_TIMEOUT) / 1000.0, 0.);
+	p->timeout.data = p;
+	ev_timer_start(c->w->loop, &p->timeout);
+	conn_attach(c, &probe_conn, p);
+	ALOG(ALOG_DEBUG, "probe_watching", ALOG_S("content", s->content),
+	     ALOG_S("client", c->peer_ip), ALOG_B("playing", s->started), ALOG_B("hls", s->hls));
+	if (s->started) /* its viewers get bytes: live, whatever the engine's last word */
+		watcher_answer(p, 200, true, NULL);
+}
+
+/* ---- the request ---- */
+
+/* stage 0: the first loop; 1: the shared TS stream's loop; 2: the shared
+ * HLS stream's loop (multiplex mode; a loop may own both). */
+static void begin(struct conn *c, const char *raw, int stage)
 {
 	struct dp *dp = c->w->dp;
 	struct viewer_query *q = stream_request_query(c, raw);
 	if (!q)
 		return;
-	if (acexy_cfg_b(dp->cfg, ACEXY_S_MULTIPLEX) && answer_from_running(c, q)) {
-		viewer_query_free(q);
-		return;
+	struct stream *shared = NULL;
+	if (acexy_cfg_b(dp->cfg, ACEXY_S_MULTIPLEX)) {
+		/* the content's shared stream, in whatever state, on the loop
+		 * that owns it: TS first, then HLS, else a session of its own */
+		if (stage == 0)
+			stage = 1;
+		for (; stage <= 2 && !shared; stage++) {
+			bool hls = stage == 2;
+			unsigned owner = stream_shared_owner(dp, q, hls);
+			if ((int)owner != c->w->id) {
+				viewer_query_free(q);
+				conn_handoff(c, &dp->workers[owner],
+				             hls ? HANDOFF_PROBE_HLS : HANDOFF_PROBE, raw);
+				return;
+			}
+			shared = stream_shared_lookup(c->w, q, hls);
+		}
 	}
 	uint64_t cap = acexy_cfg_u(dp->cfg, ACEXY_S_PROBE_CONCURRENCY);
 	if (atomic_fetch_add(&probes_running, 1) >= cap) {
@@ -256,6 +349,11 @@ void probe_begin(struct conn *c, const char *raw)
 		return;
 	}
 	struct probe *p = calloc(1, sizeof(*p));
+	if (p && shared) {
+		viewer_query_free(q);
+		watch(c, p, shared);
+		return;
+	}
 	struct stream *s = p ? stream_new(c->w, q, false) : NULL;
 	if (!s) {
 		atomic_fetch_sub(&probes_running, 1);
@@ -276,4 +374,14 @@ void probe_begin(struct conn *c, const char *raw)
 	ALOG(ALOG_DEBUG, "probe_started", ALOG_S("content", s->content),
 	     ALOG_S("client", c->peer_ip));
 	stream_start(s);
+}
+
+void probe_begin(struct conn *c, const char *raw)
+{
+	begin(c, raw, 0);
+}
+
+void probe_adopt(struct conn *c, const char *raw, bool hls)
+{
+	begin(c, raw, hls ? 2 : 1);
 }

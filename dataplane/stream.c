@@ -103,6 +103,8 @@ static void stream_release(struct stream *s)
 	stat_poll_stop(&s->stat);
 	if (s->probe)
 		probe_release(s);
+	if (s->watchers)
+		probe_watchers_release(s);
 	viewer_query_free(s->q);
 	s->q = NULL;
 	streams_unlink(s);
@@ -184,6 +186,8 @@ void stream_fail(struct stream *s, int status, const char *reason, unsigned retr
 		return; /* a failover goes on (or begins) */
 	if (s->probe)
 		probe_stream_failed(s, status, reason);
+	if (s->watchers)
+		probe_watchers_failed(s, status, reason);
 	ALOG(ALOG_WARN, "stream_failed", ALOG_S("content", s->content), ALOG_I("status", status),
 	     ALOG_S("reason", reason), ALOG_S("engine", s->engine_desc),
 	     ALOG_U("viewers", s->nviewers));
@@ -226,6 +230,8 @@ bool stream_carry_out_pending(struct stream *s)
 
 void stream_registry_add(struct stream *s)
 {
+	if (s->started && s->watchers) /* TS or HLS: its viewers get their answers */
+		probe_watchers_playing(s);
 	if (s->rec) {
 		atomic_store(&s->rec->failovers, s->failovers);
 		if (s->started) {
@@ -259,6 +265,8 @@ static void stream_on_stat(void *ud, bool ok, const struct engine_stat *st, cons
 		return;
 	}
 	dp_registry_set_stat(s->dp, s->rec, ok ? st : NULL, why);
+	if (ok && s->watchers)
+		probe_watchers_stat(s, st);
 	if (ok && st->empty) /* the engine's first answer says nothing: ask again soon */
 		stat_poll_reschedule(&s->stat, STAT_PERIOD_PREBUF, s->stat.period);
 }
@@ -489,6 +497,24 @@ struct viewer_query *stream_request_query(struct conn *c, const char *raw)
 	return q;
 }
 
+unsigned stream_shared_owner(struct dp *dp, const struct viewer_query *q, bool hls)
+{
+	char owner_key[QUERY_TEXT_MAX + 8];
+	snprintf(owner_key, sizeof(owner_key), "%s|%s", hls ? "hls" : "ts",
+	         viewer_query_mux_key(q));
+	return stream_mux_owner(owner_key, dp->nworkers);
+}
+
+struct stream *stream_shared_lookup(struct worker *w, const struct viewer_query *q, bool hls)
+{
+	const char *key = viewer_query_mux_key(q);
+	for (struct stream *x = w->streams; x; x = x->next)
+		if (x->shared && x->hls == hls && x->state != S_DONE &&
+		    strcmp(viewer_query_mux_key(x->q), key) == 0)
+			return x;
+	return NULL;
+}
+
 /* Multiplex mode: this content's TS or HLS stream on this loop, or NULL; a
  * request for a stream another loop owns is handed there (*handed_over). */
 static struct stream *shared_find(struct conn *c, const struct viewer_query *q, bool hls,
@@ -498,21 +524,14 @@ static struct stream *shared_find(struct conn *c, const struct viewer_query *q, 
 	*handed_over = false;
 	if (!acexy_cfg_b(dp->cfg, ACEXY_S_MULTIPLEX))
 		return NULL;
-	const char *key = viewer_query_mux_key(q);
-	char owner_key[QUERY_TEXT_MAX + 8];
-	snprintf(owner_key, sizeof(owner_key), "%s|%s", hls ? "hls" : "ts", key);
-	unsigned owner = stream_mux_owner(owner_key, dp->nworkers);
+	unsigned owner = stream_shared_owner(dp, q, hls);
 	if ((int)owner != c->w->id) {
 		/* the content's stream lives on another loop: hand the viewer over */
 		conn_handoff(c, &dp->workers[owner], hls ? HANDOFF_HLS : HANDOFF_STREAM, raw);
 		*handed_over = true;
 		return NULL;
 	}
-	for (struct stream *x = c->w->streams; x; x = x->next)
-		if (x->shared && x->hls == hls && x->state != S_DONE &&
-		    strcmp(viewer_query_mux_key(x->q), key) == 0)
-			return x;
-	return NULL;
+	return stream_shared_lookup(c->w, q, hls);
 }
 
 bool stream_admit(struct conn *c, const char *raw, bool hls, void (*head)(struct conn *c),

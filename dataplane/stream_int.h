@@ -117,8 +117,9 @@ struct stream {
 	uint64_t bytes_in, bytes_out;
 	double t_start, t_first;
 	struct stream_rec *rec;
-	struct stat_poll stat; /* the engine's stat_url, from its answer to the end */
-	struct probe *probe;   /* /ace/probe's session: no viewers (probe.c) */
+	struct stat_poll stat;  /* the engine's stat_url, from its answer to the end */
+	struct probe *probe;    /* /ace/probe's session: no viewers (probe.c) */
+	struct probe *watchers; /* multiplex: probes waiting on this shared stream */
 	char engine_desc[420];
 	/* inside a curl callback the transfer cannot be torn down: an end is
 	 * recorded here and carried out by the transfer's done callback */
@@ -187,6 +188,10 @@ void stream_registry_add(struct stream *s);
  * read from now on (a probe: at its own pace). */
 void stream_watch_engine(struct stream *s);
 unsigned stream_mux_owner(const char *key, int nworkers);
+/* Multiplex mode: the loop owning the content's shared TS or HLS stream, and
+ * that stream on loop w in any state before its end (NULL: none). */
+unsigned stream_shared_owner(struct dp *dp, const struct viewer_query *q, bool hls);
+struct stream *stream_shared_lookup(struct worker *w, const struct viewer_query *q, bool hls);
 /* The first TS byte arrived: 200 to every viewer waiting. */
 void stream_started(struct stream *s);
 /* Asks the controlplane for a lease; avoid names an engine that just failed
@@ -258,6 +263,13 @@ bool probe_engine_refused(struct stream *s, const char *why);
 /* The stream fails before the probe answered: a status with JSON. */
 void probe_stream_failed(struct stream *s, int status, const char *reason);
 void probe_release(struct stream *s);
+/* Probes waiting on a shared stream (multiplex), answered when it plays
+ * (TS or HLS), fails before it played, the engine's stat says playing or
+ * error, or it ends; the stream itself is left alone. */
+void probe_watchers_playing(struct stream *s);
+void probe_watchers_failed(struct stream *s, int status, const char *reason);
+void probe_watchers_stat(struct stream *s, const struct engine_stat *st);
+void probe_watchers_release(struct stream *s);
 
 /* hls.c */
 void hls_after_api(struct stream *s); /* the engine answered format=json */

@@ -55,8 +55,9 @@ X(playlist_refresh_failed,   ACEXY_LOG_DP,   "a playlist source could not be rea
 X(playlist_refresh_skipped,  ACEXY_LOG_DP,   "a playlist refresh was skipped: the previous one still runs") \
 X(playlist_merge_failed,     ACEXY_LOG_DP,   "the playlists could not be merged; the last published one stays") \
 X(probe_started,             ACEXY_LOG_DP,   "/ace/probe began an engine session for a content (debug)") \
-X(probe_done,                ACEXY_LOG_DP,   "/ace/probe answered (live, engine status, time taken, error); its engine session is stopped") \
-X(probe_abandoned,           ACEXY_LOG_DP,   "the client of /ace/probe hung up first; the engine session is stopped, the lease released") \
+X(probe_done,                ACEXY_LOG_DP,   "/ace/probe answered (live, engine status, time taken, error); the engine session it started is stopped") \
+X(probe_abandoned,           ACEXY_LOG_DP,   "the client of /ace/probe hung up first; the engine session it started is stopped, the lease released") \
+X(probe_watching,            ACEXY_LOG_DP,   "multiplex: /ace/probe waits on the content's shared session (in any state) instead of starting one (debug)") \
 X(controlplane_connected,    ACEXY_LOG_DP,   "a controlplane answers (after a start or an outage)") \
 X(controlplane_lost,         ACEXY_LOG_DP,   "the controlplane stopped answering; streams go on, new requests wait ACEXY_CONTROL_WAIT") \
 X(controlplane_dial_failed,  ACEXY_LOG_DP,   "the dataplane could not set up its connection to ACEXY_CONTROL_URL") \

@@ -132,6 +132,91 @@ class ProbeTest(TestCase):
         self.assertIs(json.loads(body)["live"], True)
         wait_until(lambda: session(st, "other")[0]["stop"] is not None, 1.0, what="stopped")
 
+    def test_multiplex_probe_waits_for_the_prebuffering_session(self):
+        # a viewer's shared session still prebuffering: the probe follows it
+        # until it plays instead of answering live:false at once
+        st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=2).start()
+        viewer = socket.create_connection(("127.0.0.1", st.port), timeout=30)
+        viewer.sendall(b"GET /ace/getstream?id=slowfb-3500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_until(lambda: session(st, "slowfb-3500"), 10, what="the viewers' engine session")
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        code, _, body = http_get(st.port, "/ace/probe?id=slowfb-3500", timeout=30)
+        took = time.monotonic() - t0
+        self.assertEqual(code, 200, body)
+        j = json.loads(body)
+        self.assertIs(j["live"], True, j)
+        self.assertIsNone(j["error"])
+        self.assertGreater(took, 1.5)  # it waited for the session to play
+        self.assertGreater(j["took_ms"], 1500)
+        self.assertLess(took, 15)
+        self.assertEqual(len(session(st, "slowfb-3500")), 1)  # no session of its own
+        self.assertIsNone(session(st, "slowfb-3500")[0]["stop"])
+        head = viewer.recv(4096)
+        self.assertIn(b" 200 ", head.split(b"\r\n", 1)[0])  # the viewer plays
+        viewer.close()
+
+    def test_multiplex_probe_joins_a_session_waiting_for_the_engine(self):
+        # the shared stream waits for the engine's API answer (no registry
+        # record yet): the probe must not open a second lease and session
+        st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=2).start()
+        viewer = socket.create_connection(("127.0.0.1", st.port), timeout=30)
+        viewer.sendall(b"GET /ace/getstream?id=slowapi-2000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_until(lambda: session(st, "slowapi-2000"), 10, what="the engine API call")
+        code, _, body = http_get(st.port, "/ace/probe?id=slowapi-2000", timeout=30)
+        self.assertEqual(code, 200, body)
+        j = json.loads(body)
+        self.assertIs(j["live"], True, j)
+        self.assertEqual(len(session(st, "slowapi-2000")), 1)  # one engine session
+        self.assertIsNone(session(st, "slowapi-2000")[0]["stop"])
+        self.assertEqual(st.cp.log().count("lease_granted"), 1)  # one lease
+        head = viewer.recv(4096)
+        self.assertIn(b" 200 ", head.split(b"\r\n", 1)[0])
+        viewer.close()
+
+    def test_multiplex_probe_of_a_session_not_playing_in_time(self):
+        # timeout and hang-up of probes watching a shared session leave it alone
+        st = Stack(self, env={"ACEXY_MULTIPLEX": "true", "ACEXY_PROBE_TIMEOUT": "2s",
+                              "ACEXY_PROBE_CONCURRENCY": "1"}, workers=2).start()
+        viewer = socket.create_connection(("127.0.0.1", st.port), timeout=30)
+        viewer.sendall(b"GET /ace/getstream?id=slowfb-60000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_until(lambda: session(st, "slowfb-60000"), 10, what="the viewers' engine session")
+        gone = send_probe(st.port, "slowfb-60000")
+        time.sleep(0.5)
+        # the watching probe counts toward ACEXY_PROBE_CONCURRENCY
+        code, _, body = http_get(st.port, "/ace/probe?id=other", timeout=10)
+        self.assertEqual(code, 503, body)
+        gone.close()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        code, _, body = http_get(st.port, "/ace/probe?id=slowfb-60000", timeout=30)
+        took = time.monotonic() - t0
+        self.assertEqual(code, 200, body)
+        j = json.loads(body)
+        self.assertIs(j["live"], False)
+        self.assertIn("not playing after 2.0s", j["error"])
+        self.assertEqual(j["status"], "prebuf")
+        self.assertGreater(took, 1.8)
+        self.assertLess(took, 8)
+        self.assertEqual(len(session(st, "slowfb-60000")), 1)
+        self.assertIsNone(session(st, "slowfb-60000")[0]["stop"])  # the viewers' goes on
+        self.assertEqual(len(ctl_streams(st)), 1)
+        viewer.close()
+
+    def test_multiplex_probe_waits_for_a_shared_hls_session(self):
+        # no shared TS stream: the probe looks for the content's HLS one
+        st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=2).start()
+        viewer = socket.create_connection(("127.0.0.1", st.port), timeout=30)
+        viewer.sendall(b"GET /ace/manifest.m3u8?id=slowhls-3000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_until(lambda: session(st, "slowhls-3000"), 10, what="the viewers' engine session")
+        code, _, body = http_get(st.port, "/ace/probe?id=slowhls-3000", timeout=30)
+        self.assertEqual(code, 200, body)
+        j = json.loads(body)
+        self.assertIs(j["live"], True, j)
+        self.assertEqual(len(session(st, "slowhls-3000")), 1)
+        self.assertIsNone(session(st, "slowhls-3000")[0]["stop"])
+        viewer.close()
+
 
 if __name__ == "__main__":
     main()
