@@ -131,7 +131,6 @@ static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	finish(p, DP_END_STOPPED);
 }
 
-
 void probe_on_stat(struct stream *s, const struct engine_stat *st, const char *why)
 {
 	struct probe *p = s->probe;
