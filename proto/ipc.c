@@ -340,10 +340,18 @@ int ipc_call(nng_socket sock, struct ipc_mailbox *mb, const void *buf, size_t le
 
 /* ---- server ---- */
 
+/* A server context. Its receive aio has a callback (req_cb, on an nng
+ * thread, handing the request to the loop through the mailbox); its send aio
+ * has none: a reply is written by the loop's own thread inside
+ * nng_ctx_send, and the context waits for its next request at once, without
+ * a completion handed to nng's task threads and back (one thread hop less
+ * per request). A reply queued behind another on the same connection
+ * completes later; the loop looks at those every millisecond (send_poll). */
 struct ipc_req {
 	struct ipc_server *srv;
 	nng_ctx ctx;
-	nng_aio *aio;
+	nng_aio *aio;  /* receive */
+	nng_aio *saio; /* send, no callback */
 	nng_msg *msg;
 	enum { RQ_RECV, RQ_HANDLING, RQ_SEND } state;
 };
@@ -372,6 +380,8 @@ struct ipc_server {
 	char url[300];
 	nng_tls_config *tls; /* held for restarts; NULL unless tls+tcp:// */
 	ev_timer watch;
+	ev_timer send_poll; /* runs while a reply waits behind another */
+	int sending;        /* contexts in RQ_SEND */
 	uint64_t stops_seen;
 	uint64_t restarts;
 	_Atomic uint64_t adds; /* connections accepted (a live listener) */
@@ -448,13 +458,6 @@ static void req_cb(void *arg)
 {
 	struct ipc_req *rq = arg;
 	int rv = nng_aio_result(rq->aio);
-	if (rq->state == RQ_SEND) {
-		if (rv != 0)
-			nng_msg_free(nng_aio_get_msg(rq->aio));
-		rq->state = RQ_RECV;
-		nng_ctx_recv(rq->ctx, rq->aio);
-		return;
-	}
 	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
 		return;
 	if (rv != 0) {
@@ -465,8 +468,44 @@ static void req_cb(void *arg)
 	ipc_mailbox_post(rq->srv->mb, req_deliver, rq);
 }
 
+/* Whether the reply on rq->saio is done (sent, or failed: then freed). A
+ * successful send takes the message out of the aio; a failed one leaves it
+ * with a non-zero result; a message still there with result 0 is queued
+ * behind another reply on its connection (rep0 sends one at a time per
+ * connection). nng_aio_wait then only covers the last steps of a completion
+ * another thread may still be in. */
+static bool send_done(struct ipc_req *rq)
+{
+	nng_msg *m = nng_aio_get_msg(rq->saio);
+	if (m && nng_aio_result(rq->saio) == 0)
+		return false;
+	nng_aio_wait(rq->saio);
+	if (m) {
+		nng_aio_set_msg(rq->saio, NULL);
+		nng_msg_free(m);
+	}
+	return true;
+}
+
+static void send_poll_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct ipc_server *s = t->data;
+	(void)revents;
+	for (int i = 0; i < s->nctx && s->sending > 0; i++) {
+		struct ipc_req *rq = &s->reqs[i];
+		if (rq->state != RQ_SEND || !send_done(rq))
+			continue;
+		s->sending--;
+		rq->state = RQ_RECV;
+		nng_ctx_recv(rq->ctx, rq->aio);
+	}
+	if (s->sending == 0)
+		ev_timer_stop(loop, t);
+}
+
 void ipc_reply(struct ipc_req *rq, const void *buf, size_t len)
 {
+	struct ipc_server *s = rq->srv;
 	nng_msg *m = rq->msg;
 	rq->msg = NULL;
 	nng_msg_clear(m);
@@ -476,9 +515,16 @@ void ipc_reply(struct ipc_req *rq, const void *buf, size_t len)
 		nng_ctx_recv(rq->ctx, rq->aio);
 		return;
 	}
-	rq->state = RQ_SEND;
-	nng_aio_set_msg(rq->aio, m);
-	nng_ctx_send(rq->ctx, rq->aio);
+	nng_aio_set_msg(rq->saio, m);
+	nng_ctx_send(rq->ctx, rq->saio);
+	if (!send_done(rq)) {
+		rq->state = RQ_SEND;
+		if (s->sending++ == 0)
+			ev_timer_start(s->loop, &s->send_poll);
+		return;
+	}
+	rq->state = RQ_RECV;
+	nng_ctx_recv(rq->ctx, rq->aio);
 }
 
 void ipc_reply_msg(struct ipc_req *req, enum proto_type type, uint64_t id, const void *body)
@@ -737,13 +783,16 @@ int ipc_server_open_tls(struct ev_loop *loop, const char *url, int nctx, bool ow
 		struct ipc_req *rq = &s->reqs[i];
 		rq->srv = s;
 		if (nng_ctx_open(&rq->ctx, s->sock) != 0 ||
-		    nng_aio_alloc(&rq->aio, req_cb, rq) != 0)
+		    nng_aio_alloc(&rq->aio, req_cb, rq) != 0 ||
+		    nng_aio_alloc(&rq->saio, NULL, NULL) != 0)
 			goto fail_sock;
 		rq->state = RQ_RECV;
 		nng_ctx_recv(rq->ctx, rq->aio);
 	}
 	ev_timer_init(&s->watch, listener_watch, 1.0, 1.0);
 	s->watch.data = s;
+	ev_timer_init(&s->send_poll, send_poll_cb, 0.001, 0.001);
+	s->send_poll.data = s;
 	ev_timer_start(loop, &s->watch);
 	*ret = s;
 	return 0;
@@ -752,9 +801,12 @@ fail_sock:
 	if (s->tls)
 		nng_tls_config_free(s->tls);
 	if (s->reqs)
-		for (int i = 0; i < nctx; i++)
+		for (int i = 0; i < nctx; i++) {
 			if (s->reqs[i].aio)
 				nng_aio_free(s->reqs[i].aio);
+			if (s->reqs[i].saio)
+				nng_aio_free(s->reqs[i].saio);
+		}
 	free(s->reqs);
 fail_mb:
 	ipc_mailbox_free(s->mb);
@@ -770,14 +822,20 @@ void ipc_server_close(struct ipc_server *s)
 		return;
 	s->closing = true;
 	ev_timer_stop(s->loop, &s->watch);
+	ev_timer_stop(s->loop, &s->send_poll);
 	if (s->probing)
 		nng_close(s->probe);
-	for (int i = 0; i < s->nctx; i++)
+	for (int i = 0; i < s->nctx; i++) {
 		nng_aio_stop(s->reqs[i].aio);
+		nng_aio_stop(s->reqs[i].saio);
+	}
 	nng_close(s->sock); /* unlinks the socket file */
 	for (int i = 0; i < s->nctx; i++) {
 		nng_msg_free(s->reqs[i].msg);
+		/* a reply that was still queued (canceled: the message is ours) */
+		nng_msg_free(nng_aio_get_msg(s->reqs[i].saio));
 		nng_aio_free(s->reqs[i].aio);
+		nng_aio_free(s->reqs[i].saio);
 	}
 	free(s->reqs);
 	ipc_mailbox_free(s->mb);

@@ -8,13 +8,17 @@
  * ACEXY_CONTROL_TLS_CERT/_KEY/_CA). CONNS connections (default 1) each make
  * COUNT assignments at the same time, each its own dataplane instance.
  * Prints one JSON object: assignments/s in total (wall clock), p50/p99/max
- * latency in microseconds over all connections, refusals. */
+ * latency in microseconds over all connections, refusals, and this
+ * client's own CPU (client_core_share: cores it used over the wall clock;
+ * on a 2-core machine shared with the controlplane, a share near 1 means
+ * the client, not the controlplane, limits the rate). */
 #include <nng/nng.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "acexy/ipc.h"
@@ -153,6 +157,8 @@ int main(int argc, char **argv)
 	}
 	pthread_barrier_wait(&start_line);
 	double t0 = now();
+	struct rusage ru0, ru1;
+	getrusage(RUSAGE_SELF, &ru0);
 	int ok = 0, refused = 0, failed = 0;
 	for (int i = 0; i < nconn; i++) {
 		pthread_join(cs[i].th, NULL);
@@ -160,6 +166,11 @@ int main(int argc, char **argv)
 		failed += cs[i].failed;
 	}
 	double wall = now() - t0;
+	getrusage(RUSAGE_SELF, &ru1);
+	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+	             (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+	             (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+	             (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
 	/* gather every connection's latencies */
 	for (int i = 0; i < nconn; i++) {
 		memmove(all + ok, cs[i].lat, (size_t)cs[i].ok * sizeof(double));
@@ -167,10 +178,12 @@ int main(int argc, char **argv)
 	}
 	qsort(all, (size_t)ok, sizeof(double), cmp);
 	printf("{\"url\":\"%s\",\"connections\":%d,\"assignments\":%d,\"refused\":%d,"
-	       "\"per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
+	       "\"per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
+	       "\"client_core_share\":%.2f}\n",
 	       strncmp(url, "ipc://", 6) == 0 ? "ipc" : url, nconn, ok, refused,
 	       ok / (wall > 0 ? wall : 1), ok ? all[ok / 2] * 1e6 : 0,
-	       ok ? all[(int)((ok - 1) * 0.99)] * 1e6 : 0, ok ? all[ok - 1] * 1e6 : 0);
+	       ok ? all[(int)((ok - 1) * 0.99)] * 1e6 : 0, ok ? all[ok - 1] * 1e6 : 0,
+	       cpu / (wall > 0 ? wall : 1));
 	free(all);
 	free(cs);
 	return failed ? 1 : 0;

@@ -41,6 +41,19 @@ def cpu_s(pid, children=False):
     return t / TICK
 
 
+def ctx_switches(pid):
+    """context switches of all of a process's threads so far: each is a
+    thread going to sleep or being preempted, the cost of a hand-off."""
+    n = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                n += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return n
+
+
 def rss_anon(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -390,14 +403,24 @@ http { access_log off; client_body_temp_path %s; proxy_temp_path %s;
             if scheme == "tls+tcp":
                 benv.update({"ACEXY_CONTROL_TLS_CERT": certs + "/dp.pem",
                              "ACEXY_CONTROL_TLS_KEY": certs + "/dp.key"})
-            runs = [json.loads(subprocess.run([os.path.join(self.bin, "acexy-bench-assign"),
+            runs = []
+            for _ in range(self.runs(3)):
+                c0, x0 = cpu_s(cp.pid), ctx_switches(cp.pid)
+                r = json.loads(subprocess.run([os.path.join(self.bin, "acexy-bench-assign"),
                                                url or run, str(n // 4), "8"], env=benv,
                                               capture_output=True, text=True, timeout=120).stdout)
-                    for _ in range(self.runs(3))]
+                # the controlplane's CPU and context switches per assignment
+                # (an assignment is two requests: assign and stream_ended)
+                r["cp_cpu_us"] = (cpu_s(cp.pid) - c0) * 1e6 / max(r["assignments"], 1)
+                r["cp_switches"] = (ctx_switches(cp.pid) - x0) / max(r["assignments"], 1)
+                runs.append(r)
             fig["%s_8_connections" % scheme.replace("+", "_")] = {
                 "per_s": self.summary([r["per_s"] for r in runs]),
                 "p50_us": self.summary([r["p50_us"] for r in runs]),
-                "p99_us": self.summary([r["p99_us"] for r in runs])}
+                "p99_us": self.summary([r["p99_us"] for r in runs]),
+                "cp_cpu_us_per_assignment": self.summary([r["cp_cpu_us"] for r in runs]),
+                "cp_context_switches_per_assignment": self.summary([r["cp_switches"] for r in runs]),
+                "client_core_share": self.summary([r["client_core_share"] for r in runs])}
             self.stop(cp)
         self.record("assign", fig)
         self.stop(eng)
