@@ -2,7 +2,7 @@
  * connections the way dataplanes ask (hello once, then assign and, untimed,
  * stream_ended to give the lease back).
  *
- *   acexy-bench-assign RUN_DIR|URL [COUNT] [CONNS]
+ *   acexy-bench-assign RUN_DIR|URL [COUNT] [CONNS] [light]
  * RUN_DIR means ipc://RUN_DIR/control.sock; a URL may be ipc://, tcp:// or
  * tls+tcp:// (token and TLS files from ACEXY_CONTROL_TOKEN and
  * ACEXY_CONTROL_TLS_CERT/_KEY/_CA). CONNS connections (default 1) each make
@@ -11,7 +11,17 @@
  * latency in microseconds over all connections, refusals, and this
  * client's own CPU (client_core_share: cores it used over the wall clock;
  * on a 2-core machine shared with the controlplane, a share near 1 means
- * the client, not the controlplane, limits the rate). */
+ * the client, not the controlplane, limits the rate).
+ *
+ * "light" (ipc:// and tcp:// only): each connection speaks nng's wire
+ * format itself over a blocking socket (the SP header exchange, then
+ * length-prefixed REQ messages) instead of through libnng, whose thread
+ * hand-offs make the client cost about as much CPU as the controlplane.
+ * The controlplane sees the same bytes; this measures it with less of the
+ * client on the same cores, as when the dataplanes run on other hosts. */
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <nng/nng.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -19,7 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "acexy/ipc.h"
 #include "acexy/proto.h"
@@ -31,7 +45,120 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int call(nng_socket s, enum proto_type t, uint64_t id, const void *body,
+/* A connection: libnng's REQ socket, or (light) a socket speaking the wire
+ * format itself. */
+struct wire {
+	nng_socket s;
+	int fd; /* light: >= 0 */
+	bool ipc;
+	uint32_t reqid;
+};
+
+static int full(int fd, void *buf, size_t n, bool wr)
+{
+	uint8_t *p = buf;
+	while (n > 0) {
+		ssize_t k = wr ? write(fd, p, n) : read(fd, p, n);
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/* Connects and exchanges the SP headers (we are REQ0, 0x30; the peer must
+ * be REP0, 0x31). */
+static int light_open(const char *url, struct wire *w)
+{
+	w->ipc = strncmp(url, "ipc://", 6) == 0;
+	if (w->ipc) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", url + 6);
+		w->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (w->fd < 0 || connect(w->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			return -1;
+	} else {
+		char host[256], *port;
+		if (strncmp(url, "tcp://", 6) != 0)
+			return -1;
+		snprintf(host, sizeof(host), "%s", url + 6);
+		port = strrchr(host, ':');
+		if (!port)
+			return -1;
+		*port++ = '\0';
+		if (host[0] == '[') {
+			memmove(host, host + 1, strlen(host));
+			host[strcspn(host, "]")] = '\0';
+		}
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+		if (getaddrinfo(host, port, &hints, &ai) != 0)
+			return -1;
+		w->fd = socket(ai->ai_family, SOCK_STREAM, 0);
+		int rc = w->fd < 0 ? -1 : connect(w->fd, ai->ai_addr, ai->ai_addrlen);
+		freeaddrinfo(ai);
+		if (rc < 0)
+			return -1;
+		int one = 1;
+		setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	uint8_t hdr[8] = {0, 'S', 'P', 0, 0x00, 0x30, 0, 0}, peer[8];
+	if (full(w->fd, hdr, 8, true) < 0 || full(w->fd, peer, 8, false) < 0 || peer[1] != 'S' ||
+	    peer[2] != 'P' || peer[4] != 0x00 || peer[5] != 0x31)
+		return -1;
+	w->reqid = 1;
+	return 0;
+}
+
+/* One request and its reply: [ipc: 0x01] 8-byte length, the 4-byte
+ * request id (top bit set), the body; the reply carries the same id. */
+static int light_call(struct wire *w, const uint8_t *buf, size_t len, uint8_t **rb, size_t *rl)
+{
+	uint8_t hdr[13], id[4];
+	size_t h = 0;
+	uint32_t rid = 0x80000000u | (w->reqid++ & 0x7fffffffu);
+	if (w->ipc)
+		hdr[h++] = 1;
+	put64(hdr + h, len + 4);
+	h += 8;
+	for (int i = 0; i < 4; i++)
+		id[i] = (uint8_t)(rid >> (24 - 8 * i));
+	struct iovec iov[3] = {{hdr, h}, {id, 4}, {(void *)buf, len}};
+	size_t want = h + 4 + len;
+	ssize_t k = writev(w->fd, iov, 3);
+	if (k < 0 || (size_t)k != want)
+		return -1; /* a few hundred bytes to loopback: written at once */
+	for (;;) {
+		uint64_t n = 0;
+		if (full(w->fd, hdr, h, false) < 0 || (w->ipc && hdr[0] != 1))
+			return -1;
+		for (size_t i = w->ipc ? 1 : 0; i < h; i++)
+			n = n << 8 | hdr[i];
+		if (n < 4 || n > PROTO_MSG_MAX + 4)
+			return -1;
+		uint8_t *m = malloc(n);
+		if (!m || full(w->fd, m, n, false) < 0) {
+			free(m);
+			return -1;
+		}
+		if (memcmp(m, id, 4) != 0) { /* a stale reply: not ours */
+			free(m);
+			continue;
+		}
+		memmove(m, m + 4, n - 4);
+		*rb = m;
+		*rl = n - 4;
+		return 0;
+	}
+}
+
+static int call(struct wire *w, enum proto_type t, uint64_t id, const void *body,
                 struct proto_msg *ret)
 {
 	uint8_t *buf;
@@ -39,6 +166,19 @@ static int call(nng_socket s, enum proto_type t, uint64_t id, const void *body,
 	int rc = proto_encode(t, id, body, &buf, &len);
 	if (rc < 0)
 		return rc;
+	if (w->fd >= 0) {
+		uint8_t *rb = NULL;
+		size_t rl = 0;
+		rc = light_call(w, buf, len, &rb, &rl);
+		free(buf);
+		if (rc < 0)
+			return -1;
+		char err[256];
+		rc = proto_decode(rb, rl, PROTO_CP_TO_DP, ret, err, sizeof(err));
+		free(rb);
+		return rc;
+	}
+	nng_socket s = w->s;
 	rc = nng_send(s, buf, len, 0);
 	free(buf);
 	if (rc != 0)
@@ -63,6 +203,7 @@ struct conn {
 	pthread_t th;
 	int idx, n;
 	const char *url;
+	bool light;
 	double *lat; /* n entries */
 	int ok, refused, failed;
 };
@@ -77,20 +218,30 @@ static void *run_conn(void *arg)
 	                      .ca = getenv("ACEXY_CONTROL_TLS_CA")};
 	const char *token = getenv("ACEXY_CONTROL_TOKEN");
 	char err[300], inst[32];
-	nng_socket s;
+	struct wire w = {.fd = -1};
 	snprintf(inst, sizeof(inst), "bench-assign-%d", c->idx);
-	if (ipc_client_open_tls(c->url, -1, &tls, &s, err, sizeof(err)) < 0) {
+	if (c->light) {
+		if (light_open(c->url, &w) < 0) {
+			fprintf(stderr, "cannot connect to %s (light: ipc:// or tcp://)\n", c->url);
+			c->failed = 1;
+			pthread_barrier_wait(&start_line);
+			return NULL;
+		}
+		struct timeval tv = {.tv_sec = 10};
+		setsockopt(w.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	} else if (ipc_client_open_tls(c->url, -1, &tls, &w.s, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		c->failed = 1;
 		pthread_barrier_wait(&start_line);
 		return NULL;
+	} else {
+		nng_socket_set_ms(w.s, NNG_OPT_RECVTIMEO, 10000);
+		nng_socket_set_ms(w.s, NNG_OPT_SENDTIMEO, 10000);
 	}
-	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000);
-	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 10000);
 	struct proto_msg m;
 	uint64_t id = 1;
 	struct proto_hello hello = {.instance = inst, .software = "bench", .token = token};
-	if (call(s, PROTO_HELLO, id++, &hello, &m) < 0 || m.type != PROTO_HELLO_REPLY) {
+	if (call(&w, PROTO_HELLO, id++, &hello, &m) < 0 || m.type != PROTO_HELLO_REPLY) {
 		fprintf(stderr, "hello failed (a wrong ACEXY_CONTROL_TOKEN?)\n");
 		c->failed = 1;
 		pthread_barrier_wait(&start_line);
@@ -104,7 +255,7 @@ static void *run_conn(void *arg)
 		struct proto_assign assign = {
 		        .instance = inst, .key_type = "content_id", .key = key, .params = ""};
 		double t0 = now();
-		if (call(s, PROTO_ASSIGN, id++, &assign, &m) < 0) {
+		if (call(&w, PROTO_ASSIGN, id++, &assign, &m) < 0) {
 			fprintf(stderr, "assign %d failed\n", i);
 			c->failed = 1;
 			break;
@@ -119,24 +270,28 @@ static void *run_conn(void *arg)
 		struct proto_stream_ended end = {
 		        .instance = inst, .lease = m.lease.lease, .reason = "client_gone"};
 		proto_msg_clear(&m);
-		if (call(s, PROTO_STREAM_ENDED, id++, &end, &m) < 0) {
+		if (call(&w, PROTO_STREAM_ENDED, id++, &end, &m) < 0) {
 			c->failed = 1;
 			break;
 		}
 		proto_msg_clear(&m);
 	}
-	nng_close(s);
+	if (w.fd >= 0)
+		close(w.fd);
+	else
+		nng_close(w.s);
 	return NULL;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: acexy-bench-assign RUN_DIR|URL [COUNT] [CONNS]\n");
+		fprintf(stderr, "usage: acexy-bench-assign RUN_DIR|URL [COUNT] [CONNS] [light]\n");
 		return 2;
 	}
 	int n = argc > 2 ? atoi(argv[2]) : 5000;
 	int nconn = argc > 3 ? atoi(argv[3]) : 1;
+	bool light = argc > 4 && strcmp(argv[4], "light") == 0;
 	if (n < 1 || nconn < 1 || nconn > 256) {
 		fprintf(stderr, "COUNT and CONNS (1-256) must be positive\n");
 		return 2;
@@ -152,7 +307,8 @@ int main(int argc, char **argv)
 		return 1;
 	pthread_barrier_init(&start_line, NULL, (unsigned)nconn + 1);
 	for (int i = 0; i < nconn; i++) {
-		cs[i] = (struct conn){.idx = i, .n = n, .url = url, .lat = all + (size_t)i * n};
+		cs[i] = (struct conn){
+		        .idx = i, .n = n, .url = url, .lat = all + (size_t)i * n, .light = light};
 		pthread_create(&cs[i].th, NULL, run_conn, &cs[i]);
 	}
 	pthread_barrier_wait(&start_line);
@@ -177,11 +333,12 @@ int main(int argc, char **argv)
 		ok += cs[i].ok;
 	}
 	qsort(all, (size_t)ok, sizeof(double), cmp);
-	printf("{\"url\":\"%s\",\"connections\":%d,\"assignments\":%d,\"refused\":%d,"
+	printf("{\"url\":\"%s\",\"client\":\"%s\",\"connections\":%d,\"assignments\":%d,"
+	       "\"refused\":%d,"
 	       "\"per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
 	       "\"client_core_share\":%.2f}\n",
-	       strncmp(url, "ipc://", 6) == 0 ? "ipc" : url, nconn, ok, refused,
-	       ok / (wall > 0 ? wall : 1), ok ? all[ok / 2] * 1e6 : 0,
+	       strncmp(url, "ipc://", 6) == 0 ? "ipc" : url, light ? "light" : "libnng", nconn, ok,
+	       refused, ok / (wall > 0 ? wall : 1), ok ? all[ok / 2] * 1e6 : 0,
 	       ok ? all[(int)((ok - 1) * 0.99)] * 1e6 : 0, ok ? all[ok - 1] * 1e6 : 0,
 	       cpu / (wall > 0 ? wall : 1));
 	free(all);

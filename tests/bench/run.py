@@ -41,17 +41,21 @@ def cpu_s(pid, children=False):
     return t / TICK
 
 
-def ctx_switches(pid):
-    """context switches of all of a process's threads so far: each is a
-    thread going to sleep or being preempted, the cost of a hand-off."""
-    n = 0
+def thread_sums(pid):
+    """(CPU ns, voluntary context switches) of all of a process's threads so
+    far. A voluntary switch is a thread going to sleep to wait for another:
+    the count of hand-offs, which other load on the machine hardly moves
+    (preemptions are the involuntary ones, not counted)."""
+    ns = vol = 0
     for tid in os.listdir("/proc/%d/task" % pid):
         try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                ns += int(f.read().split()[0])
             with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
-                n += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+                vol += sum(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt"))
         except OSError:
             pass  # a thread that ended meanwhile
-    return n
+    return ns, vol
 
 
 def rss_anon(pid):
@@ -403,24 +407,30 @@ http { access_log off; client_body_temp_path %s; proxy_temp_path %s;
             if scheme == "tls+tcp":
                 benv.update({"ACEXY_CONTROL_TLS_CERT": certs + "/dp.pem",
                              "ACEXY_CONTROL_TLS_KEY": certs + "/dp.key"})
-            runs = []
-            for _ in range(self.runs(3)):
-                c0, x0 = cpu_s(cp.pid), ctx_switches(cp.pid)
-                r = json.loads(subprocess.run([os.path.join(self.bin, "acexy-bench-assign"),
-                                               url or run, str(n // 4), "8"], env=benv,
-                                              capture_output=True, text=True, timeout=120).stdout)
-                # the controlplane's CPU and context switches per assignment
-                # (an assignment is two requests: assign and stream_ended)
-                r["cp_cpu_us"] = (cpu_s(cp.pid) - c0) * 1e6 / max(r["assignments"], 1)
-                r["cp_switches"] = (ctx_switches(cp.pid) - x0) / max(r["assignments"], 1)
-                runs.append(r)
-            fig["%s_8_connections" % scheme.replace("+", "_")] = {
-                "per_s": self.summary([r["per_s"] for r in runs]),
-                "p50_us": self.summary([r["p50_us"] for r in runs]),
-                "p99_us": self.summary([r["p99_us"] for r in runs]),
-                "cp_cpu_us_per_assignment": self.summary([r["cp_cpu_us"] for r in runs]),
-                "cp_context_switches_per_assignment": self.summary([r["cp_switches"] for r in runs]),
-                "client_core_share": self.summary([r["client_core_share"] for r in runs])}
+            # the client: libnng (as a dataplane), and for ipc:// and tcp://
+            # also "light" (the wire format over a blocking socket: less of
+            # the client on the controlplane's two cores)
+            for client in ("libnng", "light") if scheme != "tls+tcp" else ("libnng",):
+                runs = []
+                for _ in range(self.runs(3)):
+                    c0, x0 = thread_sums(cp.pid)
+                    r = json.loads(subprocess.run([os.path.join(self.bin, "acexy-bench-assign"),
+                                                   url or run, str(n // 4), "8", client], env=benv,
+                                                  capture_output=True, text=True, timeout=120).stdout)
+                    # the controlplane's CPU and hand-offs per assignment (an
+                    # assignment is two requests: assign and stream_ended)
+                    c1, x1 = thread_sums(cp.pid)
+                    r["cp_cpu_us"] = (c1 - c0) / 1e3 / max(r["assignments"], 1)
+                    r["cp_switches"] = (x1 - x0) / max(r["assignments"], 1)
+                    runs.append(r)
+                name = "%s_8_connections" % scheme.replace("+", "_")
+                fig[name + ("_light_client" if client == "light" else "")] = {
+                    "per_s": self.summary([r["per_s"] for r in runs]),
+                    "p50_us": self.summary([r["p50_us"] for r in runs]),
+                    "p99_us": self.summary([r["p99_us"] for r in runs]),
+                    "cp_cpu_us_per_assignment": self.summary([r["cp_cpu_us"] for r in runs]),
+                    "cp_handoffs_per_assignment": self.summary([r["cp_switches"] for r in runs]),
+                    "client_core_share": self.summary([r["client_core_share"] for r in runs])}
             self.stop(cp)
         self.record("assign", fig)
         self.stop(eng)
