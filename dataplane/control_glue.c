@@ -16,10 +16,10 @@
 #include "acexy/log.h"
 #include "acexy/proto.h"
 #include "dataplane/control.h"
+#include "dataplane/hello_chunk.h"
 
 #define HEARTBEAT_S          1.0
 #define HEARTBEAT_TIMEOUT_MS 800
-#define DP_HELLO_STREAMS_MAX 2000
 #define ENDED_PENDING_MAX    4096
 
 struct ended_rec {
@@ -47,6 +47,12 @@ struct cc_client {
 	bool hello_done;
 	bool in_flight;
 	unsigned hello_ended; /* pending ends carried by the hello in flight */
+	/* a hello in pieces (hello_chunk.h): the next piece carries the
+	 * streams from lease hello_from on */
+	uint64_t hello_from, hello_next_from;
+	bool hello_streams_left; /* the hello in flight left streams for the next piece */
+	size_t hello_budget;
+	bool encode_failed; /* logged once until an encode succeeds again */
 	_Atomic uint64_t next_id;
 	pthread_mutex_t mu;
 	struct ended_rec ended[ENDED_PENDING_MAX];
@@ -210,6 +216,14 @@ void dp_control_apply(struct dp *dp, const char *cmd, uint64_t lease)
 	}
 }
 
+/* the next hello starts over: every stream, from the first piece */
+static void hello_restart(struct cc_client *cc)
+{
+	cc->hello_done = false;
+	cc->hello_from = 0;
+	cc->hello_streams_left = false;
+}
+
 static void on_new_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	(void)p;
@@ -246,7 +260,7 @@ static void on_tick_reply(void *ud, int err, const uint8_t *buf, size_t len)
 	struct dp *dp = cc->dp;
 	cc->in_flight = false;
 	if (err != 0) {
-		cc->hello_done = false;
+		hello_restart(cc);
 		/* a deadline that passed while this loop itself stood still
 		 * (SIGSTOP, a stalled host) says nothing about the controlplane:
 		 * ask again at once before calling it gone */
@@ -267,7 +281,7 @@ static void on_tick_reply(void *ud, int err, const uint8_t *buf, size_t len)
 		atomic_fetch_add(&dp->stats.bad_messages, 1);
 		ALOG(ALOG_WARN, "bad_message", ALOG_S("from", "controlplane"),
 		     ALOG_S("error", perr));
-		cc->hello_done = false;
+		hello_restart(cc);
 		set_connected(cc, false);
 		return;
 	}
@@ -278,11 +292,16 @@ static void on_tick_reply(void *ud, int err, const uint8_t *buf, size_t len)
 		memmove(cc->ended, cc->ended + n, (cc->nended - n) * sizeof(cc->ended[0]));
 		cc->nended -= n;
 		cc->hello_ended = 0;
-		bool more = cc->nended > 0;
+		bool more = cc->nended > 0 || cc->hello_streams_left;
 		pthread_mutex_unlock(&cc->mu);
+		/* the next piece goes at once; a complete hello starts over */
+		cc->hello_from = cc->hello_streams_left ? cc->hello_next_from : 0;
+		cc->hello_streams_left = false;
 		cc->hello_done = !more;
 		cc->refused[0] = '\0';
 		set_connected(cc, true);
+		if (more)
+			ev_feed_event(dp->main_loop, &cc->tick, EV_TIMER);
 	} else if (m.type == PROTO_HEARTBEAT_REPLY) {
 		set_connected(cc, true);
 		for (size_t i = 0; i < m.heartbeat_reply.n_commands; i++)
@@ -301,7 +320,7 @@ static void on_tick_reply(void *ud, int err, const uint8_t *buf, size_t len)
 		} else if (strcmp(code, "hello_required") != 0) {
 			ALOG(ALOG_WARN, "controlplane_error", ALOG_S("code", code[0] ? code : "?"));
 		}
-		cc->hello_done = false;
+		hello_restart(cc);
 	}
 	proto_msg_clear(&m);
 }
@@ -325,12 +344,18 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		cc->hello_done = false;
 	pthread_mutex_unlock(&cc->mu);
 	if (atomic_exchange(&cc->rehello, false))
-		cc->hello_done = false;
-	if (!cc->hello_done) {
-		/* what one hello may carry (the controlplane takes up to 4096;
-		 * full records of more would pass the 1 MiB message cap) */
-		if (n > DP_HELLO_STREAMS_MAX)
-			n = DP_HELLO_STREAMS_MAX;
+		hello_restart(cc);
+	bool hello = !cc->hello_done;
+	if (hello) {
+		/* the streams from hello_from on, and the pending ends, as many
+		 * as fit one hello's budget; the rest in the next pieces */
+		struct proto_stream *all = streams_full(dp, n);
+		if (!all)
+			n = 0;
+		dp_hello_sort(all, n);
+		size_t from = 0;
+		while (from < n && all[from].lease < cc->hello_from)
+			from++;
 		pthread_mutex_lock(&cc->mu);
 		unsigned nended = cc->nended;
 		struct proto_ended *ended = nended ? calloc(nended, sizeof(*ended)) : NULL;
@@ -344,17 +369,19 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		                        .software = ACEXY_VERSION,
 		                        .proto = PROTO_VERSION,
 		                        .draining = atomic_load(&dp->draining),
-		                        .streams = streams_full(dp, n),
-		                        .n_streams = n,
+		                        .streams = all ? all + from : NULL,
+		                        .n_streams = n - from,
 		                        .ended = ended,
 		                        .n_ended = nended};
-		if (!h.streams)
-			h.n_streams = 0;
-		rc = proto_encode_hello(next_id(cc), &h, &buf, &len);
+		size_t ns = 0, ne = 0;
+		rc = dp_hello_encode(&h, next_id(cc), cc->hello_budget, &ns, &ne, &buf, &len);
 		/* sent in this hello; if it fails they are sent again next time */
-		cc->hello_ended = rc == 0 ? nended : 0;
+		cc->hello_ended = rc == 0 ? (unsigned)ne : 0;
+		cc->hello_streams_left = rc == 0 && from + ns < n;
+		if (rc == 0 && ns > 0)
+			cc->hello_next_from = all[from + ns - 1].lease + 1;
 		pthread_mutex_unlock(&cc->mu);
-		free(h.streams);
+		free(all);
 		free(ended);
 	} else {
 		struct proto_heartbeat hb = {.instance = dp->instance,
@@ -367,8 +394,16 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		free(hb.streams);
 	}
 	pthread_mutex_unlock(&dp->reg_mu);
-	if (rc < 0)
+	if (rc < 0) {
+		/* tried again every tick: said once */
+		if (!cc->encode_failed)
+			ALOG(ALOG_ERROR, "control_encode_failed",
+			     ALOG_S("message", hello ? "hello" : "heartbeat"),
+			     ALOG_S("error", strerror(-rc)), ALOG_U("streams", n));
+		cc->encode_failed = true;
 		return;
+	}
+	cc->encode_failed = false;
 	cc->sent_at = dp_now();
 	nng_socket sock = {.id = atomic_load(&cc->sock_id)};
 	if (ipc_call(sock, cc->mb, buf, len, HEARTBEAT_TIMEOUT_MS, on_tick_reply, cc) == 0)
@@ -591,6 +626,11 @@ int dp_control_start(struct dp *dp)
 		return -ENOMEM;
 	cc->dp = dp;
 	pthread_mutex_init(&cc->mu, NULL);
+	cc->hello_budget = DP_HELLO_BUDGET;
+	/* for tests only (not a setting): hellos in small pieces */
+	const char *budget = getenv("ACEXY_TEST_HELLO_BUDGET");
+	if (budget && atol(budget) > 0)
+		cc->hello_budget = (size_t)atol(budget);
 	dp->cc = cc;
 	const char *run_dir = acexy_cfg_s(dp->cfg, ACEXY_S_RUN_DIR);
 	char url[300], name[160];

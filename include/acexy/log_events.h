@@ -63,6 +63,7 @@ X(controlplane_lost,         ACEXY_LOG_DP,   "the controlplane stopped answering
 X(controlplane_dial_failed,  ACEXY_LOG_DP,   "the dataplane could not set up its connection to ACEXY_CONTROL_URL") \
 X(controlplane_error,        ACEXY_LOG_DP,   "the controlplane answered a hello or heartbeat with an error (code)") \
 X(command,                   ACEXY_LOG_DP,   "a command from the controlplane: stop (a lease), drain, resume") \
+X(control_encode_failed,     ACEXY_LOG_DP,   "a hello or heartbeat could not be encoded (tried again every second)") \
 X(ended_report_dropped,      ACEXY_LOG_DP,   "a stream end could not be kept for the controlplane (pending list full)") \
 X(stale_socket_removed,      ACEXY_LOG_DP,   "a dataplane-*.sock file nobody listens on was removed") \
 X(bad_message,               ACEXY_LOG_BOTH, "a message on a control or admin socket did not decode or went the wrong way; answered with an error, counted") \

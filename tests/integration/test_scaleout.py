@@ -304,6 +304,28 @@ class ScaleOutTest(t.TestCase):
         for s in socks + [s4]:
             s.close()
 
+    def test_hello_in_pieces_rebuilds_every_lease(self):
+        # a hello budget smaller than one stream record (test-only knob): after
+        # a controlplane restart the streams are re-announced one per hello, and
+        # every lease comes back
+        c = self.setup_orch(engines=3, per_engine=1, max_replicas=3)
+        c.start_cp()
+        c.start_dp(env={"ACEXY_TEST_HELLO_BUDGET": "100"})
+        socks = [self.hold_stream(c.dps[0][1], "piece%d" % i) for i in range(3)]
+        before = sorted(l["id"] for l in c.ctl_json("streams")["streams"])
+        self.assertEqual(len(before), 3)
+
+        def leases():
+            rc, out, _ = c.ctl("--json", "streams")
+            return sorted(l["id"] for l in json.loads(out)["streams"]) if rc == 0 else None
+        c.cp.kill()
+        c.start_cp()
+        wait_until(lambda: leases() == before, 10, what="every lease rebuilt from hello pieces")
+        wait_until(lambda: http_get(c.dps[0][1], "/readyz")[0] == 200, 5, what="ready after restart")
+        for s in socks:
+            self.assertGreater(recv_for(s, 0.5), 10000)
+            s.close()
+
     def test_tls(self):
         d = make_certs(self.tmpdir())
         url = "tls+tcp://127.0.0.1:%d" % t.free_port()
