@@ -154,7 +154,7 @@ void cp_handle_hello(struct cp *cp, struct ipc_req *req, const struct proto_msg 
 	}
 	d->pipe = pipe;
 	ipc_pipe_addr(pipe, d->addr, sizeof(d->addr));
-	cp_peers_bind(cp->peers, pipe);
+	cp_peers_bind(cp->peers, pipe, acexy_now());
 	snprintf(d->software, sizeof(d->software), "%s", h->software);
 	d->draining = h->draining;
 	rebuild_leases(cp, instance, h);

@@ -11,6 +11,7 @@ struct peer {
 	struct peer *next;
 	uint32_t pipe;
 	bool bound;
+	bool seen_added; /* nng's "added" event came (a hello may come first) */
 	double added;
 };
 
@@ -52,20 +53,33 @@ static struct peer **slot(const struct cp_peers *p, uint32_t pipe)
 	return pp;
 }
 
-void cp_peers_added(struct cp_peers *p, uint32_t pipe, double now)
+static struct peer *peer_new(struct cp_peers *p, struct peer **pp, uint32_t pipe, double now)
 {
-	struct peer **pp = slot(p, pipe);
-	if (*pp)
-		return;
 	struct peer *e = calloc(1, sizeof(*e));
-	if (!e) {
-		ipc_pipe_close(pipe); /* cannot keep track of it: not let in */
-		return;
-	}
+	if (!e)
+		return NULL;
 	e->pipe = pipe;
 	e->added = now;
 	*pp = e;
 	p->n++;
+	return e;
+}
+
+void cp_peers_added(struct cp_peers *p, uint32_t pipe, double now)
+{
+	struct peer **pp = slot(p, pipe);
+	if (*pp) {
+		/* its hello came first (nng receives on a pipe before the
+		 * "added" event reaches the loop): it stays bound */
+		(*pp)->seen_added = true;
+		return;
+	}
+	struct peer *e = peer_new(p, pp, pipe, now);
+	if (!e) {
+		ipc_pipe_close(pipe); /* cannot keep track of it: not let in */
+		return;
+	}
+	e->seen_added = true;
 }
 
 void cp_peers_removed(struct cp_peers *p, uint32_t pipe)
@@ -79,9 +93,10 @@ void cp_peers_removed(struct cp_peers *p, uint32_t pipe)
 	p->n--;
 }
 
-void cp_peers_bind(struct cp_peers *p, uint32_t pipe)
+void cp_peers_bind(struct cp_peers *p, uint32_t pipe, double now)
 {
-	struct peer *e = *slot(p, pipe);
+	struct peer **pp = slot(p, pipe);
+	struct peer *e = *pp ? *pp : peer_new(p, pp, pipe, now);
 	if (e)
 		e->bound = true;
 }
@@ -95,14 +110,28 @@ bool cp_peers_bound(const struct cp_peers *p, uint32_t pipe)
 unsigned cp_peers_expire(struct cp_peers *p, double now, double limit_s)
 {
 	unsigned n = 0;
-	for (unsigned i = 0; i < NBUCKETS; i++)
-		for (struct peer *e = p->b[i]; e; e = e->next)
+	for (unsigned i = 0; i < NBUCKETS; i++) {
+		struct peer **pp = &p->b[i];
+		while (*pp) {
+			struct peer *e = *pp;
+			if (!e->seen_added && now - e->added > limit_s) {
+				/* bound by a hello, but nng never said it was added:
+				 * it was gone before the hello was handled (its
+				 * removal came first); forgotten, not closed */
+				*pp = e->next;
+				free(e);
+				p->n--;
+				continue;
+			}
 			if (!e->bound && now - e->added > limit_s) {
 				/* removed when nng says the pipe is gone */
 				e->added = now;
 				ipc_pipe_close(e->pipe);
 				n++;
 			}
+			pp = &e->next;
+		}
+	}
 	return n;
 }
 

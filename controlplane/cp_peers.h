@@ -17,8 +17,11 @@ int cp_peers_new(struct cp_peers **ret);
 void cp_peers_free(struct cp_peers *p);
 void cp_peers_added(struct cp_peers *p, uint32_t pipe, double now);
 void cp_peers_removed(struct cp_peers *p, uint32_t pipe);
-/* The connection said a valid hello: it stays. */
-void cp_peers_bind(struct cp_peers *p, uint32_t pipe);
+/* The connection said a valid hello: it stays. Its hello may be handled
+ * before cp_peers_added (nng receives on a pipe before its "added" event
+ * reaches the loop): the entry is made here then, and cp_peers_added keeps
+ * it bound. */
+void cp_peers_bind(struct cp_peers *p, uint32_t pipe, double now);
 bool cp_peers_bound(const struct cp_peers *p, uint32_t pipe);
 /* Closes (ipc_pipe_close) connections unbound for longer than limit_s;
  * returns how many. */
