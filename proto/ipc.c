@@ -212,8 +212,9 @@ int ipc_client_open(const char *url, int32_t resend_ms, nng_socket *ret)
 	return ipc_client_open_tls(url, resend_ms, NULL, ret, err, sizeof(err));
 }
 
-int ipc_client_open_tls(const char *url, int32_t resend_ms, const struct ipc_tls *tls,
-                        nng_socket *ret, char *err, size_t errcap)
+/* probe: the listener watchdog's own connection (see probe_open) */
+static int client_open(const char *url, int32_t resend_ms, const struct ipc_tls *tls, bool probe,
+                       nng_socket *ret, char *err, size_t errcap)
 {
 	nng_socket s;
 	nng_dialer d;
@@ -225,8 +226,8 @@ int ipc_client_open_tls(const char *url, int32_t resend_ms, const struct ipc_tls
 	}
 	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, PROTO_MSG_MAX);
 	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, (nng_duration)resend_ms);
-	nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 50);
-	nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 500);
+	nng_socket_set_ms(s, NNG_OPT_RECONNMINT, probe ? 3600000 : 50);
+	nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, probe ? 3600000 : 500);
 	if ((rv = nng_dialer_create(&d, s, url)) != 0) {
 		snprintf(err, errcap, "cannot dial %s: %s", url, nng_strerror(rv));
 		nng_close(s);
@@ -244,6 +245,8 @@ int ipc_client_open_tls(const char *url, int32_t resend_ms, const struct ipc_tls
 			nng_close(s);
 			return rv;
 		}
+		if (probe) /* it only knocks: never hangs up on the listener's certificate */
+			nng_tls_config_auth_mode(tc, NNG_TLS_AUTH_MODE_NONE);
 		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tc);
 		nng_tls_config_free(tc); /* the dialer holds it */
 		if (rv != 0) {
@@ -260,6 +263,12 @@ int ipc_client_open_tls(const char *url, int32_t resend_ms, const struct ipc_tls
 	}
 	*ret = s;
 	return 0;
+}
+
+int ipc_client_open_tls(const char *url, int32_t resend_ms, const struct ipc_tls *tls,
+                        nng_socket *ret, char *err, size_t errcap)
+{
+	return client_open(url, resend_ms, tls, false, ret, err, errcap);
 }
 
 struct call {
@@ -386,7 +395,7 @@ struct ipc_server {
 	uint64_t restarts;
 	_Atomic uint64_t adds; /* connections accepted (a live listener) */
 	bool probing;          /* a connection of our own is on its way */
-	uint64_t probe_adds;
+	uint64_t probe_adds, probe_done;
 	nng_socket probe;
 	char tls_cert[300], tls_key[300], tls_ca[300];
 };
@@ -650,25 +659,44 @@ static int listener_start(struct ipc_server *s, char *err, size_t errcap)
  * dialer's 10 s negotiation timeout, forever. The listener counts those
  * failures in its "other"/"canceled" statistics; when they grow, it is
  * replaced (same URL, same options), which takes a few milliseconds. */
-static uint64_t listener_stops(nng_listener l)
+static uint64_t stat_sum(nng_stat *ls, const char *const *names)
 {
-	nng_stat *all = NULL;
 	uint64_t n = 0;
+	for (; *names; names++) {
+		nng_stat *st = nng_stat_find(ls, *names);
+		n += st ? nng_stat_value(st) : 0;
+	}
+	return n;
+}
+
+/* *stops: the errors that may have stopped it; *done: connections it
+ * finished with and went on accepting after (accepted, or turned away: a
+ * peer that failed the TLS handshake or the SP header) */
+static void listener_counts(nng_listener l, uint64_t *stops, uint64_t *done)
+{
+	static const char *const stop[] = {"other", "canceled", NULL};
+	static const char *const went_on[] = {"accept", "disconnect", "timeout", "proto",
+	                                      "auth",   "reject",     NULL};
+	nng_stat *all = NULL;
+	*stops = *done = 0;
 	if (nng_stats_get(&all) != 0)
-		return 0;
+		return;
 	nng_stat *ls = nng_stat_find_listener(all, l);
 	if (ls) {
-		nng_stat *o = nng_stat_find(ls, "other");
-		nng_stat *c = nng_stat_find(ls, "canceled");
-		n = (o ? nng_stat_value(o) : 0) + (c ? nng_stat_value(c) : 0);
+		*stops = stat_sum(ls, stop);
+		*done = stat_sum(ls, went_on);
 	}
 	nng_stats_free(all);
-	return n;
 }
 
 /* Dials our own listener: nng does not say whether it still accepts,
  * errors in its statistics may be ones it got over by itself (a peer that
- * hung up before sending its header is one). */
+ * hung up before sending its header is one). Over TLS it presents our own
+ * certificate, which need not be good as a client's (deploy's certificates
+ * have one purpose each, and DNS names only): the listener turning it away
+ * proves as well that it accepts. It does not check the listener's
+ * certificate (it sends nothing), so that it never hangs up mid-handshake,
+ * and it dials once (no redial to close mid-handshake). */
 static int probe_open(struct ipc_server *s)
 {
 	char url[320], err[300];
@@ -679,7 +707,7 @@ static int probe_open(struct ipc_server *s)
 	else
 		snprintf(url, sizeof(url), "%s", s->url);
 	struct ipc_tls tls = {.cert = s->tls_cert, .key = s->tls_key, .ca = s->tls_ca};
-	return ipc_client_open_tls(url, -1, &tls, &s->probe, err, sizeof(err));
+	return client_open(url, -1, &tls, true, &s->probe, err, sizeof(err));
 }
 
 static void listener_restart(struct ipc_server *s)
@@ -702,10 +730,12 @@ static void listener_watch(struct ev_loop *loop, ev_timer *t, int revents)
 	struct ipc_server *s = t->data;
 	(void)loop;
 	(void)revents;
-	uint64_t stops = listener_stops(s->listener);
+	uint64_t stops, done;
+	listener_counts(s->listener, &stops, &done);
 	if (s->probing) {
-		/* any connection accepted since the probe began proves it */
-		bool alive = atomic_load(&s->adds) > s->probe_adds;
+		/* any connection accepted or turned away since the probe began
+		 * proves it; a replacement would close every connection */
+		bool alive = atomic_load(&s->adds) > s->probe_adds || done > s->probe_done;
 		nng_close(s->probe);
 		s->probing = false;
 		if (alive)
@@ -717,6 +747,7 @@ static void listener_watch(struct ev_loop *loop, ev_timer *t, int revents)
 	if (stops == s->stops_seen)
 		return;
 	s->probe_adds = atomic_load(&s->adds);
+	s->probe_done = done;
 	if (probe_open(s) == 0)
 		s->probing = true;
 	else

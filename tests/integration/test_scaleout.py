@@ -19,9 +19,11 @@ from acexytest import http_get, http_json, wait_until
 TOKEN = "scale-out-token-never-logged"
 
 
-def make_certs(d, extra_ips=()):
+def make_certs(d, extra_ips=(), deploy_like=False):
     """A CA and one certificate each for the controlplane and dataplanes,
-    made with the openssl CLI (P-256, valid 2 days)."""
+    made with the openssl CLI (P-256, valid 2 days). deploy_like: as
+    deploy's make-secrets.sh makes them, DNS names only and one purpose each
+    (the controlplane's serverAuth, the dataplane's clientAuth)."""
     def ossl(*a):
         subprocess.run(["openssl"] + list(a), check=True, capture_output=True)
     ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
@@ -30,13 +32,21 @@ def make_certs(d, extra_ips=()):
     san = "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" + "".join(",IP:" + ip for ip in extra_ips)
     with open(os.path.join(d, "ext"), "w") as f:
         f.write(san + "\n")
+    exts = {}
+    for n, name, eku in (("cp", "acexy-controlplane", "serverAuth"), ("dp", "acexy-dataplane", "clientAuth")):
+        exts[n] = os.path.join(d, "ext")
+        if deploy_like:
+            exts[n] = os.path.join(d, n + ".ext")
+            with open(exts[n], "w") as f:
+                f.write("subjectAltName=DNS:%s\nextendedKeyUsage=%s\nbasicConstraints=CA:FALSE\n"
+                        % (name, eku))
     for n in ("cp", "dp"):
         ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
              "-keyout", os.path.join(d, n + ".key"), "-out", os.path.join(d, n + ".csr"),
              "-subj", "/CN=acexy-" + n)
         ossl("x509", "-req", "-in", os.path.join(d, n + ".csr"), "-CA", os.path.join(d, "ca.pem"),
              "-CAkey", os.path.join(d, "ca.key"), "-CAcreateserial", "-out",
-             os.path.join(d, n + ".pem"), "-days", "2", "-extfile", os.path.join(d, "ext"))
+             os.path.join(d, n + ".pem"), "-days", "2", "-extfile", exts[n])
     return d
 
 
@@ -348,6 +358,39 @@ class ScaleOutTest(t.TestCase):
         time.sleep(2)
         self.assertEqual(http_get(port, "/readyz")[0], 503)
         self.assertEqual([d["instance"] for d in c.ctl_json("dataplanes")["dataplanes"]], ["dp0"])
+
+    def test_tls_listener_keeps_dataplanes_when_peers_misbehave(self):
+        # deploy-like certificates (no IP SAN; the controlplane's is no client
+        # certificate): peers that hang up mid-handshake or send garbage must
+        # not make the listener watchdog drop the connected dataplanes, and the
+        # listener keeps accepting
+        d = make_certs(self.tmpdir(), deploy_like=True)
+        port = t.free_port()
+        url = "tls+tcp://127.0.0.1:%d" % port
+        c = Cluster(self, url=url, env={"ACEXY_CONTROL_TLS_CA": os.path.join(d, "ca.pem")})
+        c.start_engine()
+        c.start_cp(env={"ACEXY_CONTROL_TLS_CERT": os.path.join(d, "cp.pem"),
+                        "ACEXY_CONTROL_TLS_KEY": os.path.join(d, "cp.key")})
+        dp_tls = {"ACEXY_CONTROL_TLS_CERT": os.path.join(d, "dp.pem"),
+                  "ACEXY_CONTROL_TLS_KEY": os.path.join(d, "dp.key")}
+        c.start_dp(env=dp_tls)
+        s = self.hold_stream(c.dps[0][1], "misbehave")
+        for payload in (b"GET / HTTP/1.0\r\n\r\n", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", b"",
+                        b"\x00" * 300):
+            p = socket.create_connection(("127.0.0.1", port))
+            if payload:
+                p.sendall(payload)
+            time.sleep(0.2)
+            p.close()
+        time.sleep(4)
+        self.assertNotIn("listener_restarted", c.cp.log())
+        self.assertEqual(c.dps[0][0].log().count("controlplane_connected"), 1)
+        self.assertGreater(recv_for(s, 0.5), 10000)
+        # and a new dataplane still gets in
+        c.start_dp(env=dp_tls)
+        self.assertEqual(sorted(x["instance"] for x in c.ctl_json("dataplanes")["dataplanes"]),
+                         ["dp0", "dp1"])
+        s.close()
 
     def test_ipv6_loopback(self):
         try:
