@@ -355,7 +355,9 @@ int ipc_call(nng_socket sock, struct ipc_mailbox *mb, const void *buf, size_t le
  * nng_ctx_send, and the context waits for its next request at once, without
  * a completion handed to nng's task threads and back (one thread hop less
  * per request). A reply queued behind another on the same connection
- * completes later; the loop looks at those every millisecond (send_poll). */
+ * completes later; the loop looks at those after a millisecond, then less
+ * and less often while none completes (send_poll: at most 10 times a second
+ * for a peer that does not read its replies). */
 struct ipc_req {
 	struct ipc_server *srv;
 	nng_ctx ctx;
@@ -500,16 +502,23 @@ static void send_poll_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct ipc_server *s = t->data;
 	(void)revents;
+	bool progress = false;
 	for (int i = 0; i < s->nctx && s->sending > 0; i++) {
 		struct ipc_req *rq = &s->reqs[i];
 		if (rq->state != RQ_SEND || !send_done(rq))
 			continue;
 		s->sending--;
+		progress = true;
 		rq->state = RQ_RECV;
 		nng_ctx_recv(rq->ctx, rq->aio);
 	}
-	if (s->sending == 0)
+	if (s->sending == 0) {
 		ev_timer_stop(loop, t);
+		return;
+	}
+	/* the replies still queued wait for a peer that reads slowly */
+	t->repeat = progress ? 0.001 : (t->repeat * 2 < 0.1 ? t->repeat * 2 : 0.1);
+	ev_timer_again(loop, t);
 }
 
 void ipc_reply(struct ipc_req *rq, const void *buf, size_t len)
@@ -528,8 +537,10 @@ void ipc_reply(struct ipc_req *rq, const void *buf, size_t len)
 	nng_ctx_send(rq->ctx, rq->saio);
 	if (!send_done(rq)) {
 		rq->state = RQ_SEND;
-		if (s->sending++ == 0)
-			ev_timer_start(s->loop, &s->send_poll);
+		if (s->sending++ == 0) {
+			s->send_poll.repeat = 0.001;
+			ev_timer_again(s->loop, &s->send_poll);
+		}
 		return;
 	}
 	rq->state = RQ_RECV;
