@@ -62,6 +62,14 @@ struct continuity {
 	ev_timer deadline; /* a switch's whole budget of time */
 	ev_timer retry;
 	unsigned attempts; /* at a replacement, in this switch */
+	/* During a switch the stream keeps its last lease (and its registry
+	 * record), so `acexyctl streams` shows it and `acexyctl stop` reaches
+	 * it; it ends when the next lease is granted, with held_reason:
+	 * failover (the failed session's), upstream_error (a replacement's that
+	 * never started). */
+	bool held;
+	enum dp_end_reason held_reason;
+	char held_psid[128];
 };
 
 static const char *const fail_names[] = {"eof", "error", "stall"};
@@ -233,9 +241,42 @@ static void ask_replacement(struct stream *s)
 	stream_request_lease(s, s->cont->avoid);
 }
 
+/* The lease kept through the switch ends (with its own reason). */
+static void end_held(struct stream *s)
+{
+	struct continuity *ct = s->cont;
+	if (!ct || !ct->held)
+		return;
+	ct->held = false;
+	if (!s->have_lease)
+		return;
+	bool first = ct->held_reason == DP_END_FAILOVER;
+	dp_control_stream_ended(s->w, &s->lease, ct->held_psid, ct->held_reason,
+	                        first ? s->bytes_out : 0,
+	                        first ? (uint64_t)((dp_now() - s->t_start) * 1000) : 0);
+	s->have_lease = false;
+}
+
+void continuity_lease_granted(struct stream *s)
+{
+	if (s->failing_over)
+		end_held(s);
+}
+
+static void hold_lease(struct stream *s, enum dp_end_reason reason)
+{
+	struct continuity *ct = s->cont;
+	if (!s->have_lease || ct->held)
+		return;
+	ct->held = true;
+	ct->held_reason = reason;
+	snprintf(ct->held_psid, sizeof(ct->held_psid), "%s", s->ans.playback_session_id);
+}
+
 static void give_up(struct stream *s, const char *why)
 {
 	struct continuity *ct = s->cont;
+	end_held(s);
 	ev_timer_stop(s->w->loop, &ct->deadline);
 	ev_timer_stop(s->w->loop, &ct->retry);
 	s->failing_over = false;
@@ -306,16 +347,9 @@ bool continuity_engine_failed(struct stream *s, enum cont_fail kind, const char 
 		ts_scan_init(&ct->scan, ring_write_pos(s->ring));
 	stat_poll_stop(&s->stat); /* the new session's answer starts it anew */
 	stream_engine_stop(s);
-	if (s->have_lease) {
-		dp_control_stream_ended(s->w, &s->lease, s->ans.playback_session_id,
-		                        DP_END_FAILOVER, s->bytes_out,
-		                        (uint64_t)((dp_now() - s->t_start) * 1000));
-		s->have_lease = false;
-	}
-	if (s->rec) {
-		dp_registry_remove(s->dp, s->rec);
-		s->rec = NULL;
-	}
+	/* the lease and the registry record stay until a new lease comes:
+	 * the stream stays visible and can be stopped meanwhile */
+	hold_lease(s, DP_END_FAILOVER);
 	atomic_fetch_add(&s->dp->stats.ended[DP_END_FAILOVER], 1);
 	ALOG(ALOG_INFO, "stream_ended", ALOG_S("content", s->content),
 	     ALOG_S("engine", s->engine_desc), ALOG_U("lease", s->lease.lease_id),
@@ -345,11 +379,9 @@ bool continuity_on_fail(struct stream *s, int status, const char *reason)
 	playback_release(s);
 	stat_poll_stop(&s->stat);
 	stream_engine_stop(s);
-	if (s->have_lease) {
-		dp_control_stream_ended(s->w, &s->lease, s->ans.playback_session_id,
-		                        end_reason_of(ct->last_kind), 0, 0);
-		s->have_lease = false;
-	}
+	/* a replacement's lease (it never started): held till the next one,
+	 * then it ends as upstream_error; an assign refused keeps the older */
+	hold_lease(s, DP_END_UPSTREAM_ERROR);
 	s->state = S_ASSIGN;
 	ev_timer_stop(s->w->loop, &s->deadline);
 	ev_timer_stop(s->w->loop, &ct->retry);

@@ -73,6 +73,8 @@ void dp_registry_remove(struct dp *dp, struct stream_rec *rec);
 struct engine_stat;
 /* The stream's first bytes arrived. */
 void dp_registry_set_playing(struct dp *dp, struct stream_rec *rec);
+/* A failover's new lease: stop commands for it find the stream. */
+void dp_registry_set_lease(struct dp *dp, struct stream_rec *rec, uint64_t lease_id);
 /* An engine stat read: its answer (ok) or why it failed. */
 void dp_registry_set_stat(struct dp *dp, struct stream_rec *rec, const struct engine_stat *st,
                           const char *why);

@@ -60,6 +60,15 @@ void dp_registry_remove(struct dp *dp, struct stream_rec *rec)
 	free(rec);
 }
 
+void dp_registry_set_lease(struct dp *dp, struct stream_rec *rec, uint64_t lease_id)
+{
+	if (!rec)
+		return;
+	pthread_mutex_lock(&dp->reg_mu);
+	rec->lease_id = lease_id;
+	pthread_mutex_unlock(&dp->reg_mu);
+}
+
 void dp_registry_set_playing(struct dp *dp, struct stream_rec *rec)
 {
 	if (!rec)

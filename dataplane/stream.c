@@ -232,6 +232,13 @@ void stream_registry_add(struct stream *s)
 {
 	if (s->started && s->watchers) /* TS or HLS: its viewers get their answers */
 		probe_watchers_playing(s);
+	if (s->rec && s->rec_stale) {
+		/* a failover's new session: the record kept through the switch
+		 * makes way for the new lease's */
+		dp_registry_remove(s->dp, s->rec);
+		s->rec = NULL;
+		s->rec_stale = false;
+	}
 	if (s->rec) {
 		atomic_store(&s->rec->failovers, s->failovers);
 		if (s->started) {
@@ -325,7 +332,12 @@ static void on_assign(void *ud, int status, const struct dp_lease *lease, const 
 	}
 	s->tok = NULL;
 	if (status == 0) {
+		continuity_lease_granted(s);
 		s->lease = *lease;
+		if (s->rec && s->failing_over) { /* kept through the switch */
+			dp_registry_set_lease(s->dp, s->rec, s->lease.lease_id);
+			s->rec_stale = true;
+		}
 		s->have_lease = true;
 		playback_engine_call(s);
 		return;

@@ -138,6 +138,7 @@ struct stream {
 	/* continuity.c: failover and random access points */
 	struct continuity *cont;
 	bool failing_over; /* between an engine failure and the new session's first byte */
+	bool rec_stale;    /* the registry record is the previous session's (failover) */
 	unsigned failovers;
 };
 
@@ -247,6 +248,9 @@ bool continuity_engine_failed(struct stream *s, enum cont_fail kind, const char 
 bool continuity_on_fail(struct stream *s, int status, const char *reason);
 /* The replacement session's first bytes: false when they are no TS. */
 bool continuity_new_bytes(struct stream *s, const char *data);
+/* A lease granted during a failover: the one held till now (the failed
+ * session's, or a replacement's that never started) ends first. */
+void continuity_lease_granted(struct stream *s);
 const char *continuity_fail_name(enum cont_fail k);
 
 /* viewer.c */

@@ -214,6 +214,39 @@ class FailoverTest(t.TestCase):
         # the mute one got its stop command
         wait_until(lambda: len(st.stops()) == 3, 3, what="every session stopped")
 
+    def test_stream_visible_and_stoppable_during_a_switch(self):
+        # the engine is gone and the switch goes on (attempts refused): the
+        # stream stays in `acexyctl streams` and `acexyctl stop` ends it at
+        # once, not at the switch's deadline
+        st = self.stack(env={"ACEXY_ASSIGN_TIMEOUT": "8s", "ACEXY_FIRST_BYTE_TIMEOUT": "8s"},
+                        engine_args=["--bitrate", RATE, "--fail-times", "once-die-300000"])
+        s, _ = t.stream_bytes(st.port, "id=switching", 250000, keep_open=True)
+        wait_until(lambda: not st.engine.alive(), 10, what="the engine died")
+        wait_until(lambda: "reason=failover" in st.dp.log(), 5, what="the failover began")
+
+        def rows():
+            return json.loads(subprocess.run(
+                [t.binpath("acexyctl"), "--run-dir", st.run_dir, "--json", "streams"],
+                capture_output=True, text=True).stdout)["streams"]
+        seen = []
+        t_end = time.monotonic() + 1.5
+        while time.monotonic() < t_end:
+            seen.append(len(rows()))
+            time.sleep(0.05)
+        self.assertEqual(set(seen), {1}, seen)
+        sid = rows()[0]["id"]
+        t0 = time.monotonic()
+        subprocess.run([t.binpath("acexyctl"), "--run-dir", st.run_dir, "stop", str(sid)],
+                       check=True, capture_output=True)
+        s.settimeout(5)
+        while s.recv(65536):
+            pass
+        self.assertLess(time.monotonic() - t0, 3)
+        s.close()
+        wait_until(lambda: rows() == [], 3, what="leases released")
+        self.assertNotIn("event=failover_failed", st.dp.log())
+        self.assertEqual(http_json(st.port, "/ace/status")[1]["streams"], [])
+
     def test_viewer_leaving_during_failover_leaks_nothing(self):
         # every session's first byte takes 1.5 s: the viewer leaves while the
         # replacement prebuffers
