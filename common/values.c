@@ -201,6 +201,30 @@ static bool valid_url(const char *u)
 	return true;
 }
 
+bool acexy_list_next(const char **cursor, const char **ret_item, size_t *ret_len)
+{
+	const char *p = *cursor;
+	while (*p) {
+		size_t l = strcspn(p, ",");
+		const char *a = p, *b = p + l;
+		p += l;
+		if (*p == ',')
+			p++;
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (b > a) {
+			*cursor = p;
+			*ret_item = a;
+			*ret_len = (size_t)(b - a);
+			return true;
+		}
+	}
+	*cursor = p;
+	return false;
+}
+
 /* Each comma-separated item (blanks around it ignored, empty ones skipped)
  * an http(s) URL with a host or a path; no control characters. */
 static bool valid_sources(const char *text)
@@ -209,24 +233,15 @@ static bool valid_sources(const char *text)
 	for (const char *c = text; *c; c++)
 		if ((unsigned char)*c < ' ' || *c == 0x7f)
 			return false;
-	for (const char *p = text; *p;) {
-		size_t l = strcspn(p, ",");
-		const char *a = p, *b = p + l;
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		if (b > a) {
-			char item[4097];
-			snprintf(item, sizeof(item), "%.*s", (int)(b - a), a);
-			bool http = strncasecmp(item, "http://", 7) == 0 ||
-			            strncasecmp(item, "https://", 8) == 0;
-			if ((http && !valid_url(item)) || ++n > ACEXY_SOURCES_MAX)
-				return false;
-		}
-		p += l;
-		if (*p == ',')
-			p++;
+	const char *a;
+	size_t len;
+	for (const char *p = text; acexy_list_next(&p, &a, &len);) {
+		char item[4097];
+		snprintf(item, sizeof(item), "%.*s", (int)len, a);
+		bool http = strncasecmp(item, "http://", 7) == 0 ||
+		            strncasecmp(item, "https://", 8) == 0;
+		if ((http && !valid_url(item)) || ++n > ACEXY_SOURCES_MAX)
+			return false;
 	}
 	return true;
 }

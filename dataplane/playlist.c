@@ -271,32 +271,24 @@ int playlist_start(struct dp *dp, struct playlist **ret)
 		return -ENOMEM;
 	pl->dp = dp;
 	pthread_mutex_init(&pl->mu, NULL);
-	const char *p = list;
-	while (*p) {
-		size_t l = strcspn(p, ",");
-		const char *a = p, *b = p + l;
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		if (b > a) {
-			if (pl->nsrc == PLAYLIST_SOURCES_MAX || (size_t)(b - a) >= 1024) {
-				pthread_mutex_destroy(&pl->mu);
-				free(pl);
-				return -EINVAL;
-			}
-			struct source *s = &pl->src[pl->nsrc++];
-			s->pl = pl;
-			if (strncasecmp(a, "file://", 7) == 0)
-				a += 7;
-			snprintf(s->loc, sizeof(s->loc), "%.*s", (int)(b - a), a);
-			s->http = strncasecmp(s->loc, "http://", 7) == 0 ||
-			          strncasecmp(s->loc, "https://", 8) == 0;
-			shown_name(s->loc, s->http, s->shown, sizeof(s->shown));
+	const char *a;
+	size_t len;
+	for (const char *p = list; acexy_list_next(&p, &a, &len);) {
+		if (pl->nsrc == PLAYLIST_SOURCES_MAX || len >= 1024) {
+			pthread_mutex_destroy(&pl->mu);
+			free(pl);
+			return -EINVAL;
 		}
-		p += l;
-		if (*p == ',')
-			p++;
+		struct source *s = &pl->src[pl->nsrc++];
+		s->pl = pl;
+		if (strncasecmp(a, "file://", 7) == 0) {
+			a += 7;
+			len -= 7;
+		}
+		snprintf(s->loc, sizeof(s->loc), "%.*s", (int)len, a);
+		s->http = strncasecmp(s->loc, "http://", 7) == 0 ||
+		          strncasecmp(s->loc, "https://", 8) == 0;
+		shown_name(s->loc, s->http, s->shown, sizeof(s->shown));
 	}
 	int rc = curl_ev_new(dp->main_loop, &pl->ce);
 	if (rc < 0) {

@@ -104,6 +104,9 @@ void acexy_value_format(enum acexy_setting_type type, const struct acexy_value *
 int acexy_parse_size(const char *text, uint64_t *ret_bytes);
 int acexy_parse_duration_ms(const char *text, uint64_t *ret_ms);
 int acexy_parse_bool(const char *text, bool *ret_value);
+/* The next non-empty item of a comma-separated list, blanks trimmed: its start
+ * and length. Advances *cursor past it; false at the end of the list. */
+bool acexy_list_next(const char **cursor, const char **ret_item, size_t *ret_len);
 
 /* Program description used for --help and --version. */
 struct acexy_program {

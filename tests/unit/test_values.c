@@ -241,6 +241,25 @@ static void test_typed_values(void **state)
 	acexy_value_clear(NULL);
 }
 
+static void test_list_items(void **state)
+{
+	const char *p = " a.m3u ,, \thttp://x/y ,\t,b", *item;
+	size_t len;
+	assert_true(acexy_list_next(&p, &item, &len));
+	assert_int_equal(len, 5);
+	assert_memory_equal(item, "a.m3u", 5);
+	assert_true(acexy_list_next(&p, &item, &len));
+	assert_int_equal(len, 10);
+	assert_memory_equal(item, "http://x/y", 10);
+	assert_true(acexy_list_next(&p, &item, &len));
+	assert_int_equal(len, 1);
+	assert_memory_equal(item, "b", 1);
+	assert_false(acexy_list_next(&p, &item, &len));
+	assert_false(acexy_list_next(&p, &item, &len));
+	p = " , ,";
+	assert_false(acexy_list_next(&p, &item, &len));
+}
+
 static void test_cgroup_cpu_max(void **state)
 {
 	(void)state;
@@ -265,7 +284,7 @@ int main(void)
 	        cmocka_unit_test(test_sizes),          cmocka_unit_test(test_durations),
 	        cmocka_unit_test(test_bools),          cmocka_unit_test(test_addrs),
 	        cmocka_unit_test(test_nets),           cmocka_unit_test(test_typed_values),
-	        cmocka_unit_test(test_cgroup_cpu_max),
+	        cmocka_unit_test(test_cgroup_cpu_max), cmocka_unit_test(test_list_items),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
