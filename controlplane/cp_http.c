@@ -265,8 +265,8 @@ void cp_metrics_text(struct cp *cp, char **ret, size_t *ret_len)
 	        "# HELP acexy_cp_stalls_total Own stalls (loop stood still >1 s) not counted as "
 	        "dataplane silence.\n"
 	        "# TYPE acexy_cp_stalls_total counter\nacexy_cp_stalls_total %" PRIu64 "\n"
-	        "# HELP acexy_cp_listener_restarts_total Control listener replaced after libnng "
-	        "stopped accepting.\n"
+	        "# HELP acexy_cp_listener_restarts_total Times the control listener paused "
+	        "accepting (out of file descriptors).\n"
 	        "# TYPE acexy_cp_listener_restarts_total counter\n"
 	        "acexy_cp_listener_restarts_total %" PRIu64 "\n",
 	        cp->hello_refused, cp->hello_dropped, cp->instance_in_use, cp->claims_refused,

@@ -111,7 +111,7 @@ int ipc_url(const char *run_dir, const char *name, char *buf, size_t cap)
 
 /* ---- TLS ---- */
 
-static char *read_pem(const char *path, char *err, size_t errcap, const char *what)
+char *ipc_read_pem(const char *path, char *err, size_t errcap, const char *what)
 {
 	char *buf = NULL;
 	size_t n;
@@ -141,8 +141,8 @@ int ipc_tls_config(const struct ipc_tls *tls, bool server, const char *server_na
 		snprintf(err, errcap, "TLS is not available in this libnng: %s", nng_strerror(rv));
 		return -ENOTSUP;
 	}
-	cert = read_pem(tls->cert, err, errcap, "certificate");
-	key = cert ? read_pem(tls->key, err, errcap, "key") : NULL;
+	cert = ipc_read_pem(tls->cert, err, errcap, "certificate");
+	key = cert ? ipc_read_pem(tls->key, err, errcap, "key") : NULL;
 	if (!cert || !key) {
 		rv = -EINVAL;
 		goto free_key_and_cert;

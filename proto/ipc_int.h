@@ -15,6 +15,9 @@
 int ipc_tls_config(const struct ipc_tls *tls, bool server, const char *server_name,
                    nng_tls_config **ret, char *err, size_t errcap);
 bool ipc_url_is_tls(const char *url);
+/* A PEM file (at most 256 KiB), NUL-terminated, malloc'ed; NULL with a
+ * reason in err. `what` names it in the reason ("certificate", "key"). */
+char *ipc_read_pem(const char *path, char *err, size_t errcap, const char *what);
 bool ipc_url_is_ipc(const char *url);
 /* A REQ socket dialing url; probe: the listener watchdog's own knock (no
  * redial, no check of the listener's certificate). */

@@ -31,7 +31,7 @@ X(draining,                  ACEXY_LOG_DP,   "draining: no new streams, running 
 X(drain_timeout,             ACEXY_LOG_DP,   "ACEXY_DRAIN_TIMEOUT passed with streams still running; they are ended") \
 X(second_signal_exit,        ACEXY_LOG_DP,   "a second stop signal during the drain: exit at once") \
 X(worker_queue_full,         ACEXY_LOG_DP,   "a worker's command queue was full; the command was dropped") \
-X(accept_paused,             ACEXY_LOG_DP,   "out of file descriptors: accepting pauses briefly instead of spinning") \
+X(accept_paused,             ACEXY_LOG_BOTH, "out of file descriptors: accepting pauses briefly instead of spinning") \
 X(idle_connection_reclaimed, ACEXY_LOG_DP,   "connections that sent no full request were closed to serve others (at most one line per 10 s)") \
 X(request_refused,           ACEXY_LOG_DP,   "a request was answered with an error status before any stream (limits, bad request)") \
 X(access_refused,            ACEXY_LOG_DP,   "a viewer was refused by ACEXY_ALLOW_NETS or ACEXY_ACCESS_TOKEN") \
@@ -67,8 +67,7 @@ X(control_encode_failed,     ACEXY_LOG_DP,   "a hello or heartbeat could not be 
 X(ended_report_dropped,      ACEXY_LOG_DP,   "a stream end could not be kept for the controlplane (pending list full)") \
 X(stale_socket_removed,      ACEXY_LOG_DP,   "a dataplane-*.sock file nobody listens on was removed") \
 X(bad_message,               ACEXY_LOG_BOTH, "a message on a control or admin socket did not decode or went the wrong way; answered with an error, counted") \
-X(listener_restarted,        ACEXY_LOG_BOTH, "the control listener was replaced (libnng stopped accepting after a peer hung up mid-handshake)") \
-X(listener_restart_failed,   ACEXY_LOG_BOTH, "the control listener could not be replaced; tried again later") \
+X(control_peer_refused,      ACEXY_LOG_BOTH, "a connection on the control or admin socket was dropped before or instead of a request: no SP header, not REQ, oversized, no request id, TLS failed, too slow (at most one line per 10 s)") \
 X(engine_stop_retry,         ACEXY_LOG_BOTH, "an engine stop command failed and is tried again") \
 X(engine_stop_failed,        ACEXY_LOG_BOTH, "an engine stop command failed for good; the engine session may run on") \
 X(dataplane_connected,       ACEXY_LOG_CP,   "a dataplane said hello for the first time (instance, software, streams it relays)") \

@@ -13,12 +13,18 @@
  * on a 2-core machine shared with the controlplane, a share near 1 means
  * the client, not the controlplane, limits the rate).
  *
- * "light" (ipc:// and tcp:// only): each connection speaks nng's wire
- * format itself over a blocking socket (the SP header exchange, then
- * length-prefixed REQ messages) instead of through libnng, whose thread
- * hand-offs make the client cost about as much CPU as the controlplane.
- * The controlplane sees the same bytes; this measures it with less of the
+ * "light": each connection speaks nng's wire format itself over a blocking
+ * socket (the SP header exchange, then length-prefixed REQ messages; over
+ * tls+tcp:// inside a TLS session of mbedTLS, the library under libnng's
+ * TLS, with the same certificates) instead of through libnng, whose thread
+ * hand-offs make the client cost more CPU than the controlplane. The
+ * controlplane sees the same bytes; this measures it with less of the
  * client on the same cores, as when the dataplanes run on other hosts. */
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -52,13 +58,24 @@ struct wire {
 	int fd; /* light: >= 0 */
 	bool ipc;
 	uint32_t reqid;
+	/* light over tls+tcp:// */
+	bool tls;
+	mbedtls_ssl_context ssl;
+	mbedtls_ssl_config conf;
+	mbedtls_x509_crt ca, cert;
+	mbedtls_pk_context key;
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
 };
 
-static int full(int fd, void *buf, size_t n, bool wr)
+static int full(struct wire *w, void *buf, size_t n, bool wr)
 {
 	uint8_t *p = buf;
+	int fd = w->fd;
 	while (n > 0) {
-		ssize_t k = wr ? write(fd, p, n) : read(fd, p, n);
+		ssize_t k = w->tls ? (wr ? mbedtls_ssl_write(&w->ssl, p, n)
+		                         : mbedtls_ssl_read(&w->ssl, p, n))
+		                   : (wr ? write(fd, p, n) : read(fd, p, n));
 		if (k <= 0)
 			return -1;
 		p += k;
@@ -73,10 +90,74 @@ static void put64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)v;
 }
 
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	ssize_t n = write(*(int *)ctx, buf, len);
+	return n < 0 ? MBEDTLS_ERR_SSL_INTERNAL_ERROR : (int)n;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	ssize_t n = read(*(int *)ctx, buf, len);
+	return n < 0 ? MBEDTLS_ERR_SSL_INTERNAL_ERROR : (int)n;
+}
+
+/* A TLS session as a dataplane's: its certificate, the controlplane's
+ * verified against the CA (ACEXY_CONTROL_TLS_*). */
+static int light_tls(struct wire *w)
+{
+	const char *cert = getenv("ACEXY_CONTROL_TLS_CERT"), *key = getenv("ACEXY_CONTROL_TLS_KEY"),
+	           *ca = getenv("ACEXY_CONTROL_TLS_CA");
+	if (!cert || !key || !ca)
+		return -1;
+	w->tls = true;
+	mbedtls_ssl_init(&w->ssl);
+	mbedtls_ssl_config_init(&w->conf);
+	mbedtls_x509_crt_init(&w->ca);
+	mbedtls_x509_crt_init(&w->cert);
+	mbedtls_pk_init(&w->key);
+	mbedtls_entropy_init(&w->entropy);
+	mbedtls_ctr_drbg_init(&w->drbg);
+	if (mbedtls_ctr_drbg_seed(&w->drbg, mbedtls_entropy_func, &w->entropy, NULL, 0) != 0 ||
+	    mbedtls_x509_crt_parse_file(&w->ca, ca) != 0 ||
+	    mbedtls_x509_crt_parse_file(&w->cert, cert) != 0 ||
+	    mbedtls_pk_parse_keyfile(&w->key, key, NULL) != 0 ||
+	    mbedtls_ssl_config_defaults(&w->conf, MBEDTLS_SSL_IS_CLIENT,
+	                                MBEDTLS_SSL_TRANSPORT_STREAM,
+	                                MBEDTLS_SSL_PRESET_DEFAULT) != 0 ||
+	    mbedtls_ssl_conf_own_cert(&w->conf, &w->cert, &w->key) != 0)
+		return -1;
+	mbedtls_ssl_conf_rng(&w->conf, mbedtls_ctr_drbg_random, &w->drbg);
+	mbedtls_ssl_conf_ca_chain(&w->conf, &w->ca, NULL);
+	mbedtls_ssl_conf_authmode(&w->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	if (mbedtls_ssl_setup(&w->ssl, &w->conf) != 0)
+		return -1;
+	mbedtls_ssl_set_bio(&w->ssl, &w->fd, bio_send, bio_recv, NULL);
+	return mbedtls_ssl_handshake(&w->ssl) == 0 ? 0 : -1;
+}
+
+static void light_close(struct wire *w)
+{
+	if (w->tls) {
+		mbedtls_ssl_close_notify(&w->ssl);
+		mbedtls_ssl_free(&w->ssl);
+		mbedtls_ssl_config_free(&w->conf);
+		mbedtls_x509_crt_free(&w->ca);
+		mbedtls_x509_crt_free(&w->cert);
+		mbedtls_pk_free(&w->key);
+		mbedtls_ctr_drbg_free(&w->drbg);
+		mbedtls_entropy_free(&w->entropy);
+	}
+	close(w->fd);
+}
+
 /* Connects and exchanges the SP headers (we are REQ0, 0x30; the peer must
  * be REP0, 0x31). */
 static int light_open(const char *url, struct wire *w)
 {
+	bool tls = strncmp(url, "tls+tcp://", 10) == 0;
+	if (tls)
+		url += 4; /* "tcp://..." */
 	w->ipc = strncmp(url, "ipc://", 6) == 0;
 	if (w->ipc) {
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -107,9 +188,11 @@ static int light_open(const char *url, struct wire *w)
 			return -1;
 		int one = 1;
 		setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (tls && light_tls(w) < 0)
+			return -1;
 	}
 	uint8_t hdr[8] = {0, 'S', 'P', 0, 0x00, 0x30, 0, 0}, peer[8];
-	if (full(w->fd, hdr, 8, true) < 0 || full(w->fd, peer, 8, false) < 0 || peer[1] != 'S' ||
+	if (full(w, hdr, 8, true) < 0 || full(w, peer, 8, false) < 0 || peer[1] != 'S' ||
 	    peer[2] != 'P' || peer[4] != 0x00 || peer[5] != 0x31)
 		return -1;
 	w->reqid = 1;
@@ -129,21 +212,27 @@ static int light_call(struct wire *w, const uint8_t *buf, size_t len, uint8_t **
 	h += 8;
 	for (int i = 0; i < 4; i++)
 		id[i] = (uint8_t)(rid >> (24 - 8 * i));
-	struct iovec iov[3] = {{hdr, h}, {id, 4}, {(void *)buf, len}};
 	size_t want = h + 4 + len;
-	ssize_t k = writev(w->fd, iov, 3);
-	if (k < 0 || (size_t)k != want)
-		return -1; /* a few hundred bytes to loopback: written at once */
+	uint8_t *one = malloc(want); /* one write, as a dataplane's */
+	if (!one)
+		return -1;
+	memcpy(one, hdr, h);
+	memcpy(one + h, id, 4);
+	memcpy(one + h + 4, buf, len);
+	int rc = full(w, one, want, true);
+	free(one);
+	if (rc < 0)
+		return -1;
 	for (;;) {
 		uint64_t n = 0;
-		if (full(w->fd, hdr, h, false) < 0 || (w->ipc && hdr[0] != 1))
+		if (full(w, hdr, h, false) < 0 || (w->ipc && hdr[0] != 1))
 			return -1;
 		for (size_t i = w->ipc ? 1 : 0; i < h; i++)
 			n = n << 8 | hdr[i];
 		if (n < 4 || n > PROTO_MSG_MAX + 4)
 			return -1;
 		uint8_t *m = malloc(n);
-		if (!m || full(w->fd, m, n, false) < 0) {
+		if (!m || full(w, m, n, false) < 0) {
 			free(m);
 			return -1;
 		}
@@ -222,7 +311,7 @@ static void *run_conn(void *arg)
 	snprintf(inst, sizeof(inst), "bench-assign-%d", c->idx);
 	if (c->light) {
 		if (light_open(c->url, &w) < 0) {
-			fprintf(stderr, "cannot connect to %s (light: ipc:// or tcp://)\n", c->url);
+			fprintf(stderr, "cannot connect to %s (light)\n", c->url);
 			c->failed = 1;
 			pthread_barrier_wait(&start_line);
 			return NULL;
@@ -277,7 +366,7 @@ static void *run_conn(void *arg)
 		proto_msg_clear(&m);
 	}
 	if (w.fd >= 0)
-		close(w.fd);
+		light_close(&w);
 	else
 		nng_close(w.s);
 	return NULL;

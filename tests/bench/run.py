@@ -407,30 +407,42 @@ http { access_log off; client_body_temp_path %s; proxy_temp_path %s;
             if scheme == "tls+tcp":
                 benv.update({"ACEXY_CONTROL_TLS_CERT": certs + "/dp.pem",
                              "ACEXY_CONTROL_TLS_KEY": certs + "/dp.key"})
-            # the client: libnng (as a dataplane), and for ipc:// and tcp://
-            # also "light" (the wire format over a blocking socket: less of
+            # the client: libnng (as a dataplane), and "light" (the wire
+            # format over a blocking socket, in TLS over tls+tcp://: less of
             # the client on the controlplane's two cores)
-            for client in ("libnng", "light") if scheme != "tls+tcp" else ("libnng",):
-                runs = []
-                for _ in range(self.runs(3)):
-                    c0, x0 = thread_sums(cp.pid)
-                    r = json.loads(subprocess.run([os.path.join(self.bin, "acexy-bench-assign"),
-                                                   url or run, str(n // 4), "8", client], env=benv,
-                                                  capture_output=True, text=True, timeout=120).stdout)
-                    # the controlplane's CPU and hand-offs per assignment (an
-                    # assignment is two requests: assign and stream_ended)
-                    c1, x1 = thread_sums(cp.pid)
-                    r["cp_cpu_us"] = (c1 - c0) / 1e3 / max(r["assignments"], 1)
-                    r["cp_switches"] = (x1 - x0) / max(r["assignments"], 1)
-                    runs.append(r)
-                name = "%s_8_connections" % scheme.replace("+", "_")
-                fig[name + ("_light_client" if client == "light" else "")] = {
-                    "per_s": self.summary([r["per_s"] for r in runs]),
-                    "p50_us": self.summary([r["p50_us"] for r in runs]),
-                    "p99_us": self.summary([r["p99_us"] for r in runs]),
-                    "cp_cpu_us_per_assignment": self.summary([r["cp_cpu_us"] for r in runs]),
-                    "cp_handoffs_per_assignment": self.summary([r["cp_switches"] for r in runs]),
-                    "client_core_share": self.summary([r["client_core_share"] for r in runs])}
+            # and "pinned": the controlplane on core 0 and the client on core
+            # 1 (taskset), as when the dataplanes run on other hosts: each
+            # side's CPU stays its own
+            ncpu = len(os.sched_getaffinity(0))
+            for pinned in (False, True) if ncpu >= 2 and shutil.which("taskset") else (False,):
+                if pinned:
+                    subprocess.run(["taskset", "-a", "-p", "-c", "0", str(cp.pid)],
+                                   capture_output=True, check=True)
+                for client in ("libnng", "light"):
+                    runs = []
+                    for _ in range(self.runs(3)):
+                        c0, x0 = thread_sums(cp.pid)
+                        cmd = [os.path.join(self.bin, "acexy-bench-assign"), url or run, str(n // 4), "8", client]
+                        if pinned:
+                            cmd = ["taskset", "-c", "1"] + cmd
+                        r = json.loads(subprocess.run(cmd, env=benv, capture_output=True, text=True,
+                                                      timeout=120).stdout)
+                        # the controlplane's CPU and hand-offs per assignment (an
+                        # assignment is two requests: assign and stream_ended)
+                        c1, x1 = thread_sums(cp.pid)
+                        r["cp_cpu_us"] = (c1 - c0) / 1e3 / max(r["assignments"], 1)
+                        r["cp_switches"] = (x1 - x0) / max(r["assignments"], 1)
+                        runs.append(r)
+                    name = "%s_8_connections" % scheme.replace("+", "_")
+                    name += "_light_client" if client == "light" else ""
+                    name += "_pinned" if pinned else ""
+                    fig[name] = {
+                        "per_s": self.summary([r["per_s"] for r in runs]),
+                        "p50_us": self.summary([r["p50_us"] for r in runs]),
+                        "p99_us": self.summary([r["p99_us"] for r in runs]),
+                        "cp_cpu_us_per_assignment": self.summary([r["cp_cpu_us"] for r in runs]),
+                        "cp_handoffs_per_assignment": self.summary([r["cp_switches"] for r in runs]),
+                        "client_core_share": self.summary([r["client_core_share"] for r in runs])}
             self.stop(cp)
         self.record("assign", fig)
         self.stop(eng)

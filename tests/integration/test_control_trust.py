@@ -129,10 +129,11 @@ class PauseTest(t.TestCase):
 
     def test_listener_survives_peer_hanging_up_mid_handshake(self):
         """Root cause of "a dataplane did not redial a restarted controlplane":
-        libnng 1.5.2 stops accepting for good once a peer hangs up before
-        the controlplane wrote its SP header (EPIPE -> NNG_ECLOSED). Here a
-        peer connects to control.sock while the controlplane is paused and
-        hangs up; after SIGCONT a new dataplane must still get in."""
+        libnng 1.5.2's listener stopped accepting for good once a peer hung
+        up before the controlplane wrote its SP header (EPIPE ->
+        NNG_ECLOSED); the servers now speak the wire format themselves. Here
+        peers connect to control.sock while the controlplane is paused and
+        hang up; after SIGCONT a new dataplane must still get in at once."""
         st = t.Stack(self)
         st.start_cp()
         sock = os.path.join(st.run_dir, "control.sock")
@@ -150,7 +151,6 @@ class PauseTest(t.TestCase):
         st.start_dp(wait_ready=False)
         st.wait_ready(timeout=8)
         self.assertLess(time.time() - t0, 6)
-        t.wait_until(lambda: "listener_restarted" in st.cp.log(), 5, what="listener replaced, logged")
         s = self.hold_stream(st.port, "afterhangup")
         s.close()
 
@@ -175,8 +175,8 @@ class TrustTest(t.TestCase):
         # uid 65534 with group 0: the socket file (0660, group root) lets it
         # connect; the controlplane must not talk to it
         code = ("import sys; sys.path.insert(0, %r); import test_control_trust as c\n"
-                "p = c.RawPeer(path=%r)\n"
-                "try:\n    print(p.call('hello', c.hello('intruder'))[0])\n"
+                "try:\n    p = c.RawPeer(path=%r)\n"
+                "    print(p.call('hello', c.hello('intruder'))[0])\n"
                 "except (ConnectionError, OSError) as e:\n    print('closed')\n") % (
                     os.path.dirname(os.path.abspath(__file__)), self.sock(st))
         r = subprocess.run(["setpriv", "--reuid=65534", "--regid=0", "--clear-groups",

@@ -1,9 +1,11 @@
-/* proto/ipc.c's server: every request on one connection is answered, also
- * when many replies queue behind each other on it (rep0 sends one at a time
- * per connection; a queued reply's context waits for its next request only
- * once the reply is out), with few server contexts, twice in a row; a peer
- * that does not read its replies does not keep the loop busy, and is
- * answered in full once it reads. */
+/* proto/ipc_server.c: every request on one connection is answered, also
+ * when many more than the server's per-connection limit (nctx) come at once
+ * from a libnng REQ socket, twice in a row; a peer that does not read its
+ * replies does not keep the loop busy, and is answered in full once it
+ * reads; what is not a REQ peer (a wrong header, an oversized message, no
+ * request id) is dropped and costs nothing after; an answer to a peer gone
+ * meanwhile goes nowhere. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,19 +136,36 @@ static void raw_request(int fd, uint32_t id)
 	io(fd, m, sizeof(m), true);
 }
 
-static void raw_replies(int fd, int n)
+/* Reads n replies of `size` body bytes (request id included) while the
+ * server's loop runs. */
+static void raw_replies_sized(struct ev_loop *loop, int fd, int n, size_t size)
 {
-	static uint8_t buf[BIG + 4];
+	static uint8_t buf[BIG + 4 + 9];
 	for (int i = 0; i < n; i++) {
-		uint8_t h[9];
-		io(fd, h, sizeof(h), false);
-		assert_int_equal(h[0], 1);
-		uint64_t len = 0;
-		for (int k = 1; k < 9; k++)
-			len = len << 8 | h[k];
-		assert_int_equal(len, BIG + 4);
-		io(fd, buf, (size_t)len, false);
+		size_t got = 0, want = 9;
+		for (int spins = 0; got < want; spins++) {
+			assert_true(spins < 200000);
+			ev_run(loop, EVRUN_NOWAIT);
+			ssize_t k = recv(fd, buf + got, want - got, MSG_DONTWAIT);
+			if (k > 0)
+				got += (size_t)k;
+			else
+				usleep(50);
+			if (got == 9 && want == 9) {
+				assert_int_equal(buf[0], 1);
+				uint64_t len = 0;
+				for (int j = 1; j < 9; j++)
+					len = len << 8 | buf[j];
+				assert_int_equal(len, size);
+				want = 9 + (size_t)len;
+			}
+		}
 	}
+}
+
+static void raw_replies(struct ev_loop *loop, int fd, int n)
+{
+	raw_replies_sized(loop, fd, n, BIG + 4);
 }
 
 static void run_for(struct ev_loop *loop, double s)
@@ -176,6 +195,7 @@ static void test_peer_not_reading(void **state)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	uint8_t hdr[8] = {0, 'S', 'P', 0, 0x00, 0x30, 0, 0}, peer[8];
 	io(fd, hdr, 8, true);
+	run_for(loop, 0.1); /* accepted and answered on the loop */
 	io(fd, peer, 8, false);
 	assert_int_equal(peer[5], 0x31); /* rep0 */
 	/* four requests, no reads: the first reply fills the socket, three wait */
@@ -185,17 +205,127 @@ static void test_peer_not_reading(void **state)
 	assert_int_equal(big_served, 4);
 	unsigned it0 = ev_iteration(loop);
 	run_for(loop, 1.0);
-	/* backed off to 10 polls a second, plus the listener watchdog's tick;
-	 * a poll every millisecond would be ~1000 */
-	assert_true(ev_iteration(loop) - it0 < 40);
-	raw_replies(fd, 4); /* sent by nng's threads as we read */
-	/* the contexts are free again: more requests than contexts */
-	for (uint32_t i = 5; i <= 12; i++) {
+	/* nothing to do while the peer does not read: the loop sleeps */
+	assert_true(ev_iteration(loop) - it0 < 5);
+	raw_replies(loop, fd, 4);
+	/* more requests than the limit at once: read as answers leave */
+	for (uint32_t i = 5; i <= 12; i++)
 		raw_request(fd, i);
-		run_for(loop, 0.2);
-		raw_replies(fd, 1);
-	}
+	raw_replies(loop, fd, 8);
 	assert_int_equal(big_served, 12);
+	close(fd);
+	ipc_server_close(srv);
+	ev_loop_destroy(loop);
+	rmdir(dir);
+}
+
+static int raw_connect(const char *dir, bool send_header)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s.sock", dir);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	if (send_header) {
+		uint8_t hdr[8] = {0, 'S', 'P', 0, 0x00, 0x30, 0, 0};
+		io(fd, hdr, 8, true);
+	}
+	return fd;
+}
+
+/* Whether the server hangs up on fd within a second (its 8-byte header
+ * read and dropped on the way). */
+static bool closed_by_server(struct ev_loop *loop, int fd)
+{
+	uint8_t b[64];
+	for (int spins = 0; spins < 20000; spins++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		ssize_t k = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+		if (k == 0 || (k < 0 && errno != EAGAIN))
+			return true;
+		usleep(50);
+	}
+	return false;
+}
+
+static struct ipc_req *held;
+
+static void on_hold(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len)
+{
+	(void)ud;
+	if (len == 1 && buf[0] == 0xc0) {
+		ipc_reply(req, buf, len);
+		return;
+	}
+	held = req; /* answered later */
+}
+
+static void test_refused_peers(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/acexy-test-ipc-XXXXXX", url[200];
+	assert_non_null(mkdtemp(dir));
+	snprintf(url, sizeof(url), "ipc://%s/s.sock", dir);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct ipc_server *srv;
+	assert_int_equal(ipc_server_open(loop, url, 4, true, on_hold, NULL, &srv), 0);
+	/* a second server on a live socket file is refused */
+	struct ipc_server *two;
+	assert_int_equal(ipc_server_open(loop, url, 4, true, on_hold, NULL, &two), -EADDRINUSE);
+	/* not an SP header */
+	int fd = raw_connect(dir, false);
+	io(fd, "GET / HTTP/1.1\r\n\r\n", 18, true);
+	assert_true(closed_by_server(loop, fd));
+	close(fd);
+	/* a REP peer, not a REQ one */
+	fd = raw_connect(dir, false);
+	uint8_t rep[8] = {0, 'S', 'P', 0, 0x00, 0x31, 0, 0};
+	io(fd, rep, 8, true);
+	assert_true(closed_by_server(loop, fd));
+	close(fd);
+	/* an oversized message: refused on its length alone */
+	fd = raw_connect(dir, true);
+	uint8_t huge[9] = {1, 0, 0, 0, 0, 0x10, 0, 0, 0};
+	io(fd, huge, sizeof(huge), true);
+	assert_true(closed_by_server(loop, fd));
+	close(fd);
+	/* no request id (no word with its top bit set) */
+	fd = raw_connect(dir, true);
+	uint8_t noid[9 + 4] = {1, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 1};
+	io(fd, noid, sizeof(noid), true);
+	assert_true(closed_by_server(loop, fd));
+	close(fd);
+	/* a wrong ipc:// message type */
+	fd = raw_connect(dir, true);
+	uint8_t type[9] = {7, 0, 0, 0, 0, 0, 0, 0, 0};
+	io(fd, type, sizeof(type), true);
+	assert_true(closed_by_server(loop, fd));
+	close(fd);
+	/* a request whose peer leaves before its answer: the answer goes
+	 * nowhere (ASan sees any use of the gone connection) */
+	fd = raw_connect(dir, true);
+	uint8_t m[13 + 2] = {1, 0, 0, 0, 0, 0, 0, 0, 6, 0x80, 0, 0, 9, 0x92, 0xc0};
+	io(fd, m, sizeof(m), true);
+	for (int i = 0; i < 2000 && !held; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(100);
+	}
+	assert_non_null(held);
+	uint32_t pipe = ipc_req_pipe(held);
+	char addr[64];
+	assert_true(ipc_pipe_addr(pipe, addr, sizeof(addr)));
+	assert_string_equal(addr, "ipc");
+	close(fd);
+	run_for(loop, 0.2);
+	assert_false(ipc_pipe_addr(pipe, addr, sizeof(addr)));
+	ipc_reply(held, "x", 1);
+	/* and a good peer is served after all that */
+	fd = raw_connect(dir, true);
+	uint8_t peer[8];
+	run_for(loop, 0.1);
+	io(fd, peer, 8, false);
+	raw_request(fd, 42);
+	raw_replies_sized(loop, fd, 1, 5);
 	close(fd);
 	ipc_server_close(srv);
 	ev_loop_destroy(loop);
@@ -205,6 +335,7 @@ static void test_peer_not_reading(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_queued_replies),
-	                                   cmocka_unit_test(test_peer_not_reading)};
+	                                   cmocka_unit_test(test_peer_not_reading),
+	                                   cmocka_unit_test(test_refused_peers)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
