@@ -250,8 +250,8 @@ static int cc_dial(struct cc_client *cc, nng_socket *ret)
 /* One REQ socket for the daemon's life: nng's dialer reconnects by itself
  * (50 ms doubling to 500 ms). A redial after failed heartbeats used to
  * stand in for a dialer that "stayed away" from a restarted controlplane;
- * the cause was on the listening side (libnng stops accepting when a peer
- * hangs up mid-handshake, see listener_watch in proto/ipc.c) and closing
+ * the cause was on the listening side (libnng's listener stopped accepting
+ * when a peer hung up mid-handshake; the servers are acexy's own now) and closing
  * sockets mid-handshake was itself what set it off. */
 
 static void on_tick_reply(void *ud, int err, const uint8_t *buf, size_t len)

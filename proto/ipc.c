@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
@@ -123,11 +122,12 @@ char *ipc_read_pem(const char *path, char *err, size_t errcap, const char *what)
 	return rc < 0 ? NULL : buf;
 }
 
-/* A TLS configuration for one side: own certificate and key, peers verified
- * against the CA (required both ways). server_name: the host a client
- * dials, checked against the server's certificate when it is a name. */
-int ipc_tls_config(const struct ipc_tls *tls, bool server, const char *server_name,
-                   nng_tls_config **ret, char *err, size_t errcap)
+/* A client's TLS configuration: own certificate and key, the server
+ * verified against the CA (the server verifies us as well). server_name:
+ * the host dialed, checked against the server's certificate when it is a
+ * name. */
+static int tls_client_config(const struct ipc_tls *tls, const char *server_name,
+                             nng_tls_config **ret, char *err, size_t errcap)
 {
 	nng_tls_config *c = NULL;
 	char *cert = NULL, *key = NULL;
@@ -136,7 +136,7 @@ int ipc_tls_config(const struct ipc_tls *tls, bool server, const char *server_na
 		snprintf(err, errcap, "tls+tcp:// needs a certificate, a key and a CA");
 		return -EINVAL;
 	}
-	rv = nng_tls_config_alloc(&c, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT);
+	rv = nng_tls_config_alloc(&c, NNG_TLS_MODE_CLIENT);
 	if (rv != 0) {
 		snprintf(err, errcap, "TLS is not available in this libnng: %s", nng_strerror(rv));
 		return -ENOTSUP;
@@ -213,9 +213,8 @@ int ipc_client_open(const char *url, int32_t resend_ms, nng_socket *ret)
 	return ipc_client_open_tls(url, resend_ms, NULL, ret, err, sizeof(err));
 }
 
-/* probe: the listener watchdog's own connection (see probe_open) */
-int ipc_client_dial(const char *url, int32_t resend_ms, const struct ipc_tls *tls, bool probe,
-                    nng_socket *ret, char *err, size_t errcap)
+int ipc_client_open_tls(const char *url, int32_t resend_ms, const struct ipc_tls *tls,
+                        nng_socket *ret, char *err, size_t errcap)
 {
 	nng_socket s;
 	nng_dialer d;
@@ -227,8 +226,8 @@ int ipc_client_dial(const char *url, int32_t resend_ms, const struct ipc_tls *tl
 	}
 	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, PROTO_MSG_MAX);
 	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, (nng_duration)resend_ms);
-	nng_socket_set_ms(s, NNG_OPT_RECONNMINT, probe ? 3600000 : 50);
-	nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, probe ? 3600000 : 500);
+	nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 50);
+	nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 500);
 	if ((rv = nng_dialer_create(&d, s, url)) != 0) {
 		snprintf(err, errcap, "cannot dial %s: %s", url, nng_strerror(rv));
 		nng_close(s);
@@ -241,13 +240,11 @@ int ipc_client_dial(const char *url, int32_t resend_ms, const struct ipc_tls *tl
 	if (ipc_url_is_tls(url)) {
 		char host[256];
 		url_host_name(url, host, sizeof(host));
-		rv = ipc_tls_config(tls, false, host, &tc, err, errcap);
+		rv = tls_client_config(tls, host, &tc, err, errcap);
 		if (rv < 0) {
 			nng_close(s);
 			return rv;
 		}
-		if (probe) /* it only knocks: never hangs up on the listener's certificate */
-			nng_tls_config_auth_mode(tc, NNG_TLS_AUTH_MODE_NONE);
 		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tc);
 		nng_tls_config_free(tc); /* the dialer holds it */
 		if (rv != 0) {
@@ -264,12 +261,6 @@ int ipc_client_dial(const char *url, int32_t resend_ms, const struct ipc_tls *tl
 	}
 	*ret = s;
 	return 0;
-}
-
-int ipc_client_open_tls(const char *url, int32_t resend_ms, const struct ipc_tls *tls,
-                        nng_socket *ret, char *err, size_t errcap)
-{
-	return ipc_client_dial(url, resend_ms, tls, false, ret, err, errcap);
 }
 
 struct call {

@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake pkg-config git
   # product libraries
   libev-dev libnng-dev libmsgpack-dev libcurl4-openssl-dev libyaml-dev
-  libjansson-dev libhttp-parser-dev
+  libjansson-dev libhttp-parser-dev libmbedtls-dev
   # tests
   libcmocka-dev clang libclang-rt-14-dev clang-format ffmpeg curl python3
   procps iproute2 socat util-linux mount openssl

@@ -1,6 +1,8 @@
-/* nng ipc:// sockets bridged onto libev loops. nng completes operations on
- * its own threads; their results reach a loop only through a mailbox (a
- * queue + ev_async), so all acexy state stays single-threaded per loop. */
+/* The daemons' sockets on libev loops. Clients are libnng REQ sockets: nng
+ * completes operations on its own threads and their results reach a loop
+ * only through a mailbox (a queue + ev_async), so all acexy state stays
+ * single-threaded per loop. Servers speak nng's wire format themselves on
+ * their loop (proto/ipc_server.c, acexy/sp_wire.h). */
 #ifndef ACEXY_IPC_H
 #define ACEXY_IPC_H
 
@@ -43,11 +45,15 @@ typedef void (*ipc_reply_fn)(void *ud, int err, const uint8_t *buf, size_t len);
 int ipc_call(nng_socket sock, struct ipc_mailbox *mb, const void *buf, size_t len,
              uint32_t timeout_ms, ipc_reply_fn cb, void *ud);
 
-/* Server: a REP socket with `nctx` concurrent contexts. Each request is
- * handed to cb on the server's loop; it must be answered exactly once with
- * ipc_reply (at once or later). With owner_only, peers of another uid than
- * ours (root aside) are disconnected. A live socket file owned by another
- * process makes open fail with -EADDRINUSE; a stale one is replaced. */
+/* Server: answers libnng REQ peers on `loop`. Each request is handed to cb
+ * on the loop (buf valid during the call); it must be answered exactly once
+ * with ipc_reply (at once or later, in any order; an answer to a peer gone
+ * meanwhile goes nowhere), never after ipc_server_close. A connection is
+ * not read while `nctx` of its requests wait for answers. With owner_only,
+ * peers of another uid than ours (root aside) are disconnected. A live
+ * socket file owned by another process makes open fail with -EADDRINUSE; a
+ * stale one is replaced. The server functions and ipc_pipe_* are called on
+ * the server's loop thread only. */
 struct ipc_server;
 struct ipc_req;
 typedef void (*ipc_request_fn)(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len);
@@ -62,18 +68,19 @@ void ipc_reply_error(struct ipc_req *req, uint64_t id, const char *code, const c
 
 /* A server for ACEXY_CONTROL_URL: owner_only applies to ipc:// only (the
  * peer's uid), TLS to tls+tcp://. on_pipe (may be NULL) is told, on the
- * server's loop, when a connection comes (added) and goes. */
+ * server's loop, when a connection comes (added: after its handshake,
+ * before its first request) and goes (on a later loop turn; also for one
+ * closed with ipc_pipe_close). */
 typedef void (*ipc_pipe_fn)(void *ud, uint32_t pipe, bool added);
 int ipc_server_open_tls(struct ev_loop *loop, const char *url, int nctx, bool owner_only,
                         const struct ipc_tls *tls, ipc_request_fn cb, ipc_pipe_fn on_pipe, void *ud,
                         struct ipc_server **ret, char *err, size_t errcap);
-/* The connection a request came on (nng pipe id, never 0). */
+/* The connection a request came on (an id of this process, never 0). */
 uint32_t ipc_req_pipe(const struct ipc_req *req);
 /* The peer address of a connection ("10.0.0.7:51234", "[::1]:4000", "ipc"),
  * "" when it is gone. Returns false when gone. */
 bool ipc_pipe_addr(uint32_t pipe, char *buf, size_t cap);
-/* How often the listener was replaced because libnng had stopped accepting
- * (see listener_watch in proto/ipc.c). */
+/* How often the listener paused accepting (out of file descriptors). */
 uint64_t ipc_server_restarts(const struct ipc_server *s);
 /* Ends a connection (a peer that broke the rules). */
 void ipc_pipe_close(uint32_t pipe);
