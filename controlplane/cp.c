@@ -514,7 +514,7 @@ int cp_start(struct cp *cp)
 	                      .ca = acexy_cfg_s(cp->cfg, ACEXY_S_CONTROL_TLS_CA)};
 	char lerr[300];
 	/* ipc://: peers of our uid or root only, as on the admin sockets */
-	rc = ipc_server_open_tls(cp->loop, url, 64, true, &tls, on_control, on_control_pipe, cp,
+	rc = ipc_server_open_tls(cp->loop, url, 1024, true, &tls, on_control, on_control_pipe, cp,
 	                         &cp->control, lerr, sizeof(lerr));
 	if (rc < 0) {
 		bool ipc = strncmp(url, "ipc://", 6) == 0;

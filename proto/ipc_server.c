@@ -44,6 +44,7 @@
 #define OUT_LOW       (1024 * 1024)
 #define MSG_MAX       (PROTO_MSG_MAX + 4 * SP_BACKTRACE_MAX)
 #define REFUSAL_LOG_S 10.0
+#define TURN_MAX      (256 * 1024) /* bytes read from one peer per loop turn */
 
 struct sp_conn {
 	struct ipc_server *srv;
@@ -58,6 +59,7 @@ struct sp_conn {
 	bool paused;     /* not read: nctx requests wait */
 	bool out_paused; /* not read: OUT_HIGH bytes of answers wait */
 	int busy;        /* inside its own read: answers are written at its end */
+	bool spoke;      /* sent a byte */
 	unsigned pending;
 	uint8_t *in; /* bytes of an unfinished message (NULL when none) */
 	size_t in_len, in_cap, need;
@@ -96,6 +98,7 @@ struct ipc_server {
 	dev_t dev;
 	ino_t ino;
 	uint64_t pauses;
+	bool closing; /* in ipc_server_close: no more reaping */
 	double refusal_logged;
 	uint64_t refusals_unlogged;
 	uint8_t scratch[SCRATCH];
@@ -194,9 +197,10 @@ static void conn_close(struct sp_conn *c)
 	c->prev = NULL;
 	c->next = s->dead;
 	s->dead = c;
-	ev_timer_stop(s->loop, &s->reap);
-	ev_timer_set(&s->reap, 0., 0.);
-	ev_timer_start(s->loop, &s->reap);
+	if (!s->closing && !ev_is_active(&s->reap)) {
+		ev_timer_set(&s->reap, 0., 0.);
+		ev_timer_start(s->loop, &s->reap);
+	}
 }
 
 static void conn_free(struct sp_conn *c)
@@ -298,7 +302,7 @@ static bool out_append(struct sp_conn *c, const void *a, size_t na, const void *
 {
 	size_t want = c->out_len + na + nb + nd;
 	if (want > c->out_cap) {
-		if (c->out_off && !c->tls) { /* TLS keeps a waiting write in place */
+		if (c->out_off) { /* (a TLS write that waited needs its length only) */
 			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
 			c->out_len -= c->out_off;
 			c->out_off = 0;
@@ -316,7 +320,8 @@ static bool out_append(struct sp_conn *c, const void *a, size_t na, const void *
 		}
 	}
 	memcpy(c->out + c->out_len, a, na);
-	memcpy(c->out + c->out_len + na, b, nb);
+	if (nb)
+		memcpy(c->out + c->out_len + na, b, nb);
 	if (nd)
 		memcpy(c->out + c->out_len + na + nb, d, nd);
 	c->out_len = want;
@@ -430,6 +435,7 @@ static bool keep_rest(struct sp_conn *c, const uint8_t *buf, size_t n)
 static void conn_read(struct sp_conn *c)
 {
 	struct ipc_server *s = c->srv;
+	size_t taken = 0;
 	c->busy++;
 	while (!c->dead && !c->paused && !c->out_paused) {
 		uint8_t *dst;
@@ -456,7 +462,9 @@ static void conn_read(struct sp_conn *c)
 		        c->tls ? sp_tls_read(c->tls, dst, room, &ww) : recv(c->fd, dst, room, 0);
 		if (n == 0 ||
 		    (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-			if (c->state != C_OPEN)
+			/* one that only knocked (a health check, a stale-socket
+			 * test) is no refusal */
+			if (c->state != C_OPEN && c->spoke)
 				refusal(s, c, "hung up during the SP header exchange");
 			conn_close(c);
 			break;
@@ -466,6 +474,7 @@ static void conn_read(struct sp_conn *c)
 				want_write(c, true);
 			break;
 		}
+		c->spoke = true;
 		const uint8_t *base = c->in_len ? c->in : s->scratch;
 		size_t have = (c->in_len ? c->in_len : 0) + (size_t)n;
 		size_t used = take(c, base, have);
@@ -477,6 +486,17 @@ static void conn_read(struct sp_conn *c)
 		}
 		if (!c->tls && (size_t)n < room)
 			break; /* the socket is empty: save a read that says so */
+		/* a fair share of the loop per turn, and the answers out before
+		 * more is read (a peer that floods and does not read stops being
+		 * read at OUT_HIGH); the socket, or TLS's own buffer, brings the
+		 * rest on the next turn */
+		if ((taken += (size_t)n) >= TURN_MAX) {
+			if (c->tls && sp_tls_pending(c->tls))
+				ev_feed_event(s->loop, &c->rio, EV_READ);
+			break;
+		}
+		if (c->out_len - c->out_off >= OUT_LOW && !conn_flush(c))
+			break;
 	}
 	/* requests read when the connection was paused, now let in */
 	if (!c->dead && !c->paused && c->in_len && c->state == C_OPEN) {
@@ -703,6 +723,7 @@ void ipc_server_close(struct ipc_server *s)
 {
 	if (!s)
 		return;
+	s->closing = true;
 	ev_io_stop(s->loop, &s->lio);
 	ev_timer_stop(s->loop, &s->lpause);
 	ev_timer_stop(s->loop, &s->reap);

@@ -33,43 +33,52 @@ int sp_listen_tcp(const char *url, const char *hp, int *ret, char *err, size_t e
 	if (!*port || strspn(port, "0123456789") != strlen(port))
 		goto bad;
 	bool any = !host[0] || strcmp(host, "*") == 0;
+	/* a name resolves as in libnng's resolver (AI_ADDRCONFIG: a family
+	 * this host has an address of); every result is tried in turn.
+	 * ":port": IPv6 for both families where it exists, else IPv4 */
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST,
 	                         .ai_family = any ? AF_INET6 : AF_UNSPEC},
 	                *ai = NULL;
 	int rc = getaddrinfo(any ? NULL : host, port, &hints, &ai);
-	if (rc != 0 && any) { /* no IPv6 here */
-		hints.ai_family = AF_INET;
-		rc = getaddrinfo(NULL, port, &hints, &ai);
+	if (rc != 0 && !any) { /* a name (an address needs no configured family) */
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_ADDRCONFIG;
+		rc = getaddrinfo(host, port, &hints, &ai);
+	}
+	if (any) {
+		struct addrinfo h4 = hints, *ai4 = NULL;
+		h4.ai_family = AF_INET;
+		if (getaddrinfo(NULL, port, &h4, &ai4) == 0) {
+			struct addrinfo **tail = rc == 0 ? &ai->ai_next : &ai;
+			while (rc == 0 && *tail)
+				tail = &(*tail)->ai_next;
+			*tail = ai4; /* freed with the list: both from getaddrinfo */
+			rc = 0;
+		}
 	}
 	if (rc != 0) {
 		snprintf(err, errcap, "cannot listen on %s: %s", url, gai_strerror(rc));
 		return -EINVAL;
 	}
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 && any) {
-		freeaddrinfo(ai);
-		hints.ai_family = AF_INET;
-		if ((rc = getaddrinfo(NULL, port, &hints, &ai)) != 0) {
-			snprintf(err, errcap, "cannot listen on %s: %s", url, gai_strerror(rc));
-			return -EINVAL;
-		}
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	}
-	int one = 1, zero = 0, e = 0;
-	if (fd >= 0) {
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (ai->ai_family == AF_INET6 && any) /* both families on ":port" */
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 512) < 0)
+	int e = EADDRNOTAVAIL, fd = -1;
+	for (struct addrinfo *p = ai; p && fd < 0; p = p->ai_next) {
+		fd = socket(p->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
 			e = errno;
-	} else {
-		e = errno;
+			continue;
+		}
+		int one = 1, zero = 0;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (p->ai_family == AF_INET6 && any) /* both families on ":port" */
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		if (bind(fd, p->ai_addr, p->ai_addrlen) < 0 || listen(fd, 512) < 0) {
+			e = errno;
+			close(fd);
+			fd = -1;
+		}
 	}
 	freeaddrinfo(ai);
-	if (e) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0) {
 		snprintf(err, errcap, "cannot listen on %s: %s", url, strerror(e));
 		return e == EADDRINUSE ? -EADDRINUSE : e == EACCES || e == EPERM ? -EACCES : -EIO;
 	}
@@ -97,12 +106,14 @@ int sp_listen_ipc(const char *url, const char *path, int *ret, dev_t *dev, ino_t
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (errno != EADDRINUSE)
 			goto fail;
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		/* non-blocking: a stopped owner with a full backlog is alive,
+		 * not a reason to hang here */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		int live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 		int perr = errno;
 		if (probe >= 0)
 			close(probe);
-		if (live || perr != ECONNREFUSED) {
+		if (live || probe < 0 || perr != ECONNREFUSED) {
 			close(fd);
 			snprintf(err, errcap, "cannot listen on %s: another process listens there",
 			         url);

@@ -6,6 +6,7 @@
  * request id) is dropped and costs nothing after; an answer to a peer gone
  * meanwhile goes nowhere. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -332,10 +334,84 @@ static void test_refused_peers(void **state)
 	rmdir(dir);
 }
 
+struct flood {
+	int fd;
+	volatile bool stop;
+	size_t sent;
+};
+
+static void *flood_writer(void *arg)
+{
+	struct flood *f = arg;
+	static uint8_t buf[14 * 4096];
+	for (size_t i = 0; i < 4096; i++) {
+		uint8_t m[14] = {1, 0, 0, 0, 0, 0, 0, 0, 5, 0x80, 0, 0, 1, 0xc0};
+		memcpy(buf + 14 * i, m, sizeof(m));
+	}
+	while (!f->stop) {
+		ssize_t k = send(f->fd, buf, sizeof(buf), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k > 0)
+			f->sent += (size_t)k;
+		else if (k < 0 && errno != EAGAIN)
+			break;
+		else
+			usleep(100);
+	}
+	return NULL;
+}
+
+/* A peer that sends requests as fast as it can and never reads its
+ * answers: the loop still turns, another peer is answered at once, and the
+ * flooder is read no further once its unread answers pile up. */
+static void test_flood_does_not_freeze_the_loop(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/acexy-test-ipc-XXXXXX", url[200];
+	assert_non_null(mkdtemp(dir));
+	snprintf(url, sizeof(url), "ipc://%s/s.sock", dir);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct ipc_server *srv;
+	assert_int_equal(ipc_server_open(loop, url, 64, true, on_hold, NULL, &srv), 0);
+	struct flood f = {.fd = raw_connect(dir, true)};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, flood_writer, &f), 0);
+	double longest = 0;
+	for (int i = 0; i < 50; i++) { /* each turn must come back soon */
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		ev_run(loop, EVRUN_NOWAIT);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		double d = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+		longest = d > longest ? d : longest;
+		usleep(1000);
+	}
+	fprintf(stderr, "longest turn %.1f ms, %zu bytes sent\n", longest * 1e3, f.sent);
+	assert_true(longest < 0.5);
+	int good = raw_connect(dir, true);
+	uint8_t peer[8];
+	run_for(loop, 0.1);
+	io(good, peer, 8, false);
+	raw_request(good, 7);
+	raw_replies_sized(loop, good, 1, 5);
+	/* the flooder stopped being read: what it sent stays bounded */
+	run_for(loop, 0.5);
+	size_t sent = f.sent;
+	run_for(loop, 0.5);
+	assert_true(f.sent - sent < 1024 * 1024);
+	f.stop = true;
+	pthread_join(th, NULL);
+	close(f.fd);
+	close(good);
+	ipc_server_close(srv);
+	ev_loop_destroy(loop);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_queued_replies),
 	                                   cmocka_unit_test(test_peer_not_reading),
-	                                   cmocka_unit_test(test_refused_peers)};
+	                                   cmocka_unit_test(test_refused_peers),
+	                                   cmocka_unit_test(test_flood_does_not_freeze_the_loop)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
