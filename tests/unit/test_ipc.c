@@ -179,15 +179,37 @@ static void run_for(struct ev_loop *loop, double s)
 	ev_timer_stop(loop, &t);
 }
 
+/* A server on a socket of its own temp dir, on a loop of its own. */
+struct fx {
+	char dir[64];
+	struct ev_loop *loop;
+	struct ipc_server *srv;
+};
+
+static void fx_open(struct fx *x, int nctx, ipc_request_fn cb)
+{
+	char url[200];
+	snprintf(x->dir, sizeof(x->dir), "/tmp/acexy-test-ipc-XXXXXX");
+	assert_non_null(mkdtemp(x->dir));
+	snprintf(url, sizeof(url), "ipc://%s/s.sock", x->dir);
+	x->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_int_equal(ipc_server_open(x->loop, url, nctx, true, cb, NULL, &x->srv), 0);
+}
+
+static void fx_close(struct fx *x)
+{
+	ipc_server_close(x->srv);
+	ev_loop_destroy(x->loop);
+	rmdir(x->dir);
+}
+
 static void test_peer_not_reading(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/acexy-test-ipc-XXXXXX", url[200];
-	assert_non_null(mkdtemp(dir));
-	snprintf(url, sizeof(url), "ipc://%s/s.sock", dir);
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct ipc_server *srv;
-	assert_int_equal(ipc_server_open(loop, url, 4, true, on_big, NULL, &srv), 0);
+	struct fx x;
+	fx_open(&x, 4, on_big);
+	struct ev_loop *loop = x.loop;
+	const char *dir = x.dir;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s.sock", dir);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -216,9 +238,7 @@ static void test_peer_not_reading(void **state)
 	raw_replies(loop, fd, 8);
 	assert_int_equal(big_served, 12);
 	close(fd);
-	ipc_server_close(srv);
-	ev_loop_destroy(loop);
-	rmdir(dir);
+	fx_close(&x);
 }
 
 static int raw_connect(const char *dir, bool send_header)
@@ -250,6 +270,15 @@ static bool closed_by_server(struct ev_loop *loop, int fd)
 	return false;
 }
 
+/* A peer that connects, sends these bytes and must be dropped. */
+static void dropped(struct ev_loop *loop, const char *dir, bool header, const void *bytes, size_t n)
+{
+	int fd = raw_connect(dir, header);
+	io(fd, (void *)bytes, n, true);
+	assert_true(closed_by_server(loop, fd));
+	close(fd);
+}
+
 static struct ipc_req *held;
 
 static void on_hold(void *ud, struct ipc_req *req, const uint8_t *buf, size_t len)
@@ -265,47 +294,26 @@ static void on_hold(void *ud, struct ipc_req *req, const uint8_t *buf, size_t le
 static void test_refused_peers(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/acexy-test-ipc-XXXXXX", url[200];
-	assert_non_null(mkdtemp(dir));
-	snprintf(url, sizeof(url), "ipc://%s/s.sock", dir);
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct ipc_server *srv;
-	assert_int_equal(ipc_server_open(loop, url, 4, true, on_hold, NULL, &srv), 0);
+	struct fx x;
+	fx_open(&x, 4, on_hold);
+	struct ev_loop *loop = x.loop;
+	const char *dir = x.dir;
 	/* a second server on a live socket file is refused */
 	struct ipc_server *two;
+	char url[200];
+	snprintf(url, sizeof(url), "ipc://%s/s.sock", dir);
 	assert_int_equal(ipc_server_open(loop, url, 4, true, on_hold, NULL, &two), -EADDRINUSE);
-	/* not an SP header */
-	int fd = raw_connect(dir, false);
-	io(fd, "GET / HTTP/1.1\r\n\r\n", 18, true);
-	assert_true(closed_by_server(loop, fd));
-	close(fd);
-	/* a REP peer, not a REQ one */
-	fd = raw_connect(dir, false);
-	uint8_t rep[8] = {0, 'S', 'P', 0, 0x00, 0x31, 0, 0};
-	io(fd, rep, 8, true);
-	assert_true(closed_by_server(loop, fd));
-	close(fd);
-	/* an oversized message: refused on its length alone */
-	fd = raw_connect(dir, true);
-	uint8_t huge[9] = {1, 0, 0, 0, 0, 0x10, 0, 0, 0};
-	io(fd, huge, sizeof(huge), true);
-	assert_true(closed_by_server(loop, fd));
-	close(fd);
-	/* no request id (no word with its top bit set) */
-	fd = raw_connect(dir, true);
-	uint8_t noid[9 + 4] = {1, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 1};
-	io(fd, noid, sizeof(noid), true);
-	assert_true(closed_by_server(loop, fd));
-	close(fd);
-	/* a wrong ipc:// message type */
-	fd = raw_connect(dir, true);
-	uint8_t type[9] = {7, 0, 0, 0, 0, 0, 0, 0, 0};
-	io(fd, type, sizeof(type), true);
-	assert_true(closed_by_server(loop, fd));
-	close(fd);
+	/* not an SP header; a REP peer, not a REQ one; an oversized message
+	 * (refused on its length alone); no request id (no word with its top
+	 * bit set); a wrong ipc:// message type */
+	dropped(loop, dir, false, "GET / HTTP/1.1\r\n\r\n", 18);
+	dropped(loop, dir, false, (uint8_t[]){0, 'S', 'P', 0, 0x00, 0x31, 0, 0}, 8);
+	dropped(loop, dir, true, (uint8_t[]){1, 0, 0, 0, 0, 0x10, 0, 0, 0}, 9);
+	dropped(loop, dir, true, (uint8_t[]){1, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 1}, 13);
+	dropped(loop, dir, true, (uint8_t[]){7, 0, 0, 0, 0, 0, 0, 0, 0}, 9);
 	/* a request whose peer leaves before its answer: the answer goes
 	 * nowhere (ASan sees any use of the gone connection) */
-	fd = raw_connect(dir, true);
+	int fd = raw_connect(dir, true);
 	uint8_t m[13 + 2] = {1, 0, 0, 0, 0, 0, 0, 0, 6, 0x80, 0, 0, 9, 0x92, 0xc0};
 	io(fd, m, sizeof(m), true);
 	for (int i = 0; i < 2000 && !held; i++) {
@@ -329,9 +337,7 @@ static void test_refused_peers(void **state)
 	raw_request(fd, 42);
 	raw_replies_sized(loop, fd, 1, 5);
 	close(fd);
-	ipc_server_close(srv);
-	ev_loop_destroy(loop);
-	rmdir(dir);
+	fx_close(&x);
 }
 
 struct flood {
@@ -366,12 +372,10 @@ static void *flood_writer(void *arg)
 static void test_flood_does_not_freeze_the_loop(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/acexy-test-ipc-XXXXXX", url[200];
-	assert_non_null(mkdtemp(dir));
-	snprintf(url, sizeof(url), "ipc://%s/s.sock", dir);
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct ipc_server *srv;
-	assert_int_equal(ipc_server_open(loop, url, 64, true, on_hold, NULL, &srv), 0);
+	struct fx x;
+	fx_open(&x, 64, on_hold);
+	struct ev_loop *loop = x.loop;
+	const char *dir = x.dir;
 	struct flood f = {.fd = raw_connect(dir, true)};
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, flood_writer, &f), 0);
@@ -402,9 +406,7 @@ static void test_flood_does_not_freeze_the_loop(void **state)
 	pthread_join(th, NULL);
 	close(f.fd);
 	close(good);
-	ipc_server_close(srv);
-	ev_loop_destroy(loop);
-	rmdir(dir);
+	fx_close(&x);
 }
 
 int main(void)
