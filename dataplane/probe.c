@@ -13,8 +13,13 @@
  * second session (whose new pid would supersede the viewers' one,
  * CONTRACTS.md): the probe answers when it plays (its first bytes, or the
  * engine's stat saying "dl"), fails, or at ACEXY_PROBE_TIMEOUT, and leaves
- * the stream alone. At most ACEXY_PROBE_CONCURRENCY probes (own or
- * watching) run at once (503 beyond). */
+ * the stream alone. A content with no shared stream gets one opened for
+ * the probe, which the probe watches like any other: a viewer (or another
+ * probe) arriving meanwhile joins it instead of opening a second session
+ * (which would supersede the probe's), and once no probe waits on it and
+ * no viewer joined it, it ends at once (no grace). At most
+ * ACEXY_PROBE_CONCURRENCY probes (own or watching) run at once (503
+ * beyond). */
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -241,6 +246,22 @@ static void watcher_answer(struct probe *p, int status, bool live, const char *e
 	detach_conn(p);
 	atomic_fetch_sub(&probes_running, 1);
 	free(p);
+	/* a stream opened for probes, now of no use: ended on the next turn
+	 * (the caller may still be going through s->watchers) */
+	if (s->probe_made && !s->watchers && !s->viewers && s->state != S_DONE &&
+	    !ev_is_active(&s->probe_end)) {
+		ev_timer_set(&s->probe_end, 0., 0.);
+		ev_timer_start(s->w->loop, &s->probe_end);
+	}
+}
+
+void probe_on_end(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct stream *s = t->data;
+	if (s->probe_made && !s->watchers && !s->viewers && s->state != S_DONE)
+		stream_finish(s, DP_END_STOPPED);
 }
 
 void probe_watchers_playing(struct stream *s)
@@ -353,12 +374,20 @@ static void begin(struct conn *c, const char *raw, int stage)
 		watch(c, p, shared);
 		return;
 	}
-	struct stream *s = p ? stream_new(c->w, q, false) : NULL;
+	bool mux = acexy_cfg_b(dp->cfg, ACEXY_S_MULTIPLEX);
+	struct stream *s = p ? stream_new(c->w, q, mux) : NULL;
 	if (!s) {
 		atomic_fetch_sub(&probes_running, 1);
 		free(p);
 		viewer_query_free(q);
 		conn_respond_error(c, 503, "out of memory", 5);
+		return;
+	}
+	if (mux) {
+		/* a shared stream of its own that viewers can join */
+		s->probe_made = true;
+		watch(c, p, s);
+		stream_start(s);
 		return;
 	}
 	p->s = s;

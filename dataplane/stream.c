@@ -105,6 +105,7 @@ static void stream_release(struct stream *s)
 		probe_release(s);
 	if (s->watchers)
 		probe_watchers_release(s);
+	ev_timer_stop(s->w->loop, &s->probe_end); /* (after the watchers' answers) */
 	viewer_query_free(s->q);
 	s->q = NULL;
 	streams_unlink(s);
@@ -468,6 +469,8 @@ struct stream *stream_new(struct worker *w, struct viewer_query *q, bool shared)
 	s->deadline.data = s;
 	ev_init(&s->grace_timer, on_grace_end);
 	s->grace_timer.data = s;
+	ev_init(&s->probe_end, probe_on_end);
+	s->probe_end.data = s;
 	s->next = w->streams;
 	w->streams = s;
 	return s;

@@ -120,6 +120,8 @@ struct stream {
 	struct stat_poll stat;  /* the engine's stat_url, from its answer to the end */
 	struct probe *probe;    /* /ace/probe's session: no viewers (probe.c) */
 	struct probe *watchers; /* multiplex: probes waiting on this shared stream */
+	bool probe_made;        /* multiplex: opened for a probe, not for a viewer */
+	ev_timer probe_end;     /* its end once no probe waits and no viewer joined */
 	char engine_desc[420];
 	/* inside a curl callback the transfer cannot be torn down: an end is
 	 * recorded here and carried out by the transfer's done callback */
@@ -267,6 +269,9 @@ bool probe_engine_refused(struct stream *s, const char *why);
 /* The stream fails before the probe answered: a status with JSON. */
 void probe_stream_failed(struct stream *s, int status, const char *reason);
 void probe_release(struct stream *s);
+/* A stream opened for probes (multiplex): ended once no probe waits on it
+ * and no viewer joined it (s->probe_end's callback). */
+void probe_on_end(struct ev_loop *loop, ev_timer *t, int revents);
 /* Probes waiting on a shared stream (multiplex), answered when it plays
  * (TS or HLS), fails before it played, the engine's stat says playing or
  * error, or it ends; the stream itself is left alone. */

@@ -203,6 +203,66 @@ class ProbeTest(TestCase):
         self.assertEqual(len(ctl_streams(st)), 1)
         viewer.close()
 
+    def read_answer(self, sock):
+        """The JSON answer of a probe sent with send_probe."""
+        data = b""
+        while True:
+            b = sock.recv(65536)
+            if not b:
+                break
+            data += b
+            head, _, body = data.partition(b"\r\n\r\n")
+            n = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+            if n and len(body) >= n[0]:
+                break
+        head, _, body = data.partition(b"\r\n\r\n")
+        return int(head.split(b" ")[1]), json.loads(body)
+
+    def test_multiplex_viewer_joins_the_probes_session(self):
+        # a probe of a content nobody watches opens a shared session; a
+        # viewer arriving while it prebuffers joins it instead of opening a
+        # second one (whose new pid would supersede the probe's)
+        st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=2).start()
+        probe = send_probe(st.port, "slowfb-3000")
+        wait_until(lambda: session(st, "slowfb-3000"), 10, what="the probe's engine session")
+        viewer = socket.create_connection(("127.0.0.1", st.port), timeout=30)
+        viewer.sendall(b"GET /ace/getstream?id=slowfb-3000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        code, j = self.read_answer(probe)
+        self.assertEqual(code, 200, j)
+        self.assertIs(j["live"], True, j)
+        head = viewer.recv(4096)
+        self.assertIn(b" 200 ", head.split(b"\r\n", 1)[0])  # the viewer plays
+        got = 0
+        until = time.time() + 1.5
+        while time.time() < until:
+            got += len(viewer.recv(65536))
+        self.assertGreater(got, 10000)
+        self.assertEqual(len(session(st, "slowfb-3000")), 1)  # one engine session
+        self.assertIsNone(session(st, "slowfb-3000")[0]["stop"])  # still the viewer's
+        self.assertEqual(st.cp.log().count("lease_granted"), 1)
+        viewer.close()
+        probe.close()
+
+    def test_multiplex_two_probes_one_session_stopped_after(self):
+        st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=2).start()
+        a = send_probe(st.port, "slowfb-2000")
+        wait_until(lambda: session(st, "slowfb-2000"), 10, what="the first probe's session")
+        b = send_probe(st.port, "slowfb-2000")
+        for sock in (a, b):
+            code, j = self.read_answer(sock)
+            self.assertEqual(code, 200, j)
+            self.assertIs(j["live"], True, j)
+        answered = time.monotonic()
+        self.assertEqual(len(session(st, "slowfb-2000")), 1)
+        # no viewer came: stopped at once, not after ACEXY_MULTIPLEX_GRACE
+        wait_until(lambda: session(st, "slowfb-2000")[0]["stop"] is not None, 2.0,
+                   what="engine session stopped")
+        self.assertLess(time.monotonic() - answered, 2.0)
+        wait_until(lambda: ctl_streams(st) == [], 3, what="lease released")
+        self.assertEqual(http_json(st.port, "/ace/status")[1]["streams"], [])
+        a.close()
+        b.close()
+
     def test_multiplex_probe_waits_for_a_shared_hls_session(self):
         # no shared TS stream: the probe looks for the content's HLS one
         st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=2).start()
