@@ -268,10 +268,16 @@ void cp_metrics_text(struct cp *cp, char **ret, size_t *ret_len)
 	        "# HELP acexy_cp_listener_restarts_total Times the control listener paused "
 	        "accepting (out of file descriptors).\n"
 	        "# TYPE acexy_cp_listener_restarts_total counter\n"
-	        "acexy_cp_listener_restarts_total %" PRIu64 "\n",
+	        "acexy_cp_listener_restarts_total %" PRIu64 "\n"
+	        "# HELP acexy_cp_control_peers_dropped_total Connections on the control and admin "
+	        "sockets dropped before or instead of a request (no SP header, not REQ, "
+	        "oversized, no request id, TLS failed, too slow).\n"
+	        "# TYPE acexy_cp_control_peers_dropped_total counter\n"
+	        "acexy_cp_control_peers_dropped_total %" PRIu64 "\n",
 	        cp->hello_refused, cp->hello_dropped, cp->instance_in_use, cp->claims_refused,
 	        cp->peers ? cp_peers_count(cp->peers) : 0, cp->stalls,
-	        ipc_server_restarts(cp->control));
+	        ipc_server_restarts(cp->control),
+	        ipc_server_refused(cp->control) + ipc_server_refused(cp->admin));
 	fprintf(f,
 	        "# HELP acexy_cp_fallback_engine_healthy 1 when the single (fallback) engine's "
 	        "last "

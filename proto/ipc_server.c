@@ -98,7 +98,8 @@ struct ipc_server {
 	dev_t dev;
 	ino_t ino;
 	uint64_t pauses;
-	bool closing; /* in ipc_server_close: no more reaping */
+	uint64_t refused; /* peers dropped (refusal) */
+	bool closing;     /* in ipc_server_close: no more reaping */
 	double refusal_logged;
 	uint64_t refusals_unlogged;
 	uint8_t scratch[SCRATCH];
@@ -154,11 +155,17 @@ uint64_t ipc_server_restarts(const struct ipc_server *s)
 	return s ? s->pauses : 0;
 }
 
+uint64_t ipc_server_refused(const struct ipc_server *s)
+{
+	return s ? s->refused : 0;
+}
+
 /* ---- connections ---- */
 
 static void refusal(struct ipc_server *s, const struct sp_conn *c, const char *why)
 {
 	double now = ev_now(s->loop);
+	s->refused++;
 	if (s->refusal_logged && now - s->refusal_logged < REFUSAL_LOG_S) {
 		s->refusals_unlogged++;
 		return;

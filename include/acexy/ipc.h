@@ -82,6 +82,8 @@ uint32_t ipc_req_pipe(const struct ipc_req *req);
 bool ipc_pipe_addr(uint32_t pipe, char *buf, size_t cap);
 /* How often the listener paused accepting (out of file descriptors). */
 uint64_t ipc_server_restarts(const struct ipc_server *s);
+/* Peers dropped for what is not a REQ peer (control_peer_refused). */
+uint64_t ipc_server_refused(const struct ipc_server *s);
 /* Ends a connection (a peer that broke the rules). */
 void ipc_pipe_close(uint32_t pipe);
 void ipc_server_close(struct ipc_server *s);

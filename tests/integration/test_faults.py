@@ -99,6 +99,11 @@ class FaultsTest(t.TestCase):
         self.assertTrue(st.cp.alive() and st.dp.alive())
         self.assertEqual(http_get(st.port, "/readyz")[0], 200)
         self.assertEqual(tscheck(st.url("id=after"), nbytes=100000)["status"], 200)
+        # the oversized ones were dropped by the servers, and counted
+        body = http_get(st.cp_port, "/metrics")[2].decode()
+        dropped = [ln for ln in body.splitlines() if ln.startswith("acexy_cp_control_peers_dropped_total ")]
+        self.assertEqual(len(dropped), 1, body)
+        self.assertGreaterEqual(int(dropped[0].split()[1]), 2)
 
     def test_unusable_state_dir(self):
         d = self.tmpdir()
