@@ -106,6 +106,14 @@ static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)revents;
 	struct probe *p = t->data;
 	struct stream *s = p->s;
+	if (p->watcher && s->probe_made && !s->have_session) {
+		/* its own stream never got an engine session: as a probe's own */
+		char why[300];
+		snprintf(why, sizeof(why), "no engine session within %.1fs (ACEXY_PROBE_TIMEOUT)",
+		         (double)acexy_cfg_u(s->dp->cfg, ACEXY_S_PROBE_TIMEOUT) / 1000.0);
+		watcher_answer(p, 504, false, why);
+		return;
+	}
 	if (p->watcher) {
 		char why[300];
 		snprintf(why, sizeof(why),
@@ -335,8 +343,10 @@ static void watch(struct conn *c, struct probe *p, struct stream *s)
 
 /* ---- the request ---- */
 
-/* stage 0: the first loop; 1: the shared TS stream's loop; 2: the shared
- * HLS stream's loop (multiplex mode; a loop may own both). */
+/* stage 0: the first loop; 1: the shared HLS stream's loop; 2: the shared
+ * TS stream's loop (multiplex mode; a loop may own both). The TS loop comes
+ * last: a content with neither gets the probe's own shared TS stream there,
+ * where TS viewers and other probes look for it. */
 static void begin(struct conn *c, const char *raw, int stage)
 {
 	struct dp *dp = c->w->dp;
@@ -346,11 +356,12 @@ static void begin(struct conn *c, const char *raw, int stage)
 	struct stream *shared = NULL;
 	if (acexy_cfg_b(dp->cfg, ACEXY_S_MULTIPLEX)) {
 		/* the content's shared stream, in whatever state, on the loop
-		 * that owns it: TS first, then HLS, else a session of its own */
+		 * that owns it: HLS, then TS, else a shared TS stream of its own
+		 * on the TS loop */
 		if (stage == 0)
 			stage = 1;
 		for (; stage <= 2 && !shared; stage++) {
-			bool hls = stage == 2;
+			bool hls = stage == 1;
 			unsigned owner = stream_shared_owner(dp, q, hls);
 			if ((int)owner != c->w->id) {
 				viewer_query_free(q);
@@ -411,5 +422,5 @@ void probe_begin(struct conn *c, const char *raw)
 
 void probe_adopt(struct conn *c, const char *raw, bool hls)
 {
-	begin(c, raw, hls ? 2 : 1);
+	begin(c, raw, hls ? 1 : 2);
 }

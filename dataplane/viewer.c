@@ -183,7 +183,9 @@ struct viewer *viewer_add(struct stream *s, struct conn *c)
 	c->close_after = true;
 	ev_io_start(c->w->loop, &c->rio);
 	ev_timer_stop(s->w->loop, &s->grace_timer);
-	if (s->probe_made) { /* opened for a probe: a viewer's stream from now on */
+	/* opened for a probe: a viewer's stream from now on (counted without
+	 * refusing the viewer: the session is there already) */
+	if (s->probe_made) {
 		s->probe_made = false;
 		if (!s->counted_open) {
 			atomic_fetch_add(&s->dp->stats.streams_open, 1);

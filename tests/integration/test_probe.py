@@ -222,7 +222,9 @@ class ProbeTest(TestCase):
         # a probe of a content nobody watches opens a shared session; a
         # viewer arriving while it prebuffers joins it instead of opening a
         # second one (whose new pid would supersede the probe's)
-        st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=2).start()
+        # 4 workers: this content's TS and HLS streams have different
+        # loops (TS 2, HLS 0), and the probe's stream must be on the TS one
+        st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=4).start()
         probe = send_probe(st.port, "slowfb-3000")
         wait_until(lambda: session(st, "slowfb-3000"), 10, what="the probe's engine session")
         viewer = socket.create_connection(("127.0.0.1", st.port), timeout=30)
@@ -244,7 +246,7 @@ class ProbeTest(TestCase):
         probe.close()
 
     def test_multiplex_two_probes_one_session_stopped_after(self):
-        st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=2).start()
+        st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=4).start()  # TS loop 3, HLS 1
         a = send_probe(st.port, "slowfb-2000")
         wait_until(lambda: session(st, "slowfb-2000"), 10, what="the first probe's session")
         b = send_probe(st.port, "slowfb-2000")
@@ -262,6 +264,20 @@ class ProbeTest(TestCase):
         self.assertEqual(http_json(st.port, "/ace/status")[1]["streams"], [])
         a.close()
         b.close()
+
+    def test_multiplex_probe_with_no_engine_session_in_time(self):
+        # the engine's API answers after the probe's timeout: 504 as for a
+        # probe's own session, and the session that comes later is stopped
+        st = Stack(self, env={"ACEXY_MULTIPLEX": "true", "ACEXY_PROBE_TIMEOUT": "1s"},
+                   workers=2).start()
+        code, _, body = http_get(st.port, "/ace/probe?id=slowapi-2500", timeout=30)
+        self.assertEqual(code, 504, body)
+        j = json.loads(body)
+        self.assertIs(j["live"], False)
+        self.assertIn("no engine session within 1.0s", j["error"])
+        wait_until(lambda: session(st, "slowapi-2500") and session(st, "slowapi-2500")[0]["stop"] is not None,
+                   8, what="the late session stopped")
+        wait_until(lambda: ctl_streams(st) == [], 3, what="lease released")
 
     def test_multiplex_probe_waits_for_a_shared_hls_session(self):
         # no shared TS stream: the probe looks for the content's HLS one
