@@ -138,30 +138,35 @@ static void raw_request(int fd, uint32_t id)
 	io(fd, m, sizeof(m), true);
 }
 
-/* Reads n replies of `size` body bytes (request id included) while the
- * server's loop runs. */
+/* Reads `want` bytes from fd while the server's loop runs (at most about
+ * 10 s). */
+static void read_on_loop(struct ev_loop *loop, int fd, uint8_t *buf, size_t want)
+{
+	size_t got = 0;
+	for (int spins = 0; got < want; spins++) {
+		assert_true(spins < 200000);
+		ev_run(loop, EVRUN_NOWAIT);
+		ssize_t k = recv(fd, buf + got, want - got, MSG_DONTWAIT);
+		if (k > 0)
+			got += (size_t)k;
+		else
+			usleep(50);
+	}
+}
+
+/* Reads n replies of `size` body bytes (request id included). */
 static void raw_replies_sized(struct ev_loop *loop, int fd, int n, size_t size)
 {
-	static uint8_t buf[BIG + 4 + 9];
+	static uint8_t buf[BIG + 4];
 	for (int i = 0; i < n; i++) {
-		size_t got = 0, want = 9;
-		for (int spins = 0; got < want; spins++) {
-			assert_true(spins < 200000);
-			ev_run(loop, EVRUN_NOWAIT);
-			ssize_t k = recv(fd, buf + got, want - got, MSG_DONTWAIT);
-			if (k > 0)
-				got += (size_t)k;
-			else
-				usleep(50);
-			if (got == 9 && want == 9) {
-				assert_int_equal(buf[0], 1);
-				uint64_t len = 0;
-				for (int j = 1; j < 9; j++)
-					len = len << 8 | buf[j];
-				assert_int_equal(len, size);
-				want = 9 + (size_t)len;
-			}
-		}
+		uint8_t h[9];
+		read_on_loop(loop, fd, h, sizeof(h));
+		assert_int_equal(h[0], 1);
+		uint64_t len = 0;
+		for (int j = 1; j < 9; j++)
+			len = len << 8 | h[j];
+		assert_int_equal(len, size);
+		read_on_loop(loop, fd, buf, (size_t)len);
 	}
 }
 
@@ -219,8 +224,7 @@ static void test_peer_not_reading(void **state)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	uint8_t hdr[8] = {0, 'S', 'P', 0, 0x00, 0x30, 0, 0}, peer[8];
 	io(fd, hdr, 8, true);
-	run_for(loop, 0.1); /* accepted and answered on the loop */
-	io(fd, peer, 8, false);
+	read_on_loop(loop, fd, peer, 8); /* accepted and answered on the loop */
 	assert_int_equal(peer[5], 0x31); /* rep0 */
 	/* four requests, no reads: the first reply fills the socket, three wait */
 	for (uint32_t i = 1; i <= 4; i++)
@@ -332,8 +336,7 @@ static void test_refused_peers(void **state)
 	/* and a good peer is served after all that */
 	fd = raw_connect(dir, true);
 	uint8_t peer[8];
-	run_for(loop, 0.1);
-	io(fd, peer, 8, false);
+	read_on_loop(loop, fd, peer, 8);
 	raw_request(fd, 42);
 	raw_replies_sized(loop, fd, 1, 5);
 	close(fd);
@@ -354,14 +357,16 @@ static void *flood_writer(void *arg)
 		uint8_t m[14] = {1, 0, 0, 0, 0, 0, 0, 0, 5, 0x80, 0, 0, 1, 0xc0};
 		memcpy(buf + 14 * i, m, sizeof(m));
 	}
+	/* blocking (woken as soon as the server frees room, so that it keeps
+	 * up with the server's reads), with a short timeout to see f->stop */
+	struct timeval tv = {.tv_usec = 20000};
+	setsockopt(f->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	while (!f->stop) {
-		ssize_t k = send(f->fd, buf, sizeof(buf), MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t k = send(f->fd, buf, sizeof(buf), MSG_NOSIGNAL);
 		if (k > 0)
 			f->sent += (size_t)k;
-		else if (k < 0 && errno != EAGAIN)
+		else if (k < 0 && errno != EAGAIN && errno != EINTR)
 			break;
-		else
-			usleep(100);
 	}
 	return NULL;
 }
@@ -393,8 +398,7 @@ static void test_flood_does_not_freeze_the_loop(void **state)
 	assert_true(longest < 0.5);
 	int good = raw_connect(dir, true);
 	uint8_t peer[8];
-	run_for(loop, 0.1);
-	io(good, peer, 8, false);
+	read_on_loop(loop, good, peer, 8);
 	raw_request(good, 7);
 	raw_replies_sized(loop, good, 1, 5);
 	/* the flooder stopped being read: what it sent stays bounded */
@@ -402,6 +406,9 @@ static void test_flood_does_not_freeze_the_loop(void **state)
 	size_t sent = f.sent;
 	run_for(loop, 0.5);
 	assert_true(f.sent - sent < 1024 * 1024);
+	/* in all: about OUT_HIGH (4 MiB) of answers' worth of requests and the
+	 * socket buffers; a read that took all the flooder sent ran past it */
+	assert_true(f.sent < 8 * 1024 * 1024);
 	f.stop = true;
 	pthread_join(th, NULL);
 	close(f.fd);
