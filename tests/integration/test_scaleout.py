@@ -336,17 +336,24 @@ class ScaleOutTest(t.TestCase):
             self.assertGreater(recv_for(s, 0.5), 10000)
             s.close()
 
-    def test_tls(self):
-        d = make_certs(self.tmpdir())
-        url = "tls+tcp://127.0.0.1:%d" % t.free_port()
-        tls = {"ACEXY_CONTROL_TLS_CA": os.path.join(d, "ca.pem")}
-        c = Cluster(self, url=url, env=tls)
+    def tls_cluster(self, deploy_like=False):
+        """An engine, a controlplane on tls+tcp:// and one dataplane with
+        certificates made now; returns the cluster, the dataplanes' TLS
+        settings and the control port."""
+        d = make_certs(self.tmpdir(), deploy_like=deploy_like)
+        port = t.free_port()
+        c = Cluster(self, url="tls+tcp://127.0.0.1:%d" % port,
+                    env={"ACEXY_CONTROL_TLS_CA": os.path.join(d, "ca.pem")})
         c.start_engine()
         c.start_cp(env={"ACEXY_CONTROL_TLS_CERT": os.path.join(d, "cp.pem"),
                         "ACEXY_CONTROL_TLS_KEY": os.path.join(d, "cp.key")})
         dp_tls = {"ACEXY_CONTROL_TLS_CERT": os.path.join(d, "dp.pem"),
                   "ACEXY_CONTROL_TLS_KEY": os.path.join(d, "dp.key")}
         c.start_dp(env=dp_tls)
+        return c, dp_tls, port
+
+    def test_tls(self):
+        c, _, _ = self.tls_cluster()
         r = t.tscheck("http://127.0.0.1:%d/ace/getstream?id=overtls" % c.dps[0][1], nbytes=188 * 2000)
         self.assertEqual(r["status"], 200, r)
         # a dataplane whose certificate another CA signed is not let in
@@ -355,7 +362,9 @@ class ScaleOutTest(t.TestCase):
                                      "ACEXY_CONTROL_TLS_CERT": os.path.join(other, "dp.pem"),
                                      "ACEXY_CONTROL_TLS_KEY": os.path.join(other, "dp.key")},
                                 wait_ready=False)
-        time.sleep(2)
+        # its TLS handshake fails at the controlplane: dropped and logged
+        t.wait_until(lambda: "control_peer_refused" in c.cp.log(), 10, what="the refusal logged")
+        self.assertIn("TLS handshake", c.cp.log())
         self.assertEqual(http_get(port, "/readyz")[0], 503)
         self.assertEqual([d["instance"] for d in c.ctl_json("dataplanes")["dataplanes"]], ["dp0"])
 
@@ -364,16 +373,7 @@ class ScaleOutTest(t.TestCase):
         # certificate): peers that hang up mid-handshake or send garbage are
         # dropped (logged, at most a line per 10 s) without touching the
         # connected dataplanes, and the listener keeps accepting
-        d = make_certs(self.tmpdir(), deploy_like=True)
-        port = t.free_port()
-        url = "tls+tcp://127.0.0.1:%d" % port
-        c = Cluster(self, url=url, env={"ACEXY_CONTROL_TLS_CA": os.path.join(d, "ca.pem")})
-        c.start_engine()
-        c.start_cp(env={"ACEXY_CONTROL_TLS_CERT": os.path.join(d, "cp.pem"),
-                        "ACEXY_CONTROL_TLS_KEY": os.path.join(d, "cp.key")})
-        dp_tls = {"ACEXY_CONTROL_TLS_CERT": os.path.join(d, "dp.pem"),
-                  "ACEXY_CONTROL_TLS_KEY": os.path.join(d, "dp.key")}
-        c.start_dp(env=dp_tls)
+        c, dp_tls, port = self.tls_cluster(deploy_like=True)
         s = self.hold_stream(c.dps[0][1], "misbehave")
         for payload in (b"GET / HTTP/1.0\r\n\r\n", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", b"",
                         b"\x00" * 300):
