@@ -17,13 +17,24 @@ def session(st, content):
     return [s for s in st.sessions() if s["content"] == content]
 
 
-def send_probe(port, content, extra=""):
+def start_viewer(port, path):
+    """A viewer's request, sent; its answer is left to read."""
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    s.sendall(("GET /ace/probe?id=%s%s HTTP/1.1\r\nHost: x\r\n\r\n" % (content, extra)).encode())
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
     return s
 
 
+def send_probe(port, content, extra=""):
+    return start_viewer(port, "/ace/probe?id=%s%s" % (content, extra))
+
+
 class ProbeTest(TestCase):
+    def probe(self, st, content):
+        """GET /ace/probe?id=content answered 200: its JSON."""
+        code, _, body = http_get(st.port, "/ace/probe?id=" + content, timeout=30)
+        self.assertEqual(code, 200, body)
+        return json.loads(body)
+
     def test_live_content(self):
         st = Stack(self).start()
         code, hdrs, body = http_get(st.port, "/ace/probe?id=livechannel", timeout=30)
@@ -52,9 +63,7 @@ class ProbeTest(TestCase):
 
     def test_dead_content(self):
         st = Stack(self).start()
-        code, _, body = http_get(st.port, "/ace/probe?id=fail-load-channel", timeout=30)
-        self.assertEqual(code, 200, body)
-        j = json.loads(body)
+        j = self.probe(st, "fail-load-channel")
         self.assertIs(j["live"], False)
         self.assertIn("failed to load content", j["error"])
         wait_until(lambda: ctl_streams(st) == [], 3, what="lease released")
@@ -119,9 +128,7 @@ class ProbeTest(TestCase):
         st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}).start()
         viewer = self.hold_stream(st.port, "shared1")
         self.assertEqual(len(st.sessions()), 1)
-        code, _, body = http_get(st.port, "/ace/probe?id=shared1", timeout=30)
-        self.assertEqual(code, 200, body)
-        j = json.loads(body)
+        j = self.probe(st, "shared1")
         self.assertIs(j["live"], True)
         self.assertIsNone(j["error"])
         self.assertEqual(len(st.sessions()), 1)  # no second engine session
@@ -136,8 +143,7 @@ class ProbeTest(TestCase):
         # a viewer's shared session still prebuffering: the probe follows it
         # until it plays instead of answering live:false at once
         st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=2).start()
-        viewer = socket.create_connection(("127.0.0.1", st.port), timeout=30)
-        viewer.sendall(b"GET /ace/getstream?id=slowfb-3500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        viewer = start_viewer(st.port, "/ace/getstream?id=slowfb-3500")
         wait_until(lambda: session(st, "slowfb-3500"), 10, what="the viewers' engine session")
         time.sleep(0.5)
         t0 = time.monotonic()
@@ -160,12 +166,9 @@ class ProbeTest(TestCase):
         # the shared stream waits for the engine's API answer (no registry
         # record yet): the probe must not open a second lease and session
         st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=2).start()
-        viewer = socket.create_connection(("127.0.0.1", st.port), timeout=30)
-        viewer.sendall(b"GET /ace/getstream?id=slowapi-2000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        viewer = start_viewer(st.port, "/ace/getstream?id=slowapi-2000")
         wait_until(lambda: session(st, "slowapi-2000"), 10, what="the engine API call")
-        code, _, body = http_get(st.port, "/ace/probe?id=slowapi-2000", timeout=30)
-        self.assertEqual(code, 200, body)
-        j = json.loads(body)
+        j = self.probe(st, "slowapi-2000")
         self.assertIs(j["live"], True, j)
         self.assertEqual(len(session(st, "slowapi-2000")), 1)  # one engine session
         self.assertIsNone(session(st, "slowapi-2000")[0]["stop"])
@@ -178,8 +181,7 @@ class ProbeTest(TestCase):
         # timeout and hang-up of probes watching a shared session leave it alone
         st = Stack(self, env={"ACEXY_MULTIPLEX": "true", "ACEXY_PROBE_TIMEOUT": "2s",
                               "ACEXY_PROBE_CONCURRENCY": "1"}, workers=2).start()
-        viewer = socket.create_connection(("127.0.0.1", st.port), timeout=30)
-        viewer.sendall(b"GET /ace/getstream?id=slowfb-60000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        viewer = start_viewer(st.port, "/ace/getstream?id=slowfb-60000")
         wait_until(lambda: session(st, "slowfb-60000"), 10, what="the viewers' engine session")
         gone = send_probe(st.port, "slowfb-60000")
         time.sleep(0.5)
@@ -227,8 +229,7 @@ class ProbeTest(TestCase):
         st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=4).start()
         probe = send_probe(st.port, "slowfb-3000")
         wait_until(lambda: session(st, "slowfb-3000"), 10, what="the probe's engine session")
-        viewer = socket.create_connection(("127.0.0.1", st.port), timeout=30)
-        viewer.sendall(b"GET /ace/getstream?id=slowfb-3000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        viewer = start_viewer(st.port, "/ace/getstream?id=slowfb-3000")
         code, j = self.read_answer(probe)
         self.assertEqual(code, 200, j)
         self.assertIs(j["live"], True, j)
@@ -282,12 +283,9 @@ class ProbeTest(TestCase):
     def test_multiplex_probe_waits_for_a_shared_hls_session(self):
         # no shared TS stream: the probe looks for the content's HLS one
         st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=2).start()
-        viewer = socket.create_connection(("127.0.0.1", st.port), timeout=30)
-        viewer.sendall(b"GET /ace/manifest.m3u8?id=slowhls-3000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        viewer = start_viewer(st.port, "/ace/manifest.m3u8?id=slowhls-3000")
         wait_until(lambda: session(st, "slowhls-3000"), 10, what="the viewers' engine session")
-        code, _, body = http_get(st.port, "/ace/probe?id=slowhls-3000", timeout=30)
-        self.assertEqual(code, 200, body)
-        j = json.loads(body)
+        j = self.probe(st, "slowhls-3000")
         self.assertIs(j["live"], True, j)
         self.assertEqual(len(session(st, "slowhls-3000")), 1)
         self.assertIsNone(session(st, "slowhls-3000")[0]["stop"])
