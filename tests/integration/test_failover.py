@@ -275,17 +275,32 @@ class FailoverTest(t.TestCase):
         self.assertEqual(p.stderr.strip(), "", p.stderr[-2000:])
         self.assertEqual(len(content_sessions(st, "twice-cut-300000")), 3)
 
-    def test_orchestrator_engine_killed(self):
-        oport = t.start_fake_orchestrator(self, "--engines", "2")
+    def orch_stream(self, engines, content, nbytes, timeout):
+        """An orchestrator with `engines` engines (one stream each) and a
+        viewer of content checking nbytes in a thread, running; returns the
+        orchestrator's port, the stack, the thread and its result dict."""
+        oport = t.start_fake_orchestrator(self, "--engines", str(engines))
         st = t.Stack(self, start_engine=False, env={
             "ACEXY_ORCH_URL": "http://127.0.0.1:%d" % oport, "ACEXY_ORCH_POLL_INTERVAL": "1s",
             "ACEXY_MAX_STREAMS_PER_ENGINE": "1", "ACEXY_ASSIGN_TIMEOUT": "10s"}).start()
         out = {}
         th = threading.Thread(target=lambda: out.update(
-            r=tscheck(st.url("id=killme"), nbytes=4000000, timeout=60)))
+            r=tscheck(st.url("id=" + content), nbytes=nbytes, timeout=timeout)))
         th.start()
         wait_until(lambda: len(http_json(st.port, "/ace/status")[1]["streams"]) == 1, 10,
                    what="the stream runs")
+        return oport, st, th, out
+
+    def assert_whole(self, th, out, nbytes):
+        """The viewer got all nbytes, with no TS error."""
+        th.join()
+        r = out["r"]
+        self.assertEqual(r["status"], 200, r)
+        self.assertEqual(r["bytes"], nbytes, r)
+        self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, r)
+
+    def test_orchestrator_engine_killed(self):
+        oport, st, th, out = self.orch_stream(2, "killme", 4000000, 60)
         first = http_json(st.port, "/ace/status")[1]["streams"][0]["engine"]
         engines = t.orch_state(oport)["engines"]
         victim = [e for e in engines if "127.0.0.1:%d" % e["port"] in first][0]
@@ -306,11 +321,7 @@ class FailoverTest(t.TestCase):
         dps = http_json(st.port, "/ace/status")[1]["streams"][0]
         self.assertEqual(dps["failovers"], 1)
         self.assertIn("127.0.0.1:%d" % other["port"], dps["engine"])
-        th.join()
-        r = out["r"]
-        self.assertEqual(r["status"], 200, r)
-        self.assertEqual(r["bytes"], 4000000, r)
-        self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, r)
+        self.assert_whole(th, out, 4000000)
         line = st.dp.log().split("event=failover ")[1].split("\n")[0]
         self.assertIn("old_engine=127.0.0.1:%d/" % victim["port"], line)
         self.assertIn(" engine=127.0.0.1:%d/" % other["port"], line)
@@ -325,24 +336,11 @@ class FailoverTest(t.TestCase):
     def test_orchestrator_only_engine_killed_provisions_another(self):
         # no other engine can serve: the failed one is passed over, a new one
         # is provisioned and the viewer goes on from it
-        oport = t.start_fake_orchestrator(self, "--engines", "1")
-        st = t.Stack(self, start_engine=False, env={
-            "ACEXY_ORCH_URL": "http://127.0.0.1:%d" % oport, "ACEXY_ORCH_POLL_INTERVAL": "1s",
-            "ACEXY_MAX_STREAMS_PER_ENGINE": "1", "ACEXY_ASSIGN_TIMEOUT": "10s"}).start()
-        out = {}
-        th = threading.Thread(target=lambda: out.update(
-            r=tscheck(st.url("id=lonely"), nbytes=2500000, timeout=40)))
-        th.start()
-        wait_until(lambda: len(http_json(st.port, "/ace/status")[1]["streams"]) == 1, 10,
-                   what="the stream runs")
+        oport, st, th, out = self.orch_stream(1, "lonely", 2500000, 40)
         victim = t.orch_state(oport)["engines"][0]
         time.sleep(0.5)
         os.kill(victim["pid"], signal.SIGKILL)
-        th.join()
-        r = out["r"]
-        self.assertEqual(r["status"], 200, r)
-        self.assertEqual(r["bytes"], 2500000, r)
-        self.assertEqual(r["sync_errors"] + r["cc_errors"], 0, r)
+        self.assert_whole(th, out, 2500000)
         state = t.orch_state(oport)
         self.assertEqual(len(state["provisions"]), 1, state["provisions"])
         line = st.dp.log().split("event=failover ")[1].split("\n")[0]
