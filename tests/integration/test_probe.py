@@ -35,6 +35,18 @@ class ProbeTest(TestCase):
         self.assertEqual(code, 200, body)
         return json.loads(body)
 
+    def probe_follows(self, st, path, content):
+        """A viewer's request (path + content) whose engine session has
+        begun, then a probe of the content: live, through that one session,
+        which goes on. Returns the viewer's socket."""
+        viewer = start_viewer(st.port, path + content)
+        wait_until(lambda: session(st, content), 10, what="the viewers' engine session")
+        j = self.probe(st, content)
+        self.assertIs(j["live"], True, j)
+        self.assertEqual(len(session(st, content)), 1)  # one engine session
+        self.assertIsNone(session(st, content)[0]["stop"])
+        return viewer
+
     def test_live_content(self):
         st = Stack(self).start()
         code, hdrs, body = http_get(st.port, "/ace/probe?id=livechannel", timeout=30)
@@ -166,12 +178,7 @@ class ProbeTest(TestCase):
         # the shared stream waits for the engine's API answer (no registry
         # record yet): the probe must not open a second lease and session
         st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=2).start()
-        viewer = start_viewer(st.port, "/ace/getstream?id=slowapi-2000")
-        wait_until(lambda: session(st, "slowapi-2000"), 10, what="the engine API call")
-        j = self.probe(st, "slowapi-2000")
-        self.assertIs(j["live"], True, j)
-        self.assertEqual(len(session(st, "slowapi-2000")), 1)  # one engine session
-        self.assertIsNone(session(st, "slowapi-2000")[0]["stop"])
+        viewer = self.probe_follows(st, "/ace/getstream?id=", "slowapi-2000")
         self.assertEqual(st.cp.log().count("lease_granted"), 1)  # one lease
         head = viewer.recv(4096)
         self.assertIn(b" 200 ", head.split(b"\r\n", 1)[0])
@@ -283,13 +290,7 @@ class ProbeTest(TestCase):
     def test_multiplex_probe_waits_for_a_shared_hls_session(self):
         # no shared TS stream: the probe looks for the content's HLS one
         st = Stack(self, env={"ACEXY_MULTIPLEX": "true"}, workers=2).start()
-        viewer = start_viewer(st.port, "/ace/manifest.m3u8?id=slowhls-3000")
-        wait_until(lambda: session(st, "slowhls-3000"), 10, what="the viewers' engine session")
-        j = self.probe(st, "slowhls-3000")
-        self.assertIs(j["live"], True, j)
-        self.assertEqual(len(session(st, "slowhls-3000")), 1)
-        self.assertIsNone(session(st, "slowhls-3000")[0]["stop"])
-        viewer.close()
+        self.probe_follows(st, "/ace/manifest.m3u8?id=", "slowhls-3000").close()
 
 
 if __name__ == "__main__":
